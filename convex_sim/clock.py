@@ -1,0 +1,39 @@
+"""The virtual clock: the single source of time for a simulator.
+
+Like ``trio.testing.MockClock``, it moves only when told to. Time is in
+milliseconds since the Unix epoch, as Convex's ``Date.now()`` and
+``_creationTime`` are.
+"""
+
+from __future__ import annotations
+
+#: 2024-01-01T00:00:00Z: where every simulator's clock starts unless told otherwise.
+DEFAULT_START_MS = 1_704_067_200_000.0
+
+
+class VirtualClock:
+    """Milliseconds since the epoch; never goes backwards."""
+
+    # Invariant: now_ms only grows.
+    __slots__ = ("now_ms",)
+
+    def __init__(self, start_ms: float = DEFAULT_START_MS) -> None:
+        if not isinstance(start_ms, int | float) or isinstance(start_ms, bool) or start_ms < 0:
+            raise ValueError(f"VirtualClock: start_ms must be a number >= 0, got {start_ms!r}")
+        self.now_ms = float(start_ms)
+
+    def advance(self, ms: float) -> float:
+        """Move forward by ``ms`` (>= 0) and return the new time."""
+        if not isinstance(ms, int | float) or isinstance(ms, bool) or not ms >= 0:
+            raise ValueError(f"advance_time: ms must be a finite number >= 0, got {ms!r}")
+        self.now_ms += float(ms)
+        return self.now_ms
+
+    def set(self, now_ms: float) -> None:
+        """Move to ``now_ms``, which must not be in the past."""
+        if now_ms < self.now_ms:
+            raise ValueError(f"The virtual clock cannot go backwards ({now_ms} < {self.now_ms}).")
+        self.now_ms = float(now_ms)
+
+    def __repr__(self) -> str:
+        return f"VirtualClock(now_ms={self.now_ms})"

@@ -1,0 +1,108 @@
+"""The error types of convex-sim.
+
+Two families, kept apart on purpose:
+
+* :class:`ConvexError` is the app's own error, raised by app code to send
+  structured ``data`` to the caller (as ``ConvexError`` does in Convex).
+* :class:`ConvexSimError` and its subclasses are raised by the simulator for
+  every misuse: a value that does not match a validator, a write in a query,
+  an unknown table or index, an exceeded limit, too much contention. Their
+  messages are plain sentences naming the function, the field path, what was
+  expected and what came.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ConvexError(Exception):
+    """An application error whose ``data`` reaches the caller unchanged."""
+
+    def __init__(self, data: Any = None) -> None:
+        self.data = data
+        super().__init__(data if isinstance(data, str) else repr(data))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ConvexError) and other.data == self.data
+
+    def __hash__(self) -> int:
+        return hash(repr(self.data))
+
+
+class ConvexSimError(Exception):
+    """Base class of every error the simulator raises for a misuse."""
+
+
+class InvalidValueError(ConvexSimError, ValueError):
+    """A Python object that is not a Convex value, or breaks a document rule."""
+
+
+class ValidationError(ConvexSimError, ValueError):
+    """A value that does not match its validator."""
+
+
+class SchemaError(ConvexSimError):
+    """A schema or table definition that Convex would reject."""
+
+
+class InvalidIdError(ConvexSimError, ValueError):
+    """A string that is not a document ID, or an ID of another table."""
+
+
+class UnknownTableError(ConvexSimError, KeyError):
+    """A table that the schema does not declare."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class UnknownIndexError(ConvexSimError, KeyError):
+    """An index that the table does not declare."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class IndexRangeError(ConvexSimError):
+    """An index range expression that breaks Convex's ``withIndex`` rules."""
+
+
+class QueryError(ConvexSimError):
+    """A query used in a way Convex forbids (ordered twice, iterated twice, ...)."""
+
+
+class LimitExceededError(ConvexSimError):
+    """A per-transaction or per-document limit was exceeded."""
+
+
+class ContentionError(ConvexSimError):
+    """A mutation kept conflicting with concurrent commits and gave up."""
+
+
+class WriteConflict(ConvexSimError):
+    """A transaction's read set was invalidated by a concurrent commit.
+
+    Raised by :meth:`Transaction.commit`; the runtime retries the mutation.
+    ``conflict`` describes the first write that intersected the read set.
+    """
+
+    def __init__(self, message: str, conflict: Any = None) -> None:
+        super().__init__(message)
+        self.conflict = conflict
+
+
+class TransactionClosedError(ConvexSimError):
+    """A transaction used after it committed or was aborted."""
+
+
+class WriteInReadOnlyError(ConvexSimError):
+    """A write attempted from a query (or another read-only context)."""
+
+
+def add_note(exc: BaseException, note: str) -> BaseException:
+    """Attach ``note`` to ``exc`` once (PEP 678), keeping its type."""
+    notes = getattr(exc, "__notes__", ())
+    if note not in notes:
+        exc.add_note(note)
+    return exc

@@ -1,0 +1,93 @@
+"""Document IDs that encode their table.
+
+An ID is the base32 encoding (lowercase, Crockford-style alphabet) of
+``varint(table_number) + 16 random bytes + 2-byte checksum``: 32 characters
+for table numbers up to 16383, the length of a real Convex ID. The checksum
+lets ``normalize_id`` tell an ID from any other string, and the table number
+lets it say "this ID is for table X, not Y". The random bytes come from the
+simulator's seeded generator, so IDs are reproducible.
+
+Real Convex IDs (``id_v6``) have the same ingredients; the exact alphabet
+and footer are unverified, so IDs are compared only for equality.
+"""
+
+from __future__ import annotations
+
+_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+_DECODE = {c: i for i, c in enumerate(_ALPHABET)}
+RANDOM_BYTES = 16
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _read_varint(data: bytes) -> tuple[int, int]:
+    n = shift = 0
+    for i, byte in enumerate(data[:4]):
+        n |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return n, i + 1
+    raise ValueError("bad varint")
+
+
+def _fletcher16(data: bytes) -> bytes:
+    a = b = 0
+    for byte in data:
+        a = (a + byte) % 255
+        b = (b + a) % 255
+    return bytes((b, a))
+
+
+def _b32encode(data: bytes) -> str:
+    n = int.from_bytes(data, "big")
+    bits = len(data) * 8
+    chars = -(-bits // 5)
+    n <<= chars * 5 - bits
+    return "".join(_ALPHABET[(n >> (5 * i)) & 31] for i in range(chars - 1, -1, -1))
+
+
+def _b32decode(text: str) -> bytes | None:
+    n = 0
+    for c in text:
+        digit = _DECODE.get(c)
+        if digit is None:
+            return None
+        n = (n << 5) | digit
+    bits = len(text) * 5
+    nbytes = bits // 8
+    return (n >> (bits - nbytes * 8)).to_bytes(nbytes, "big")
+
+
+def encode_id(table_number: int, random_bytes: bytes) -> str:
+    """Build the ID string for a document of table ``table_number``."""
+    payload = _varint(table_number) + random_bytes
+    return _b32encode(payload + _fletcher16(payload))
+
+
+def decode_table_number(doc_id: object) -> int | None:
+    """The table number encoded in ``doc_id``, or ``None`` if it is not an ID."""
+    if type(doc_id) is not str or not 30 <= len(doc_id) <= 40:
+        return None
+    raw = _b32decode(doc_id)
+    if raw is None or len(raw) < RANDOM_BYTES + 3:
+        return None
+    payload, footer = raw[:-2], raw[-2:]
+    if _fletcher16(payload) != footer:
+        return None
+    try:
+        number, used = _read_varint(payload)
+    except ValueError:
+        return None
+    if len(payload) - used != RANDOM_BYTES or encode_id(number, payload[used:]) != doc_id:
+        return None
+    return number
