@@ -30,6 +30,7 @@ from sortedcontainers import SortedList
 from . import limits
 from .clock import VirtualClock
 from .errors import (
+    ContentionError,
     InvalidIdError,
     InvalidValueError,
     TransactionClosedError,
@@ -398,6 +399,31 @@ class Database:
             created = math.nextafter(last, math.inf)
         self._alloc.last_creation_time[table] = created
         return created
+
+
+def run_transaction(db: Database, body: Callable[[Transaction], Any], function: str = "", *,
+                    max_retries: int = limits.MAX_OCC_RETRIES,
+                    on_conflict: Callable[[Conflict, int], None] | None = None) -> tuple[Any, int]:
+    """Run ``body(txn)`` and commit, re-running it at a fresh snapshot on conflict.
+
+    Returns ``(result, commit_ts)``. After ``max_retries`` re-runs that all
+    conflict, raises :class:`ContentionError` naming the function and the last
+    conflict. ``on_conflict(conflict, attempt)`` observes each retry.
+    """
+    for attempt in range(max_retries + 1):
+        txn = db.begin(function)
+        try:
+            result = body(txn)
+            return result, txn.commit()
+        except WriteConflict as exc:
+            if on_conflict is not None:
+                on_conflict(exc.conflict, attempt)
+            last = exc.conflict
+        finally:
+            txn.abort()
+    raise ContentionError(
+        f"{function or 'A mutation'} failed after {max_retries + 1} attempts because of too much "
+        f"contention: concurrent commits kept changing the data it read. Last conflict: {last}")
 
 
 def _where(function: str) -> str:

@@ -1,0 +1,528 @@
+"""The query builder: ``ctx.db.query(table).with_index(...).filter(...).order(...)``.
+
+A query streams documents from one index range of a transaction's snapshot
+(plus its own buffered writes). The transaction records only the part of
+the range actually consumed, so ``take(5)`` depends on five rows, not on the
+whole range. Pagination cursors are index keys, not offsets, so they stay
+valid when documents are inserted or deleted around them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from . import limits
+from .database import BOTTOM, TOP, Transaction, field_value
+from .errors import IndexRangeError, InvalidValueError, QueryError
+from .schema import BY_CREATION_TIME, TableDefinition
+from .validators import Float64Validator, ObjectValidator, OptionalValidator, Validator
+from .values import (
+    UNDEFINED,
+    check_value,
+    copy_value,
+    format_value,
+    from_json,
+    sort_key,
+    to_json,
+)
+
+# --- Index ranges -------------------------------------------------------------------------
+
+
+class IndexRangeBuilder:
+    """The ``q`` of ``with_index(name, lambda q: ...)``.
+
+    Convex's rule: zero or more ``eq`` on the index fields in order, then at
+    most one lower bound (``gt``/``gte``) and one upper bound (``lt``/``lte``)
+    on the next field.
+    """
+
+    def __init__(self, index: str, key_fields: tuple[str, ...], coerce: Callable[[str, Any], Any]) -> None:
+        self._index = index
+        self._fields = key_fields
+        self._coerce = coerce
+        self._eq: list[tuple] = []
+        self._lower: tuple[str, tuple, bool] | None = None   # (field, key, inclusive)
+        self._upper: tuple[str, tuple, bool] | None = None
+        self.parts: list[str] = []
+
+    def _next_field(self, method: str, field: str) -> str:
+        position = len(self._eq)
+        if position >= len(self._fields):
+            raise IndexRangeError(
+                f'Too many fields used in withIndex on index "{self._index}": it has only the '
+                f"fields {list(self._fields)}.")
+        expected = self._fields[position]
+        if field != expected:
+            raise IndexRangeError(
+                f'Incorrect field used in withIndex, expected "{expected}", got "{field}" '
+                f'(in {method} on index "{self._index}" with fields {list(self._fields)}).')
+        return expected
+
+    def _key(self, field: str, value: Any, method: str) -> tuple:
+        try:
+            value = check_value(self._coerce(field, value))
+        except InvalidValueError as exc:
+            raise IndexRangeError(f'withIndex {method}("{field}", ...): {exc}') from None
+        return sort_key(value)
+
+    def eq(self, field: str, value: Any) -> IndexRangeBuilder:
+        if self._lower or self._upper:
+            raise IndexRangeError(
+                f'withIndex on "{self._index}": eq("{field}", ...) cannot follow a range bound; '
+                "equalities come first.")
+        self._next_field("eq", field)
+        self._eq.append(self._key(field, value, "eq"))
+        self.parts.append(f"{field} == {format_value(value)}")
+        return self
+
+    def _bound(self, method: str, field: str, value: Any, lower: bool) -> IndexRangeBuilder:
+        if lower and (self._lower or self._upper):
+            raise IndexRangeError(
+                f'withIndex on "{self._index}": {method}("{field}", ...) must come before any '
+                "other range bound, and at most one lower bound is allowed.")
+        if not lower and self._upper:
+            raise IndexRangeError(
+                f'withIndex on "{self._index}": at most one upper bound (lt/lte) is allowed.')
+        if self._lower and self._lower[0] != field:
+            raise IndexRangeError(
+                f'Incorrect field used in withIndex, expected "{self._lower[0]}", got "{field}" '
+                f"(both bounds of a range must be on the same field).")
+        if not self._lower:
+            self._next_field(method, field)
+        bound = (field, self._key(field, value, method), method in ("gte", "lte"))
+        if lower:
+            self._lower = bound
+        else:
+            self._upper = bound
+        symbol = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[method]
+        self.parts.append(f"{field} {symbol} {format_value(value)}")
+        return self
+
+    def gt(self, field: str, value: Any) -> IndexRangeBuilder:
+        return self._bound("gt", field, value, lower=True)
+
+    def gte(self, field: str, value: Any) -> IndexRangeBuilder:
+        return self._bound("gte", field, value, lower=True)
+
+    def lt(self, field: str, value: Any) -> IndexRangeBuilder:
+        return self._bound("lt", field, value, lower=False)
+
+    def lte(self, field: str, value: Any) -> IndexRangeBuilder:
+        return self._bound("lte", field, value, lower=False)
+
+    def bounds(self) -> tuple[tuple, tuple]:
+        """The inclusive key bounds ``(lo, hi)`` this range denotes."""
+        prefix = tuple(self._eq)
+        lo: tuple = prefix
+        hi: tuple = (*prefix, TOP)
+        if self._lower:
+            _, key, inclusive = self._lower
+            lo = (*prefix, key) if inclusive else (*prefix, key, TOP)
+        if self._upper:
+            _, key, inclusive = self._upper
+            hi = (*prefix, key, TOP) if inclusive else (*prefix, key)
+        return lo, hi
+
+
+# --- Filter expressions ---------------------------------------------------------------
+
+
+class Expr:
+    """A filter expression node; evaluate with ``expr(doc)``."""
+
+    __slots__ = ("_eval", "_text", "field_path", "operators")
+
+    def __init__(self, evaluate: Callable[[dict], Any], text: str, operators: int,
+                 field_path: str | None = None) -> None:
+        self._eval, self._text, self.operators = evaluate, text, operators
+        self.field_path = field_path  # set for q.field(...): lets literals take the field's type
+
+    def __call__(self, doc: dict) -> Any:
+        return self._eval(doc)
+
+    def __repr__(self) -> str:
+        return self._text
+
+    def __bool__(self) -> bool:
+        raise QueryError(
+            f"A filter expression ({self._text}) was used as a Python bool. Combine "
+            "expressions with q.and_(...), q.or_(...), q.not_(...), not with and/or/not/if.")
+
+    def __eq__(self, other: object) -> bool:  # type: ignore[override]
+        raise QueryError(
+            f"Filter expressions are compared with q.eq(a, b), not ==: {self._text} == "
+            f"{format_value(other)}")
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _operand(x: Any) -> Expr:
+    if isinstance(x, Expr):
+        return x
+    value = check_value(x)
+    return Expr(lambda _doc: value, format_value(value), 0)
+
+
+def _number_op(name: str, a: Any, b: Any) -> Any:
+    ta, tb = type(a), type(b)
+    if ta not in (int, float) or tb not in (int, float) or ta is not tb:
+        raise QueryError(
+            f"q.{name}() needs two numbers of the same type (both int64 or both float64), got "
+            f"{format_value(a)} and {format_value(b)}")
+    if name == "add":
+        return _wrap(a + b) if ta is int else a + b
+    if name == "sub":
+        return _wrap(a - b) if ta is int else a - b
+    if name == "mul":
+        return _wrap(a * b) if ta is int else a * b
+    if ta is int:
+        if b == 0:
+            raise QueryError(f"q.{name}(): int64 division by zero")
+        quotient = abs(a) // abs(b) * (1 if (a >= 0) == (b >= 0) else -1)
+        return quotient if name == "div" else a - b * quotient   # JS BigInt semantics
+    if name == "div":
+        return a / b if b else (math.nan if a == 0 or math.isnan(a) else math.copysign(math.inf, a) * math.copysign(1, b))
+    return math.fmod(a, b) if b else math.nan
+
+
+def _wrap(n: int) -> int:
+    return (n + 2**63) % 2**64 - 2**63
+
+
+class FilterBuilder:
+    """The ``q`` of ``.filter(lambda q: ...)``: Convex's filter expression set."""
+
+    def __init__(self, coerce: Callable[[str, Any], Any]) -> None:
+        self._coerce = coerce
+
+    def field(self, path: str) -> Expr:
+        if not isinstance(path, str) or not path:
+            raise QueryError(f"q.field() expects a field path string, got {path!r}")
+        return Expr(lambda doc: field_value(doc, path), f'q.field("{path}")', 0, path)
+
+    def _compare(self, name: str, a: Any, b: Any, test: Callable[[tuple, tuple], bool]) -> Expr:
+        a, b = self._coerce_pair(a, b)
+        ea, eb = _operand(a), _operand(b)
+        return Expr(lambda doc: test(sort_key(ea(doc)), sort_key(eb(doc))),
+                    f"q.{name}({ea!r}, {eb!r})", 1 + ea.operators + eb.operators)
+
+    def _coerce_pair(self, a: Any, b: Any) -> tuple[Any, Any]:
+        path_a = a.field_path if isinstance(a, Expr) else None
+        path_b = b.field_path if isinstance(b, Expr) else None
+        if path_a and not isinstance(b, Expr):
+            b = self._coerce(path_a, b)
+        if path_b and not isinstance(a, Expr):
+            a = self._coerce(path_b, a)
+        return a, b
+
+    def eq(self, a: Any, b: Any) -> Expr:
+        return self._compare("eq", a, b, lambda x, y: x == y)
+
+    def neq(self, a: Any, b: Any) -> Expr:
+        return self._compare("neq", a, b, lambda x, y: x != y)
+
+    def lt(self, a: Any, b: Any) -> Expr:
+        return self._compare("lt", a, b, lambda x, y: x < y)
+
+    def lte(self, a: Any, b: Any) -> Expr:
+        return self._compare("lte", a, b, lambda x, y: x <= y)
+
+    def gt(self, a: Any, b: Any) -> Expr:
+        return self._compare("gt", a, b, lambda x, y: x > y)
+
+    def gte(self, a: Any, b: Any) -> Expr:
+        return self._compare("gte", a, b, lambda x, y: x >= y)
+
+    def _arith(self, name: str, a: Any, b: Any) -> Expr:
+        a, b = self._coerce_pair(a, b)
+        ea, eb = _operand(a), _operand(b)
+        return Expr(lambda doc: _number_op(name, ea(doc), eb(doc)),
+                    f"q.{name}({ea!r}, {eb!r})", 1 + ea.operators + eb.operators)
+
+    def add(self, a: Any, b: Any) -> Expr:
+        return self._arith("add", a, b)
+
+    def sub(self, a: Any, b: Any) -> Expr:
+        return self._arith("sub", a, b)
+
+    def mul(self, a: Any, b: Any) -> Expr:
+        return self._arith("mul", a, b)
+
+    def div(self, a: Any, b: Any) -> Expr:
+        return self._arith("div", a, b)
+
+    def mod(self, a: Any, b: Any) -> Expr:
+        return self._arith("mod", a, b)
+
+    def neg(self, a: Any) -> Expr:
+        ea = _operand(a)
+
+        def negate(doc: dict) -> Any:
+            x = ea(doc)
+            if type(x) not in (int, float):
+                raise QueryError(f"q.neg() needs a number, got {format_value(x)}")
+            return _wrap(-x) if type(x) is int else -x
+
+        return Expr(negate, f"q.neg({ea!r})", 1 + ea.operators)
+
+    def and_(self, *exprs: Any) -> Expr:
+        parts = [_operand(e) for e in exprs]
+        return Expr(lambda doc: all(p(doc) is True for p in parts),
+                    f"q.and_({', '.join(map(repr, parts))})", 1 + sum(p.operators for p in parts))
+
+    def or_(self, *exprs: Any) -> Expr:
+        parts = [_operand(e) for e in exprs]
+        return Expr(lambda doc: any(p(doc) is True for p in parts),
+                    f"q.or_({', '.join(map(repr, parts))})", 1 + sum(p.operators for p in parts))
+
+    def not_(self, expr: Any) -> Expr:
+        inner = _operand(expr)
+        return Expr(lambda doc: inner(doc) is not True, f"q.not_({inner!r})", 1 + inner.operators)
+
+
+# --- Cursors ------------------------------------------------------------------------------
+
+_END_CURSOR = "_end"
+
+
+def _encode_cursor(index: str, values: list[Any]) -> str:
+    payload = [index, [{"$undefined": None} if x is UNDEFINED else to_json(x) for x in values]]
+    raw = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(raw).decode("ascii")
+
+
+def _decode_cursor(cursor: str, index: str) -> tuple | None:
+    """The index key a cursor points at, ``None`` for the end cursor."""
+    if cursor == _END_CURSOR:
+        return None
+    try:
+        cursor_index, values = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
+        decoded = [UNDEFINED if x == {"$undefined": None} else from_json(x) for x in values]
+    except (ValueError, TypeError, binascii.Error, UnicodeError):
+        raise QueryError(f"paginate: {format_value(cursor)} is not a cursor returned by paginate.") from None
+    if cursor_index != index:
+        raise QueryError(
+            f'paginate: this cursor belongs to a query on index "{cursor_index}", not "{index}". '
+            "Cursors are only valid for the query that produced them.")
+    return tuple(sort_key(x) for x in decoded)
+
+
+_PAGINATE_KEYS = {"num_items": "numItems", "cursor": "cursor", "end_cursor": "endCursor",
+                  "maximum_rows_read": "maximumRowsRead", "maximum_bytes_read": "maximumBytesRead",
+                  "id": "id"}
+
+
+# --- Queries ------------------------------------------------------------------------------
+
+
+class Query:
+    """A query over one table, built step by step and consumed once."""
+
+    def __init__(self, txn: Transaction, table: str) -> None:
+        self._txn = txn
+        self._table = table
+        self._definition: TableDefinition | None = txn.db.table(table, function=txn.function).definition
+        self._index = BY_CREATION_TIME
+        self._range: tuple[tuple, tuple] = ((), (TOP,))
+        self._range_text = ""
+        self._filters: list[Expr] = []
+        self._order: str | None = None
+        self._indexed = False
+        self._consumed = False
+
+    # -- building ----------------------------------------------------------------------
+    def with_index(self, name: str, range_fn: Callable[[IndexRangeBuilder], Any] | None = None) -> Query:
+        """Read from the index ``name``, limited by ``range_fn`` (see IndexRangeBuilder)."""
+        self._check_building("with_index")
+        if self._indexed or self._filters or self._order:
+            raise QueryError(f"{self._where()}: with_index must be the first call on a query, once.")
+        key_fields = self._txn.db.index_fields(self._table, name, self._txn.function)
+        builder = IndexRangeBuilder(name, key_fields, self._coerce)
+        if range_fn is not None:
+            try:
+                result = range_fn(builder)
+            except IndexRangeError as exc:
+                raise IndexRangeError(f"{self._where()}: {exc}") from None
+            if result is not builder and result is not None:
+                raise IndexRangeError(
+                    f"{self._where()}: the with_index range function must return q (the range "
+                    f"builder) or None, got {format_value(result)}")
+        self._index, self._indexed = name, True
+        self._range = builder.bounds()
+        self._range_text = " and ".join(builder.parts)
+        return self
+
+    def filter(self, predicate: Callable[[FilterBuilder], Any]) -> Query:
+        """Keep documents for which ``predicate(q)`` (an expression) is true."""
+        self._check_building("filter")
+        expr = predicate(FilterBuilder(self._coerce))
+        if isinstance(expr, bool):
+            expr = _operand(expr)
+        if not isinstance(expr, Expr):
+            raise QueryError(
+                f"{self._where()}: a filter must return an expression built from q (like "
+                f'q.eq(q.field("a"), 1)), got {format_value(expr)}')
+        total = expr.operators + sum(f.operators for f in self._filters)
+        if total > limits.MAX_FILTER_OPERATORS:
+            raise limits.exceeded("filter operators", limits.MAX_FILTER_OPERATORS, total, self._txn.function)
+        self._filters.append(expr)
+        return self
+
+    def order(self, order: str) -> Query:
+        """``"asc"`` (default) or ``"desc"`` along the index; at most once."""
+        self._check_building("order")
+        if self._order is not None:
+            raise QueryError(f"{self._where()}: order() may be called only once per query.")
+        if order not in ("asc", "desc"):
+            raise QueryError(f'{self._where()}: order must be "asc" or "desc", got {order!r}')
+        self._order = order
+        return self
+
+    # -- consuming --------------------------------------------------------------------
+    def __iter__(self) -> Iterator[dict]:
+        self._consume("iteration")
+        for doc in self._stream(*self._range):
+            yield copy_value(doc)
+
+    def collect(self) -> list[dict]:
+        """Every matching document."""
+        return list(self)
+
+    def take(self, n: int) -> list[dict]:
+        """The first ``n`` matching documents; reads only as far as the ``n``-th."""
+        if type(n) is not int or n < 0:
+            raise QueryError(f"{self._where()}: take(n) expects an int >= 0, got {n!r}")
+        out: list[dict] = []
+        if n == 0:
+            self._consume("take")
+            return out
+        for doc in self:
+            out.append(doc)
+            if len(out) == n:
+                break
+        return out
+
+    def first(self) -> dict | None:
+        """The first matching document, or None."""
+        found = self.take(1)
+        return found[0] if found else None
+
+    def unique(self) -> dict | None:
+        """The only matching document, or None; more than one is an error."""
+        found = self.take(2)
+        if len(found) > 1:
+            raise QueryError(
+                f"{self._where()}: unique() found more than one document: "
+                f"{found[0]['_id']} and {found[1]['_id']}")
+        return found[0] if found else None
+
+    def paginate(self, options: Mapping[str, Any]) -> dict:
+        """One page: ``{"page", "is_done", "continue_cursor", "split_cursor", "page_status"}``."""
+        opts = self._paginate_options(options)
+        self._consume("paginate")
+        descending = self._order == "desc"
+        lo, hi = self._range
+        cursor_key = _decode_cursor(opts["cursor"], self._index) if opts.get("cursor") else ()
+        if cursor_key is None:  # the end cursor: nothing left
+            return {"page": [], "is_done": True, "continue_cursor": _END_CURSOR,
+                    "split_cursor": None, "page_status": None}
+        if cursor_key:
+            lo, hi = (lo, (*cursor_key, BOTTOM)) if descending else ((*cursor_key, TOP), hi)
+        if opts.get("end_cursor"):
+            end_key = _decode_cursor(opts["end_cursor"], self._index)
+            if end_key is not None:
+                lo, hi = ((*end_key,), hi) if descending else (lo, (*end_key, TOP))
+        page: list[dict] = []
+        last: dict | None = None
+        max_rows = opts.get("maximum_rows_read")
+        done = True
+        key_fields = self._txn.db.index_fields(self._table, self._index)
+        for scanned, (doc, matched) in enumerate(self._scan(lo, hi), start=1):
+            last = doc
+            if matched:
+                page.append(copy_value(doc))
+            if len(page) >= opts["num_items"] or (max_rows is not None and scanned >= max_rows):
+                done = False
+                break
+        if done:
+            continue_cursor = opts.get("end_cursor") or _END_CURSOR
+        else:
+            assert last is not None
+            continue_cursor = _encode_cursor(self._index, [field_value(last, f) for f in key_fields])
+        return {"page": page, "is_done": done, "continue_cursor": continue_cursor,
+                "split_cursor": None, "page_status": None}
+
+    # -- internals -----------------------------------------------------------------
+    def _stream(self, lo: tuple, hi: tuple) -> Iterator[dict]:
+        for doc, matched in self._scan(lo, hi):
+            if matched:
+                yield doc
+
+    def _scan(self, lo: tuple, hi: tuple) -> Iterator[tuple[dict, bool]]:
+        """Every document of the range, with whether the filters keep it."""
+        description = f"{self._table}.{self._index}" + (f" [{self._range_text}]" if self._range_text else "")
+        filters = self._filters
+        for doc in self._txn.scan(self._table, self._index, lo, hi, self._order or "asc", description):
+            yield doc, all(f(doc) is True for f in filters)
+
+    def _paginate_options(self, options: Mapping[str, Any]) -> dict:
+        if not isinstance(options, Mapping):
+            raise QueryError(f"{self._where()}: paginate expects a dict like "
+                             f'{{"num_items": 10, "cursor": None}}, got {format_value(options)}')
+        camel = {c: s for s, c in _PAGINATE_KEYS.items()}
+        opts = {}
+        for key, value in options.items():
+            name = key if key in _PAGINATE_KEYS else camel.get(key)
+            if name is None:
+                raise QueryError(f"{self._where()}: paginate got an unknown option {key!r}; "
+                                 f"known options: {sorted(_PAGINATE_KEYS)}")
+            opts[name] = value
+        n = opts.get("num_items")
+        if type(n) is not int or n <= 0:
+            raise QueryError(f"{self._where()}: paginate num_items must be an int > 0, got {n!r}")
+        for key in ("cursor", "end_cursor"):
+            if opts.get(key) is not None and not isinstance(opts[key], str):
+                raise QueryError(f"{self._where()}: paginate {key} must be a str or None, got {opts[key]!r}")
+        return opts
+
+    def _coerce(self, path: str, value: Any) -> Any:
+        """A Python int given for a float64 field is JavaScript's number: make it a float."""
+        if type(value) is int and _field_validator_is_float(self._definition, path):
+            return float(value)
+        return value
+
+    def _check_building(self, method: str) -> None:
+        if self._consumed:
+            raise QueryError(f"{self._where()}: {method}() on a query that was already consumed.")
+
+    def _consume(self, how: str) -> None:
+        if self._consumed:
+            raise QueryError(
+                f"{self._where()}: a query can be consumed only once ({how} after a previous "
+                "collect/take/first/unique/paginate/iteration). Build a new query.")
+        self._consumed = True
+
+    def _where(self) -> str:
+        return f'In {self._txn.function}: query on "{self._table}"'
+
+
+def _field_validator_is_float(definition: TableDefinition | None, path: str) -> bool:
+    if definition is None:
+        return False
+    validator: Validator | None = definition.document
+    for part in path.split("."):
+        while isinstance(validator, OptionalValidator):
+            validator = validator.inner
+        if not isinstance(validator, ObjectValidator):
+            return False
+        validator = validator.fields.get(part)
+    while isinstance(validator, OptionalValidator):
+        validator = validator.inner
+    return isinstance(validator, Float64Validator)
+
