@@ -1,7 +1,7 @@
 """An in-memory MVCC document store with an optimistic-concurrency committer.
 
 * Every commit gets the next integer **commit timestamp**; each document keeps
-  its versions ``[(ts, doc or None)]`` so a reader at timestamp ``T`` sees
+  its versions ``[(ts, doc or None, size)]`` so a reader at timestamp ``T`` sees
   exactly what was committed at or before ``T`` (snapshot isolation).
 * Each index is a ``SortedList`` of entries ``(*key, ts)``: one per document
   version, keyed by Convex's value order, so a range read is O(log n + k).
@@ -23,7 +23,7 @@ import math
 import random
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sortedcontainers import SortedList
 
@@ -55,7 +55,6 @@ from .values import (
     copy_value,
     format_path,
     format_value,
-    nesting_depth,
     sort_key,
     value_size,
 )
@@ -113,7 +112,7 @@ def index_key(doc: Mapping[str, Any], key_fields: tuple[str, ...]) -> tuple:
 
 # --- Read and write sets ---------------------------------------------------------------
 
-@dataclass
+@dataclass(slots=True)
 class ReadRange:
     """One index range a transaction read: keys ``lo <= key <= hi`` of ``table.index``.
 
@@ -131,11 +130,14 @@ class ReadRange:
         return self.lo <= key <= self.hi
 
     def __str__(self) -> str:
-        return self.description or f"{self.table}.{self.index}"
+        if self.description:
+            return self.description
+        if self.index == "by_id" and len(self.lo) == 1:
+            return f"{self.table} {self.lo[0][1]}"  # a point read: db.get(id)
+        return f"{self.table}.{self.index}"
 
 
-@dataclass(frozen=True)
-class Write:
+class Write(NamedTuple):
     """One document written by a commit: ``old``/``new`` are ``None`` for insert/delete."""
 
     table: str
@@ -159,8 +161,7 @@ class Write:
         return False
 
 
-@dataclass(frozen=True)
-class Commit:
+class Commit(NamedTuple):
     """The writes of one committed transaction, at timestamp ``ts``."""
 
     ts: int
@@ -188,16 +189,17 @@ class Conflict:
 class _Table:
     """One table's documents (version chains) and its indexes."""
 
-    __slots__ = ("definition", "index_fields", "indexes", "name", "number", "versions")
+    __slots__ = ("_key_paths", "definition", "index_fields", "indexes", "name", "number", "versions")
 
     def __init__(self, name: str, number: int, definition: TableDefinition | None) -> None:
         self.name, self.number, self.definition = name, number, definition
         defs = definition.all_indexes() if definition else dict(BUILTIN_INDEXES)
         self.index_fields: dict[str, tuple[str, ...]] = {n: d.key_fields for n, d in defs.items()}
         self.indexes: dict[str, SortedList] = {n: SortedList() for n in defs}
-        self.versions: dict[str, list[tuple[int, dict | None]]] = {}
+        self.versions: dict[str, list[tuple[int, dict | None, int]]] = {}
+        self._key_paths = tuple(dict.fromkeys(f for fields in self.index_fields.values() for f in fields))
 
-    def visible(self, doc_id: str, ts: int) -> tuple[int, dict | None] | None:
+    def visible(self, doc_id: str, ts: int) -> tuple[int, dict | None, int] | None:
         """The version of ``doc_id`` a reader at ``ts`` sees, or None if none existed."""
         chain = self.versions.get(doc_id)
         if not chain:
@@ -208,9 +210,11 @@ class _Table:
         return None
 
     def keys_of(self, doc: dict | None) -> dict[str, tuple | None]:
+        """The document's key in each index (None for no document)."""
         if doc is None:
             return dict.fromkeys(self.index_fields)
-        return {n: index_key(doc, f) for n, f in self.index_fields.items()}
+        field_keys = {f: sort_key(field_value(doc, f)) for f in self._key_paths}
+        return {n: tuple(field_keys[f] for f in fields) for n, fields in self.index_fields.items()}
 
 
 @dataclass
@@ -254,6 +258,7 @@ class Database:
         self._alloc = _Allocator(random.Random(seed))
         self._tables: dict[str, _Table] = {}
         self._by_number: dict[int, _Table] = {}
+        self._id_tables: dict[str, str] = {}  # IDs this store allocated -> table (a decode cache)
         # Invariant: log[i].ts == log_ts[i], strictly increasing; latest_ts == log_ts[-1] or 0.
         self.log: list[Commit] = []
         self._log_ts: list[int] = []
@@ -297,6 +302,9 @@ class Database:
 
     def table_of_id(self, doc_id: Any) -> str | None:
         """The name of the table ``doc_id`` belongs to, or None if it is not an ID here."""
+        known = self._id_tables.get(doc_id) if type(doc_id) is str else None
+        if known is not None:
+            return known
         table = self._by_number.get(decode_table_number(doc_id))  # type: ignore[arg-type]
         return table.name if table else None
 
@@ -339,7 +347,8 @@ class Database:
                         return Conflict(read, write, commit.ts, commit.function)
         return None
 
-    def _apply(self, pending: dict[str, tuple[str, dict | None]], function: str) -> Commit:
+    def _apply(self, pending: dict[str, tuple[str, dict | None]], sizes: Mapping[str, int],
+               function: str) -> Commit:
         ts = self.latest_ts + 1
         writes = []
         for doc_id, (table_name, new) in pending.items():
@@ -349,7 +358,7 @@ class Database:
             if old is None and new is None:
                 continue  # inserted and deleted within the transaction
             old_keys, new_keys = table.keys_of(old), table.keys_of(new)
-            table.versions.setdefault(doc_id, []).append((ts, new))
+            table.versions.setdefault(doc_id, []).append((ts, new, sizes.get(doc_id, 0)))
             if new is not None:
                 for name, key in new_keys.items():
                     table.indexes[name].add((*key, ts))
@@ -389,7 +398,9 @@ class Database:
 
     # -- allocation -----------------------------------------------------------------
     def _new_id(self, table: _Table) -> str:
-        return encode_id(table.number, self._alloc.rng.getrandbits(RANDOM_BYTES * 8).to_bytes(RANDOM_BYTES, "big"))
+        doc_id = encode_id(table.number, self._alloc.rng.getrandbits(RANDOM_BYTES * 8).to_bytes(RANDOM_BYTES, "big"))
+        self._id_tables[doc_id] = table.name
+        return doc_id
 
     def _new_creation_time(self, table: str) -> float:
         last = self._alloc.last_creation_time.get(table, -math.inf)
@@ -447,7 +458,7 @@ class Transaction:
         # Invariant: pending maps each written ID to (table, latest buffered doc or None).
         self.pending: dict[str, tuple[str, dict | None]] = {}
         self._written_bytes: dict[str, int] = {}
-        self.docs_read = self.bytes_read = self.ranges_read = 0
+        self.docs_read = self.bytes_read = self.ranges_read = self.bytes_written = 0
         self.commit_ts: int | None = None
         self.closed = False
 
@@ -461,14 +472,14 @@ class Transaction:
         self._check_open()
         table_name = self._table_of(doc_id, table, "db.get")
         key = (sort_key(doc_id),)
-        self._record(ReadRange(table_name, "by_id", key, (*key, TOP), f"{table_name} {doc_id}"))
+        self._record(ReadRange(table_name, "by_id", key, (*key, TOP)))
         if doc_id in self.pending:
-            doc = self.pending[doc_id][1]
+            doc, size = self.pending[doc_id][1], self._written_bytes[doc_id]
         else:
             version = self.db.table(table_name).visible(doc_id, self.begin_ts)
-            doc = version[1] if version else None
+            doc, size = (version[1], version[2]) if version else (None, 0)
         if doc is not None:
-            self._count_read(doc)
+            self._count_read(size)
         return doc
 
     def scan(self, table: str, index: str, lo: tuple = (), hi: tuple = (TOP,),
@@ -487,12 +498,12 @@ class Transaction:
         self._record(read)
         snapshot = self._snapshot_stream(t, index, lo, hi, descending)
         overlay = self._pending_in_range(table, key_fields, lo, hi, descending)
-        for key, doc in _merge(snapshot, overlay, descending):
+        for key, doc, size in _merge(snapshot, overlay, descending):
             if descending:
                 read.lo = key
             else:
                 read.hi = key
-            self._count_read(doc)
+            self._count_read(size)
             yield doc
         if descending:
             read.lo = lo
@@ -500,7 +511,7 @@ class Transaction:
             read.hi = hi
 
     def _snapshot_stream(self, t: _Table, index: str, lo: tuple, hi: tuple,
-                         descending: bool) -> Iterator[tuple[tuple, dict]]:
+                         descending: bool) -> Iterator[tuple[tuple, dict, int]]:
         ts, pending = self.begin_ts, self.pending
         versions = t.versions
         for entry in t.indexes[index].irange(lo, hi, reverse=descending):
@@ -513,16 +524,16 @@ class Transaction:
             chain = versions[doc_id]
             version = chain[-1] if chain[-1][0] <= ts else t.visible(doc_id, ts)
             if version is not None and version[0] == entry_ts and version[1] is not None:
-                yield entry[:-1], version[1]
+                yield entry[:-1], version[1], version[2]
 
     def _pending_in_range(self, table: str, key_fields: tuple[str, ...], lo: tuple, hi: tuple,
-                          descending: bool) -> list[tuple[tuple, dict]]:
+                          descending: bool) -> list[tuple[tuple, dict, int]]:
         found = []
-        for doc_table, doc in self.pending.values():
+        for doc_id, (doc_table, doc) in self.pending.items():
             if doc_table == table and doc is not None:
                 key = index_key(doc, key_fields)
                 if lo <= key <= hi:
-                    found.append((key, doc))
+                    found.append((key, doc, self._written_bytes[doc_id]))
         found.sort(key=lambda kd: kd[0], reverse=descending)
         return found
 
@@ -533,9 +544,9 @@ class Transaction:
                                   self.ranges_read, self.function)
         self.reads.append(read)
 
-    def _count_read(self, doc: dict) -> None:
+    def _count_read(self, size: int) -> None:
         self.docs_read += 1
-        self.bytes_read += value_size(doc)
+        self.bytes_read += size
         if self.docs_read > limits.MAX_DOCUMENTS_READ:
             raise limits.exceeded("documents read", limits.MAX_DOCUMENTS_READ,
                                   self.docs_read, self.function)
@@ -547,10 +558,10 @@ class Transaction:
         """Insert a new document into ``table`` and return its ID."""
         self._check_writable("db.insert")
         t = self.db.table(table, create=True, function=self.function)
-        body = self._checked_fields(table, fields, "db.insert")
+        body, size = self._checked_fields(table, fields, "db.insert")
         doc_id = self.db._new_id(t)
         doc = {"_id": doc_id, "_creationTime": self.db._new_creation_time(table), **body}
-        self._put(doc_id, table, doc)
+        self._put(doc_id, table, doc, size)
         return doc_id
 
     def patch(self, doc_id: str, fields: Mapping[str, Any], table: str | None = None) -> None:
@@ -568,8 +579,8 @@ class Transaction:
                 merged.pop(name, None)
             else:
                 merged[name] = value
-        body = self._checked_fields(table_name, merged, "db.patch")
-        self._put(doc_id, table_name, {"_id": doc_id, "_creationTime": current["_creationTime"], **body})
+        body, size = self._checked_fields(table_name, merged, "db.patch")
+        self._put(doc_id, table_name, {"_id": doc_id, "_creationTime": current["_creationTime"], **body}, size)
 
     def replace(self, doc_id: str, fields: Mapping[str, Any], table: str | None = None) -> None:
         """Replace the document's fields with ``fields`` (system fields are kept)."""
@@ -578,15 +589,15 @@ class Transaction:
         if not isinstance(fields, Mapping):
             raise InvalidValueError(f"In {self.function}: db.replace expects a dict of fields, got {format_value(fields)}")
         self._check_system_fields(current, fields, "db.replace")
-        body = self._checked_fields(
+        body, size = self._checked_fields(
             table_name, {k: x for k, x in fields.items() if k not in SYSTEM_FIELDS}, "db.replace")
-        self._put(doc_id, table_name, {"_id": doc_id, "_creationTime": current["_creationTime"], **body})
+        self._put(doc_id, table_name, {"_id": doc_id, "_creationTime": current["_creationTime"], **body}, size)
 
     def delete(self, doc_id: str, table: str | None = None) -> None:
         """Delete the document ``doc_id``."""
         self._check_writable("db.delete")
         table_name, _current = self._existing(doc_id, table, "db.delete")
-        self._put(doc_id, table_name, None)
+        self._put(doc_id, table_name, None, 0)
 
     def _existing(self, doc_id: Any, table: str | None, op: str) -> tuple[str, dict]:
         table_name = self._table_of(doc_id, table, op)
@@ -595,15 +606,16 @@ class Transaction:
             raise InvalidIdError(f'In {self.function}: {op} on nonexistent document ID "{doc_id}"')
         return table_name, current
 
-    def _put(self, doc_id: str, table: str, doc: dict | None) -> None:
+    def _put(self, doc_id: str, table: str, doc: dict | None, size: int) -> None:
         self.pending[doc_id] = (table, doc)
-        self._written_bytes[doc_id] = value_size(doc) if doc is not None else 0
+        self.bytes_written += size - self._written_bytes.get(doc_id, 0)
+        self._written_bytes[doc_id] = size
         if len(self.pending) > limits.MAX_DOCUMENTS_WRITTEN:
             raise limits.exceeded("documents written", limits.MAX_DOCUMENTS_WRITTEN,
                                   len(self.pending), self.function)
-        written = sum(self._written_bytes.values())
-        if written > limits.MAX_BYTES_WRITTEN:
-            raise limits.exceeded("bytes written", limits.MAX_BYTES_WRITTEN, written, self.function)
+        if self.bytes_written > limits.MAX_BYTES_WRITTEN:
+            raise limits.exceeded("bytes written", limits.MAX_BYTES_WRITTEN,
+                                  self.bytes_written, self.function)
 
     def _check_system_fields(self, current: dict, fields: Mapping[str, Any], op: str) -> None:
         for name in SYSTEM_FIELDS:
@@ -612,8 +624,9 @@ class Transaction:
                     f"In {self.function}: {op} cannot change the system field {name} "
                     f"(document has {format_value(current[name])}, got {format_value(fields[name])})")
 
-    def _checked_fields(self, table: str, fields: Any, op: str) -> dict:
-        """Check document rules and the table's validator; return the normalized fields."""
+    def _checked_fields(self, table: str, fields: Any, op: str) -> tuple[dict, int]:
+        """Check document rules and the table's validator; return the fields, normalized, and
+        the document's size in bytes (system fields included)."""
         if not isinstance(fields, Mapping):
             raise InvalidValueError(f"In {self.function}: {op} into \"{table}\" expects a dict of fields, got {format_value(fields)}")
         for name in fields:
@@ -622,8 +635,7 @@ class Transaction:
                     f"In {self.function}: {op} into \"{table}\": field {name!r} starts with '_', "
                     "which is reserved for system fields.")
         try:
-            body = check_value(dict(fields))
-            _check_document_limits(body)
+            body, size = _check_document(fields)
         except InvalidValueError as exc:
             raise InvalidValueError(f"In {self.function}: {op} into \"{table}\": {exc}") from None
         definition = self.db.table(table).definition
@@ -636,15 +648,15 @@ class Transaction:
                     f"In {self.function}: {op} into \"{table}\": Failed to insert or update a "
                     f"document in table \"{table}\" because it does not match the schema. {exc}"
                 ) from None
-        return body
+        return body, size
 
     # -- savepoints and commit -----------------------------------------------------
     def savepoint(self) -> tuple:
         """A marker to :meth:`rollback_to` (nested mutations roll back on error)."""
-        return (dict(self.pending), dict(self._written_bytes))
+        return (dict(self.pending), dict(self._written_bytes), self.bytes_written)
 
     def rollback_to(self, mark: tuple) -> None:
-        pending, written = mark
+        pending, written, self.bytes_written = mark
         self.pending, self._written_bytes = dict(pending), dict(written)
 
     def conflict(self) -> Conflict | None:
@@ -667,7 +679,7 @@ class Transaction:
         if found is not None:
             raise WriteConflict(
                 f"{self.function}: optimistic concurrency conflict: {found}", found)
-        commit = self.db._apply(self.pending, self.function)
+        commit = self.db._apply(self.pending, self._written_bytes, self.function)
         self.commit_ts = commit.ts
         return commit.ts
 
@@ -701,8 +713,8 @@ class Transaction:
         return actual
 
 
-def _merge(a: Iterator[tuple[tuple, dict]], b: list[tuple[tuple, dict]],
-           descending: bool) -> Iterator[tuple[tuple, dict]]:
+def _merge(a: Iterator[tuple[tuple, dict, int]], b: list[tuple[tuple, dict, int]],
+           descending: bool) -> Iterator[tuple[tuple, dict, int]]:
     """Merge two key-sorted streams (the snapshot and the transaction's own writes)."""
     if not b:
         yield from a
@@ -716,38 +728,67 @@ def _merge(a: Iterator[tuple[tuple, dict]], b: list[tuple[tuple, dict]],
     yield from b[i:]
 
 
-def _check_document_limits(body: dict) -> None:
+#: What ``_id`` and ``_creationTime`` add to a document's size.
+_SYSTEM_FIELDS_SIZE = value_size({"_id": "x" * 32, "_creationTime": 0.0}) - value_size({})
+_SCALARS = (bool, float, bytes, type(None))
+
+
+def _check_document(body: Mapping[str, Any]) -> tuple[dict, int]:
+    """Check a document body against Convex's value and per-document rules, in one pass.
+
+    Returns the normalized body and the document's size in bytes (system
+    fields included). Raises :class:`InvalidValueError` naming the field path.
+    """
     if len(body) > limits.MAX_DOCUMENT_FIELDS:
         raise InvalidValueError(
             f"document has {len(body)} fields; the limit is {limits.MAX_DOCUMENT_FIELDS}.")
-    size = value_size(body)
+    doc, size, depth = _walk(body, ())
+    size += _SYSTEM_FIELDS_SIZE
     if size > limits.MAX_DOCUMENT_BYTES:
         raise InvalidValueError(
             f"document is {size:,} bytes; the limit is {limits.MAX_DOCUMENT_BYTES:,} bytes (1 MiB).")
-    depth = nesting_depth(body)
     if depth > limits.MAX_NESTING_DEPTH:
         raise InvalidValueError(
             f"document nests {depth} levels deep; the limit is {limits.MAX_NESTING_DEPTH}.")
-    _check_names_and_arrays(body, ())
+    return doc, size
 
 
-def _check_names_and_arrays(value: Any, path: tuple) -> None:
+def _walk(value: Any, path: tuple) -> tuple[Any, int, int]:
+    """(normalized value, size, nesting depth) of a value inside a document."""
     t = type(value)
+    if t is str:
+        return value, 2 + len(check_value(value, path).encode("utf-8")), 0
+    if t is int:
+        return check_value(value, path), 9, 0
+    if t in _SCALARS:
+        return value, value_size(value), 0
     if t is dict:
+        out, size, depth = {}, 2, 0
         for name, item in value.items():
+            if item is UNDEFINED:
+                continue
+            if type(name) is not str:
+                raise InvalidValueError(f"object keys must be strings, got {name!r} at {format_path(path)}.")
             if name.startswith("$"):
                 raise InvalidValueError(f"field name {name!r} at {format_path(path)} starts with '$'.")
             if len(name) > limits.MAX_FIELD_NAME_LENGTH:
                 raise InvalidValueError(
                     f"field name {name[:20]!r}... at {format_path(path)} is {len(name)} characters; "
                     f"the limit is {limits.MAX_FIELD_NAME_LENGTH}.")
-            if type(item) in (dict, list):
-                _check_names_and_arrays(item, (*path, name))
-    elif t is list:
+            out[name], item_size, item_depth = _walk(item, (*path, name))
+            size += len(name) + 1 + item_size
+            depth = max(depth, item_depth)
+        return out, size, depth + 1
+    if t is list or t is tuple:
         if len(value) > limits.MAX_ARRAY_LENGTH:
             raise InvalidValueError(
                 f"array at {format_path(path)} has {len(value)} elements; the limit is "
                 f"{limits.MAX_ARRAY_LENGTH}.")
+        items, size, depth = [], 2, 0
         for i, item in enumerate(value):
-            if type(item) in (dict, list):
-                _check_names_and_arrays(item, (*path, i))
+            normalized, item_size, item_depth = _walk(item, (*path, i))
+            items.append(normalized)
+            size += item_size
+            depth = max(depth, item_depth)
+        return items, size, depth + 1
+    return check_value(value, path), 0, 0  # raises: not a Convex value

@@ -1,7 +1,7 @@
 """Document IDs that encode their table.
 
 An ID is the base32 encoding (lowercase, Crockford-style alphabet) of
-``varint(table_number) + 16 random bytes + 2-byte checksum``: 32 characters
+``varint(table_number) + 16 random bytes + 2-byte checksum`` (CRC-32, low 16 bits): 32 characters
 for table numbers up to 16383, the length of a real Convex ID. The checksum
 lets ``normalize_id`` tell an ID from any other string, and the table number
 lets it say "this ID is for table X, not Y". The random bytes come from the
@@ -13,8 +13,11 @@ and footer are unverified, so IDs are compared only for equality.
 
 from __future__ import annotations
 
+import zlib
+
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 _DECODE = {c: i for i, c in enumerate(_ALPHABET)}
+_PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]  # 10 bits -> 2 characters
 RANDOM_BYTES = 16
 
 
@@ -40,12 +43,8 @@ def _read_varint(data: bytes) -> tuple[int, int]:
     raise ValueError("bad varint")
 
 
-def _fletcher16(data: bytes) -> bytes:
-    a = b = 0
-    for byte in data:
-        a = (a + byte) % 255
-        b = (b + a) % 255
-    return bytes((b, a))
+def _checksum(data: bytes) -> bytes:
+    return (zlib.crc32(data) & 0xFFFF).to_bytes(2, "big")
 
 
 def _b32encode(data: bytes) -> str:
@@ -53,7 +52,9 @@ def _b32encode(data: bytes) -> str:
     bits = len(data) * 8
     chars = -(-bits // 5)
     n <<= chars * 5 - bits
-    return "".join(_ALPHABET[(n >> (5 * i)) & 31] for i in range(chars - 1, -1, -1))
+    head = _ALPHABET[n >> (5 * (chars - 1))] if chars % 2 else ""
+    pairs = chars // 2
+    return head + "".join([_PAIRS[(n >> (10 * i)) & 1023] for i in range(pairs - 1, -1, -1)])
 
 
 def _b32decode(text: str) -> bytes | None:
@@ -71,18 +72,22 @@ def _b32decode(text: str) -> bytes | None:
 def encode_id(table_number: int, random_bytes: bytes) -> str:
     """Build the ID string for a document of table ``table_number``."""
     payload = _varint(table_number) + random_bytes
-    return _b32encode(payload + _fletcher16(payload))
+    return _b32encode(payload + _checksum(payload))
 
 
 def decode_table_number(doc_id: object) -> int | None:
     """The table number encoded in ``doc_id``, or ``None`` if it is not an ID."""
     if type(doc_id) is not str or not 30 <= len(doc_id) <= 40:
         return None
+    return _decode(doc_id)
+
+
+def _decode(doc_id: str) -> int | None:
     raw = _b32decode(doc_id)
     if raw is None or len(raw) < RANDOM_BYTES + 3:
         return None
     payload, footer = raw[:-2], raw[-2:]
-    if _fletcher16(payload) != footer:
+    if _checksum(payload) != footer:
         return None
     try:
         number, used = _read_varint(payload)
