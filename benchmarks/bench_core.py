@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks._util import header, peak_memory, rate
 from convex_sim import define_schema, define_table, v
 from convex_sim.database import Database, WriteConflict
-from convex_sim.query import Query
+from convex_sim.queries import Query
 
 SCHEMA = define_schema({
     "items": define_table({"owner": v.string(), "n": v.int64()}).index("by_owner_n", ["owner", "n"]),

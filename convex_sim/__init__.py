@@ -18,26 +18,66 @@ from .errors import (
     ValidationError,
     WriteInReadOnlyError,
 )
+from .functions import (
+    ConvexFunction,
+    FunctionNotFoundError,
+    FunctionReference,
+    action,
+    http_action,
+    internal_action,
+    internal_mutation,
+    internal_query,
+    mutation,
+    query,
+)
+from .queries import pagination_opts_validator
+from .runtime import (
+    ArgumentValidationError,
+    NetworkNotAllowedError,
+    NondeterminismError,
+    ReturnsValidationError,
+    UserIdentity,
+    WrongFunctionKindError,
+)
 from .schema import define_schema, define_table
+from .sim import ConvexSim
 from .validators import v
 from .values import UNDEFINED
 
 __all__ = [
     "UNDEFINED",
+    "ArgumentValidationError",
     "ContentionError",
     "ConvexError",
+    "ConvexFunction",
+    "ConvexSim",
     "ConvexSimError",
+    "FunctionNotFoundError",
+    "FunctionReference",
     "IndexRangeError",
     "InvalidIdError",
     "InvalidValueError",
     "LimitExceededError",
+    "NetworkNotAllowedError",
+    "NondeterminismError",
     "QueryError",
+    "ReturnsValidationError",
     "SchemaError",
     "UnknownIndexError",
     "UnknownTableError",
+    "UserIdentity",
     "ValidationError",
     "WriteInReadOnlyError",
+    "WrongFunctionKindError",
+    "action",
     "define_schema",
     "define_table",
+    "http_action",
+    "internal_action",
+    "internal_mutation",
+    "internal_query",
+    "mutation",
+    "pagination_opts_validator",
+    "query",
     "v",
 ]

@@ -2,7 +2,7 @@ import pytest
 
 from convex_sim.database import WriteConflict
 from convex_sim.errors import IndexRangeError, LimitExceededError, QueryError, UnknownIndexError
-from convex_sim.query import Query
+from convex_sim.queries import Query
 
 
 def add_messages(db, channel, ns):

@@ -20,7 +20,7 @@ from . import limits
 from .database import BOTTOM, TOP, Transaction, field_value
 from .errors import IndexRangeError, InvalidValueError, QueryError
 from .schema import BY_CREATION_TIME, TableDefinition
-from .validators import Float64Validator, ObjectValidator, OptionalValidator, Validator
+from .validators import Float64Validator, ObjectValidator, OptionalValidator, Validator, v
 from .values import (
     UNDEFINED,
     check_value,
@@ -313,6 +313,17 @@ def _decode_cursor(cursor: str, index: str) -> tuple | None:
     return tuple(sort_key(x) for x in decoded)
 
 
+#: The validator for a function argument that takes pagination options
+#: (Convex's ``paginationOptsValidator``).
+pagination_opts_validator = v.object({
+    "num_items": v.number(),
+    "cursor": v.union(v.string(), v.null()),
+    "end_cursor": v.optional(v.union(v.string(), v.null())),
+    "id": v.optional(v.number()),
+    "maximum_rows_read": v.optional(v.number()),
+    "maximum_bytes_read": v.optional(v.number()),
+})
+
 _PAGINATE_KEYS = {"num_items": "numItems", "cursor": "cursor", "end_cursor": "endCursor",
                   "maximum_rows_read": "maximumRowsRead", "maximum_bytes_read": "maximumBytesRead",
                   "id": "id"}
@@ -484,6 +495,8 @@ class Query:
                                  f"known options: {sorted(_PAGINATE_KEYS)}")
             opts[name] = value
         n = opts.get("num_items")
+        if type(n) is float and n.is_integer():  # a JavaScript number, as v.number() gives
+            opts["num_items"] = n = int(n)
         if type(n) is not int or n <= 0:
             raise QueryError(f"{self._where()}: paginate num_items must be an int > 0, got {n!r}")
         for key in ("cursor", "end_cursor"):

@@ -1,0 +1,637 @@
+"""Running registered functions: contexts, validation, determinism, steps.
+
+* A **query** runs against the snapshot of the latest commit, read-only.
+* A **mutation** runs against a snapshot, buffering writes, then commits
+  through the OCC committer; on conflict it is re-run (see ``call_mutation``).
+  Nested ``ctx.run_query``/``ctx.run_mutation`` share the transaction; a
+  nested mutation that raises rolls back only its own writes.
+* An **action** is driven step by step: every awaited ``ctx`` call yields a
+  :class:`Step` to whoever drives it (the test handle runs each at once; the
+  explorer interleaves them with other work). No asyncio loop is needed.
+
+While app code runs, the **determinism guard** is on: ``random`` is seeded
+per call, ``time.time()``/``datetime.now()`` read the virtual clock (via
+time-machine), and network access from queries and mutations is refused.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import random
+import sys
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import time_machine
+
+from . import limits
+from .database import Database, Transaction, WriteConflict
+from .errors import (
+    ContentionError,
+    ConvexError,
+    ConvexSimError,
+    InvalidValueError,
+    ValidationError,
+    add_note,
+)
+from .functions import ACTION, MUTATION, QUERY, ConvexFunction, Registry
+from .queries import Query
+from .values import check_value, format_value, value_size
+
+# --- Errors --------------------------------------------------------------------------
+
+
+class ArgumentValidationError(ValidationError):
+    """A call's arguments do not match the function's ``args`` validator."""
+
+
+class ReturnsValidationError(ValidationError):
+    """A function's return value does not match its ``returns`` validator."""
+
+
+class WrongFunctionKindError(ConvexSimError, TypeError):
+    """A query called as a mutation, an internal function called from a client, ..."""
+
+
+class NondeterminismError(ConvexSimError):
+    """App code did something a deterministic function may not (await I/O, use the network)."""
+
+
+class NetworkNotAllowedError(NondeterminismError):
+    """A query or mutation tried to reach the network."""
+
+
+# --- Identity ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UserIdentity:
+    """Who is calling, as ``ctx.auth.get_user_identity()`` returns it.
+
+    Field names are Convex's, in snake_case. Claims without a standard field
+    are in ``claims``.
+    """
+
+    token_identifier: str
+    subject: str
+    issuer: str
+    name: str | None = None
+    given_name: str | None = None
+    family_name: str | None = None
+    nickname: str | None = None
+    preferred_username: str | None = None
+    profile_url: str | None = None
+    picture_url: str | None = None
+    email: str | None = None
+    email_verified: bool | None = None
+    gender: str | None = None
+    birthday: str | None = None
+    timezone: str | None = None
+    language: str | None = None
+    phone_number: str | None = None
+    phone_number_verified: bool | None = None
+    address: str | None = None
+    updated_at: str | None = None
+    claims: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The non-empty fields (for traces and reports)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "claims"}
+        out = {k: x for k, x in out.items() if x is not None}
+        out.update(self.claims)
+        return out
+
+
+DEFAULT_ISSUER = "https://convex.test"
+_IDENTITY_FIELDS = {f.name for f in fields(UserIdentity)} - {"claims"}
+
+
+def make_identity(fields_: Mapping[str, Any], default_subject: str) -> UserIdentity:
+    """A UserIdentity from keyword fields, filling ``subject``, ``issuer``, ``token_identifier``."""
+    known = {k: x for k, x in fields_.items() if k in _IDENTITY_FIELDS}
+    claims = {k: x for k, x in fields_.items() if k not in _IDENTITY_FIELDS}
+    known.setdefault("subject", default_subject)
+    known.setdefault("issuer", DEFAULT_ISSUER)
+    known.setdefault("token_identifier", f"{known['issuer']}|{known['subject']}")
+    for name in ("subject", "issuer", "token_identifier"):
+        if not isinstance(known[name], str):
+            raise InvalidValueError(f"with_identity: {name} must be a str, got {format_value(known[name])}")
+    return UserIdentity(**known, claims=claims)
+
+
+class Auth:
+    """``ctx.auth``."""
+
+    __slots__ = ("_identity",)
+
+    def __init__(self, identity: UserIdentity | None) -> None:
+        self._identity = identity
+
+    def get_user_identity(self) -> UserIdentity | None:
+        return self._identity
+
+
+# --- Database access for app code -----------------------------------------------------------
+
+
+class DatabaseReader:
+    """``ctx.db`` in a query: reads from the transaction's snapshot."""
+
+    __slots__ = ("_txn",)
+
+    def __init__(self, txn: Transaction) -> None:
+        self._txn = txn
+
+    def get(self, table_or_id: str, doc_id: str | None = None) -> dict | None:
+        """``get(id)`` or ``get(table, id)``: the document, or None."""
+        if doc_id is None:
+            return self._txn.get(table_or_id)
+        self._user_table(table_or_id, "db.get")
+        return self._txn.get(doc_id, table=table_or_id)
+
+    def query(self, table: str) -> Query:
+        """Start a query over ``table``."""
+        self._user_table(table, "db.query")
+        return Query(self._txn, table)
+
+    def normalize_id(self, table: str, doc_id: Any) -> str | None:
+        """``doc_id`` if it is an ID of ``table``, else None."""
+        self._txn.db.table(table, function=self._txn.function)
+        return doc_id if self._txn.db.table_of_id(doc_id) == table else None
+
+    @property
+    def system(self) -> SystemReader:
+        """Read-only access to system tables (``_storage``, ``_scheduled_functions``)."""
+        return SystemReader(self._txn)
+
+    def _user_table(self, table: Any, op: str) -> None:
+        if isinstance(table, str) and table.startswith("_"):
+            raise ConvexSimError(
+                f"In {self._txn.function}: {op}({table!r}): system tables are read through "
+                f"ctx.db.system.{op.split('.')[1]}(...).")
+
+
+class SystemReader:
+    """``ctx.db.system``: reads of system tables."""
+
+    __slots__ = ("_txn",)
+
+    def __init__(self, txn: Transaction) -> None:
+        self._txn = txn
+
+    def get(self, doc_id: str) -> dict | None:
+        return self._txn.get(doc_id)
+
+    def query(self, table: str) -> Query:
+        if not (isinstance(table, str) and table.startswith("_")):
+            raise ConvexSimError(f"In {self._txn.function}: db.system.query({table!r}): not a system table.")
+        return Query(self._txn, table)
+
+
+class DatabaseWriter(DatabaseReader):
+    """``ctx.db`` in a mutation: reads plus buffered writes."""
+
+    __slots__ = ()
+
+    def insert(self, table: str, value: Mapping[str, Any]) -> str:
+        self._user_table(table, "db.insert")
+        return self._txn.insert(table, value)
+
+    def patch(self, id_or_table: str, value_or_id: Any, value: Any = None) -> None:
+        """``patch(id, fields)`` or ``patch(table, id, fields)``."""
+        doc_id, table, fields_ = _split_table_arg(id_or_table, value_or_id, value)
+        self._txn.patch(doc_id, fields_, table=table)
+
+    def replace(self, id_or_table: str, value_or_id: Any, value: Any = None) -> None:
+        """``replace(id, fields)`` or ``replace(table, id, fields)``."""
+        doc_id, table, fields_ = _split_table_arg(id_or_table, value_or_id, value)
+        self._txn.replace(doc_id, fields_, table=table)
+
+    def delete(self, table_or_id: str, doc_id: str | None = None) -> None:
+        """``delete(id)`` or ``delete(table, id)``."""
+        if doc_id is None:
+            self._txn.delete(table_or_id)
+        else:
+            self._txn.delete(doc_id, table=table_or_id)
+
+
+def _split_table_arg(a: Any, b: Any, c: Any) -> tuple[Any, str | None, Any]:
+    return (a, None, b) if c is None else (b, a, c)
+
+
+# --- Steps: what an action awaits -------------------------------------------------------
+
+
+@dataclass
+class Step:
+    """One awaited ctx call of an action: run ``fn`` with ``args`` as ``identity``."""
+
+    kind: str                     # "query" | "mutation" | "action" | a service's own kind
+    fn: ConvexFunction | None
+    args: Any
+    identity: UserIdentity | None
+    payload: Any = None           # service steps (scheduler, storage) carry their own data
+
+    def __await__(self) -> Generator[Step, Any, Any]:
+        return (yield self)
+
+    def describe(self) -> str:
+        target = self.fn.path if self.fn is not None else self.kind
+        return f"{self.kind} {target}"
+
+
+class _Ready:
+    """An awaitable that is already done: nested calls inside queries and mutations."""
+
+    __slots__ = ("_error", "_value")
+
+    def __init__(self, value: Any = None, error: BaseException | None = None) -> None:
+        self._value, self._error = value, error
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        if self._error is not None:
+            raise self._error
+        return self._value
+        yield  # makes this a generator  # pragma: no cover
+
+
+def _immediate(is_async: bool, run: Callable[[], Any]) -> Any:
+    """Run a nested call now; hand the result back awaitable if the caller is ``async def``."""
+    if not is_async:
+        return run()
+    try:
+        return _Ready(run())
+    except Exception as exc:  # raised when awaited, where the caller expects it
+        return _Ready(error=exc)
+
+
+# --- The determinism guard ---------------------------------------------------------------
+
+_CURRENT: contextvars.ContextVar[CallFrame | None] = contextvars.ContextVar("convex_sim_call", default=None)
+
+
+class CallFrame:
+    """The state of one top-level function execution while its app code runs."""
+
+    __slots__ = ("function", "kind", "now_ms", "random_state", "seed")
+
+    def __init__(self, function: str, kind: str, now_ms: float, seed: int) -> None:
+        self.function, self.kind, self.now_ms, self.seed = function, kind, now_ms, seed
+        self.random_state: Any = None
+
+
+def current_frame() -> CallFrame | None:
+    """The function execution whose app code is running now, if any."""
+    return _CURRENT.get()
+
+
+def run_guarded(frame: CallFrame, body: Callable[[], Any]) -> Any:
+    """Run ``body`` as app code of ``frame``: seeded ``random``, virtual time, no network.
+
+    Re-entrant: nested calls inside running app code just run.
+    """
+    if _CURRENT.get() is not None:
+        return body()
+    token = _CURRENT.set(frame)
+    saved = random.getstate()
+    if frame.random_state is None:
+        random.seed(frame.seed)
+    else:
+        random.setstate(frame.random_state)
+    traveller = time_machine.travel(frame.now_ms / 1000.0, tick=False)
+    traveller.start()
+    try:
+        return body()
+    finally:
+        traveller.stop()
+        if frame.kind == ACTION:
+            frame.random_state = random.getstate()
+        random.setstate(saved)
+        _CURRENT.reset(token)
+
+
+def _audit_hook(event: str, _args: tuple) -> None:
+    if event.startswith("socket.") and event in _NETWORK_EVENTS:
+        frame = _CURRENT.get()
+        if frame is not None and frame.kind != ACTION:
+            raise NetworkNotAllowedError(
+                f"{frame.function}: {frame.kind}s cannot use the network ({event}); Convex "
+                "runs queries and mutations deterministically. Move the request to an action.")
+
+
+_NETWORK_EVENTS = frozenset({"socket.connect", "socket.getaddrinfo", "socket.gethostbyname",
+                             "socket.sendto", "socket.bind"})
+_HOOK_INSTALLED = False
+
+
+def install_network_guard() -> None:
+    """Refuse network access from queries and mutations (once per process, via an audit hook)."""
+    global _HOOK_INSTALLED
+    if not _HOOK_INSTALLED:
+        sys.addaudithook(_audit_hook)
+        _HOOK_INSTALLED = True
+
+
+# --- Contexts ---------------------------------------------------------------------------------
+
+
+class _BaseCtx:
+    """What every context has: ``auth`` and the runtime's services."""
+
+    def __init__(self, runtime: Runtime, identity: UserIdentity | None, function: str,
+                 is_async: bool) -> None:
+        self._runtime, self._identity, self._function, self._is_async = runtime, identity, function, is_async
+        self.auth = Auth(identity)
+
+    def __getattr__(self, name: str) -> Any:
+        factory = self._runtime.services.get(name) if not name.startswith("_") else None
+        if factory is None:
+            raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+        service = factory(self)
+        setattr(self, name, service)
+        return service
+
+
+class QueryCtx(_BaseCtx):
+    """The ``ctx`` of a query: ``db`` (read-only), ``auth``, ``storage`` (reader), ``run_query``."""
+
+    def __init__(self, runtime: Runtime, txn: Transaction, identity: UserIdentity | None,
+                 function: str, is_async: bool) -> None:
+        super().__init__(runtime, identity, function, is_async)
+        self.txn = txn
+        self.db = DatabaseReader(txn)
+
+    def run_query(self, ref: Any, args: Mapping[str, Any] | None = None) -> Any:
+        """Run a query in this transaction."""
+        return _immediate(self._is_async, lambda: self._runtime.nested(self, QUERY, ref, args))
+
+
+class MutationCtx(QueryCtx):
+    """The ``ctx`` of a mutation: ``db`` (read/write), ``auth``, ``scheduler``, ``storage``,
+    ``run_query``, ``run_mutation``."""
+
+    def __init__(self, runtime: Runtime, txn: Transaction, identity: UserIdentity | None,
+                 function: str, is_async: bool) -> None:
+        super().__init__(runtime, txn, identity, function, is_async)
+        self.db = DatabaseWriter(txn)
+
+    def run_mutation(self, ref: Any, args: Mapping[str, Any] | None = None) -> Any:
+        """Run a mutation in this transaction; if it raises, only its own writes are undone."""
+        return _immediate(self._is_async, lambda: self._runtime.nested(self, MUTATION, ref, args))
+
+
+class ActionCtx(_BaseCtx):
+    """The ``ctx`` of an action: ``run_query``, ``run_mutation``, ``run_action``, ``auth``,
+    ``scheduler``, ``storage``. Every call must be awaited; each is a step."""
+
+    def run_query(self, ref: Any, args: Mapping[str, Any] | None = None) -> Step:
+        return self._step(QUERY, ref, args)
+
+    def run_mutation(self, ref: Any, args: Mapping[str, Any] | None = None) -> Step:
+        return self._step(MUTATION, ref, args)
+
+    def run_action(self, ref: Any, args: Mapping[str, Any] | None = None) -> Step:
+        return self._step(ACTION, ref, args)
+
+    def _step(self, kind: str, ref: Any, args: Any) -> Step:
+        fn = self._runtime.resolve(ref, kind, caller=self._function)
+        return Step(kind, fn, args, self._identity)
+
+
+# --- The runtime -----------------------------------------------------------------------------
+
+
+@dataclass
+class MutationAttempt:
+    """A mutation that ran on a snapshot and waits to commit (or failed before)."""
+
+    fn: ConvexFunction
+    args: dict
+    identity: UserIdentity | None
+    txn: Transaction
+    result: Any = None
+    error: BaseException | None = None
+
+
+class Runtime:
+    """Executes registered functions against a database.
+
+    ``services`` maps a ctx attribute name (``scheduler``, ``storage``, ...) to
+    a factory ``f(ctx)``; the layers above the runtime register them.
+    """
+
+    def __init__(self, db: Database, registry: Registry, *, seed: int = 0) -> None:
+        self.db = db
+        self.registry = registry
+        self.services: dict[str, Callable[[Any], Any]] = {}
+        self._rng = random.Random(seed ^ 0x5EED)
+        self.max_retries = limits.MAX_OCC_RETRIES
+        #: Called after each OCC conflict of a mutation: (function path, Conflict, attempt).
+        self.on_conflict: list[Callable[[str, Any, int], None]] = []
+        install_network_guard()
+
+    # -- resolving and validating --------------------------------------------------------
+    def resolve(self, ref: Any, kind: str, *, caller: str = "", public_only: bool = False) -> ConvexFunction:
+        fn = self.registry.resolve(ref, caller=caller)
+        if fn.kind != kind:
+            raise WrongFunctionKindError(
+                f"{fn.path} is a {fn.kind.replace('_', ' ')}, not a {kind}; call it with "
+                f"{'ctx' if caller else 'sim'}.{'run_' if caller else ''}{fn.kind}(...).")
+        if public_only and not fn.is_public:
+            raise WrongFunctionKindError(
+                f"Could not find public function for '{fn.path}'. Did you forget to run "
+                f"`npx convex dev`? ({fn.path} is internal: only other functions and the test "
+                "handle can call it.)")
+        return fn
+
+    def new_frame(self, fn_path: str, kind: str) -> CallFrame:
+        return CallFrame(fn_path, kind, self.db.clock.now_ms, self._rng.getrandbits(64))
+
+    def check_args(self, fn: ConvexFunction, args: Any) -> dict:
+        if args is None:
+            args = {}
+        if not isinstance(args, Mapping):
+            raise ArgumentValidationError(
+                f"Failed to validate arguments for {fn.path}: arguments must be a dict, got "
+                f"{format_value(args)}")
+        try:
+            checked = fn.args.check(dict(args), (), self.db.table_of_id) if fn.args else check_value(dict(args))
+        except (ValidationError, InvalidValueError) as exc:
+            raise ArgumentValidationError(f"Failed to validate arguments for {fn.path}: {exc}") from None
+        size = value_size(checked)
+        if size > limits.MAX_ARGS_BYTES:
+            raise limits.exceeded("argument bytes", limits.MAX_ARGS_BYTES, size, fn.path)
+        return checked
+
+    def check_result(self, fn: ConvexFunction, result: Any) -> Any:
+        try:
+            if fn.returns is not None:
+                return fn.returns.check(result, (), self.db.table_of_id)
+            return check_value(result)
+        except (ValidationError, InvalidValueError) as exc:
+            raise ReturnsValidationError(f"Failed to validate the return value of {fn.path}: {exc}") from None
+
+    def _app_error(self, fn: ConvexFunction, exc: BaseException) -> BaseException:
+        """Annotate an exception leaving app code with the function's path."""
+        if isinstance(exc, ConvexError):
+            try:
+                exc.data = check_value(exc.data)
+            except InvalidValueError as bad:
+                return ConvexSimError(f"{fn.path} raised ConvexError with data that is not a Convex value: {bad}")
+        elif not isinstance(exc, ConvexSimError):
+            add_note(exc, f"(raised in Convex function {fn.path})")
+        return exc
+
+    # -- queries ------------------------------------------------------------------------------
+    def call_query(self, fn: ConvexFunction, args: Any, identity: UserIdentity | None,
+                   *, at_ts: int | None = None) -> tuple[Any, Transaction]:
+        """Run a query at the latest (or ``at_ts``) snapshot; return (result, its transaction)."""
+        checked = self.check_args(fn, args)
+        txn = self.db.begin(fn.path or "", read_only=True, at_ts=at_ts)
+        frame = self.new_frame(fn.path or "", QUERY)
+        ctx = QueryCtx(self, txn, identity, fn.path or "", fn.is_async)
+        try:
+            result = run_guarded(frame, lambda: self._run_sync(fn, ctx, checked))
+            result = self.check_result(fn, result)
+        except BaseException as exc:
+            raise self._app_error(fn, exc) from None
+        finally:
+            txn.abort()
+        return result, txn
+
+    # -- mutations -------------------------------------------------------------------------------
+    def begin_mutation(self, fn: ConvexFunction, args: dict, identity: UserIdentity | None,
+                       body: Callable[[MutationCtx], Any] | None = None) -> MutationAttempt:
+        """Run the mutation on the latest snapshot, buffering its writes (not committed)."""
+        txn = self.db.begin(fn.path or "")
+        attempt = MutationAttempt(fn, args, identity, txn)
+        frame = self.new_frame(fn.path or "", MUTATION)
+        ctx = MutationCtx(self, txn, identity, fn.path or "", fn.is_async)
+        run = body or (lambda c: self.check_result(fn, self._run_sync(fn, c, args)))
+        try:
+            attempt.result = run_guarded(frame, lambda: run(ctx))
+        except BaseException as exc:
+            attempt.error = self._app_error(fn, exc)
+            txn.abort()
+        return attempt
+
+    def commit_mutation(self, attempt: MutationAttempt) -> int:
+        """Commit an attempt's writes; raises WriteConflict if its reads were invalidated."""
+        return attempt.txn.commit()
+
+    def call_mutation(self, fn: ConvexFunction, args: Any, identity: UserIdentity | None,
+                      body: Callable[[MutationCtx], Any] | None = None) -> tuple[Any, int]:
+        """Run a mutation to completion, retrying on OCC conflicts; return (result, commit ts)."""
+        checked = self.check_args(fn, args) if body is None else {}
+        for attempt_no in range(self.max_retries + 1):
+            attempt = self.begin_mutation(fn, checked, identity, body)
+            if attempt.error is not None:
+                raise attempt.error
+            try:
+                return attempt.result, self.commit_mutation(attempt)
+            except WriteConflict as conflict:
+                last = conflict.conflict
+                for listener in self.on_conflict:
+                    listener(fn.path or "", conflict.conflict, attempt_no)
+        raise ContentionError(
+            f"{fn.path} failed after {self.max_retries + 1} attempts because of too much contention: "
+            f"concurrent commits kept changing the data it read. Last conflict: {last}")
+
+    # -- actions ---------------------------------------------------------------------------------
+    def action_process(self, fn: ConvexFunction, args: Any, identity: UserIdentity | None,
+                       ) -> Generator[Step, Any, Any]:
+        """The action as a generator: it yields each awaited :class:`Step` and expects its result
+        sent back (or its exception thrown in); it returns the action's result."""
+        checked = self.check_args(fn, args)
+        frame = self.new_frame(fn.path or "", ACTION)
+        ctx = ActionCtx(self, identity, fn.path or "", True)
+        coro = fn.invoke(ctx, checked)
+        send: Any = None
+        error: BaseException | None = None
+        while True:
+            frame.now_ms = self.db.clock.now_ms
+            try:
+                if error is not None:
+                    step = run_guarded(frame, lambda e=error: coro.throw(e))
+                else:
+                    step = run_guarded(frame, lambda s=send: coro.send(s))
+            except StopIteration as done:
+                return self.check_result(fn, done.value)
+            except BaseException as exc:
+                raise self._app_error(fn, exc) from None
+            if not isinstance(step, Step):
+                coro.close()
+                raise NondeterminismError(
+                    f"{fn.path} awaited {format_value(step)}, which is not a ctx call. Actions in "
+                    "convex-sim await ctx.run_query/run_mutation/run_action, the scheduler and "
+                    "storage; outbound HTTP goes through httpx mocked with respx.")
+            try:
+                if step.kind == ACTION:
+                    send = yield from self.action_process(step.fn, step.args, step.identity)  # type: ignore[arg-type]
+                else:
+                    send = yield step
+                error = None
+            except BaseException as exc:
+                send, error = None, exc
+
+    def run_step(self, step: Step) -> Any:
+        """Perform one action step right away (the test handle's way of driving actions)."""
+        if step.kind == QUERY:
+            return self.call_query(step.fn, step.args, step.identity)[0]  # type: ignore[arg-type]
+        if step.kind == MUTATION:
+            return self.call_mutation(step.fn, step.args, step.identity)[0]  # type: ignore[arg-type]
+        handler = self.services.get(f"step:{step.kind}")
+        if handler is None:
+            raise ConvexSimError(f"No handler for action step {step.kind!r}.")
+        return handler(step)
+
+    def call_action(self, fn: ConvexFunction, args: Any, identity: UserIdentity | None) -> Any:
+        """Run an action to completion, performing each step as it comes."""
+        process = self.action_process(fn, args, identity)
+        send: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                step = process.throw(error) if error is not None else process.send(send)
+            except StopIteration as done:
+                return done.value
+            try:
+                send, error = self.run_step(step), None
+            except BaseException as exc:
+                send, error = None, exc
+
+    # -- nested calls from queries and mutations ----------------------------------------------
+    def nested(self, ctx: QueryCtx, kind: str, ref: Any, args: Any) -> Any:
+        """``ctx.run_query``/``ctx.run_mutation`` inside a query or mutation: same transaction."""
+        fn = self.resolve(ref, kind, caller=ctx._function)
+        checked = self.check_args(fn, args)
+        txn = ctx.txn
+        if kind == QUERY:
+            inner: QueryCtx = QueryCtx(self, txn, ctx._identity, fn.path or "", fn.is_async)
+            try:
+                return self.check_result(fn, self._run_sync(fn, inner, checked))
+            except BaseException as exc:
+                raise self._app_error(fn, exc) from None
+        mark = txn.savepoint()
+        inner = MutationCtx(self, txn, ctx._identity, fn.path or "", fn.is_async)
+        try:
+            return self.check_result(fn, self._run_sync(fn, inner, checked))
+        except BaseException as exc:
+            txn.rollback_to(mark)
+            raise self._app_error(fn, exc) from None
+
+    @staticmethod
+    def _run_sync(fn: ConvexFunction, ctx: Any, args: dict) -> Any:
+        """Run a query/mutation handler; an ``async def`` one may await only ctx calls."""
+        result = fn.invoke(ctx, args)
+        if not fn.is_async:
+            return result
+        try:
+            awaited = result.send(None)
+        except StopIteration as done:
+            return done.value
+        result.close()
+        raise NondeterminismError(
+            f"{fn.path} awaited {format_value(awaited)}; queries and mutations may await only "
+            "ctx calls (run_query, run_mutation). I/O belongs in actions.")

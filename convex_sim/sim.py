@@ -1,0 +1,191 @@
+"""``ConvexSim``: the test handle.
+
+One simulator is one deployment: a database, a virtual clock, the app's
+functions. Create one per test; it is cheap::
+
+    sim = ConvexSim(schema, modules="myapp", seed=0)
+    sim.mutation("bank:deposit", {"owner": "ada", "amount": 10})
+    assert sim.query("bank:balance", {"owner": "ada"}) == 10
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .clock import DEFAULT_START_MS, VirtualClock
+from .database import Database
+from .errors import ConvexError
+from .functions import (
+    ACTION,
+    INTERNAL,
+    MUTATION,
+    PUBLIC,
+    QUERY,
+    ConvexFunction,
+    Registry,
+    _Namespace,
+    discover,
+)
+from .runtime import Runtime, UserIdentity, make_identity
+from .schema import SchemaDefinition
+from .values import format_value
+
+
+@dataclass
+class CallRecord:
+    """One top-level call made through the handle, for failure reports and traces."""
+
+    kind: str
+    path: str
+    args: Any
+    identity: str | None
+    outcome: str = "running"        # "ok" | "ConvexError" | "error"
+    result: Any = None
+    error: str | None = None
+
+    def __str__(self) -> str:
+        who = f" as {self.identity}" if self.identity else ""
+        head = f"{self.kind} {self.path}({format_value(self.args, 200)}){who}"
+        if self.outcome == "ok":
+            return f"{head} -> {format_value(self.result, 200)}"
+        return f"{head} !! {self.error}"
+
+
+class _Caller:
+    """The calls a handle can make, as one identity (or none)."""
+
+    _sim: ConvexSim
+    _identity: UserIdentity | None
+
+    def query(self, ref: Any, args: Mapping[str, Any] | None = None) -> Any:
+        """Run a query at the latest snapshot and return its result."""
+        sim = self._sim
+        fn = sim.runtime.resolve(ref, QUERY)
+        return sim._record(QUERY, fn.path, args, self._identity,
+                           lambda: sim.runtime.call_query(fn, args, self._identity)[0])
+
+    def mutation(self, ref: Any, args: Mapping[str, Any] | None = None) -> Any:
+        """Run a mutation (committing it, with OCC retries) and return its result."""
+        sim = self._sim
+        fn = sim.runtime.resolve(ref, MUTATION)
+        return sim._record(MUTATION, fn.path, args, self._identity,
+                           lambda: sim.runtime.call_mutation(fn, args, self._identity)[0])
+
+    def action(self, ref: Any, args: Mapping[str, Any] | None = None) -> Any:
+        """Run an action to completion (each awaited ctx call runs at once) and return its result."""
+        sim = self._sim
+        fn = sim.runtime.resolve(ref, ACTION)
+        return sim._record(ACTION, fn.path, args, self._identity,
+                           lambda: sim.runtime.call_action(fn, args, self._identity))
+
+    async def action_async(self, ref: Any, args: Mapping[str, Any] | None = None) -> Any:
+        """``await``-able flavour of :meth:`action`, for async test code."""
+        return self.action(ref, args)
+
+    def run(self, fn: Callable[[Any], Any]) -> Any:
+        """Run ``fn(ctx)`` as ad-hoc code inside a mutation (a ``MutationCtx``), and commit it."""
+        sim = self._sim
+        adhoc = ConvexFunction(MUTATION, INTERNAL, lambda ctx, _args: fn(ctx), None, None)
+        adhoc.is_async = inspect.iscoroutinefunction(fn)
+        adhoc.path = "sim.run"
+        body = lambda ctx: Runtime._run_sync(adhoc, ctx, {})  # noqa: E731
+        return sim._record("run", "sim.run", {}, self._identity,
+                           lambda: sim.runtime.call_mutation(adhoc, {}, self._identity, body=body)[0])
+
+    def with_identity(self, **fields: Any) -> IdentityHandle:
+        """A handle whose calls are made as the user described by ``fields``.
+
+        ``subject``, ``issuer`` and ``token_identifier`` (``"{issuer}|{subject}"``)
+        are filled in when missing.
+        """
+        sim = self._sim
+        sim._identity_counter += 1
+        identity = make_identity(fields, default_subject=f"user{sim._identity_counter}")
+        return IdentityHandle(sim, identity)
+
+
+class IdentityHandle(_Caller):
+    """The handle ``sim.with_identity(...)`` returns: the same simulator, another caller."""
+
+    def __init__(self, sim: ConvexSim, identity: UserIdentity) -> None:
+        self._sim, self._identity = sim, identity
+
+    @property
+    def identity(self) -> UserIdentity:
+        return self._identity  # type: ignore[return-value]
+
+    def __repr__(self) -> str:
+        return f"<ConvexSim handle as {self._identity.subject}>"  # type: ignore[union-attr]
+
+
+class ConvexSim(_Caller):
+    """A simulated Convex deployment for tests.
+
+    :param schema: the app's ``define_schema(...)``, or None for no schema.
+    :param modules: the app package to discover functions in (``"myapp"``), or a
+        :class:`~convex_sim.functions.Registry`.
+    :param seed: makes IDs, ``random`` in app code, and everything else reproducible.
+    :param start_time_ms: where the virtual clock starts (default 2024-01-01T00:00:00Z).
+    """
+
+    def __init__(self, schema: SchemaDefinition | None = None, modules: str | Registry | None = None,
+                 *, seed: int = 0, start_time_ms: float = DEFAULT_START_MS) -> None:
+        if schema is not None and not isinstance(schema, SchemaDefinition):
+            raise TypeError(f"ConvexSim: schema must come from define_schema(...), got {schema!r}")
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise TypeError(f"ConvexSim: seed must be an int, got {seed!r}")
+        self._sim, self._identity = self, None
+        self.seed = seed
+        self.schema = schema
+        self._clock = VirtualClock(start_time_ms)
+        self.db = Database(schema, seed=seed, clock=self._clock)
+        if modules is None or isinstance(modules, Registry):
+            self.registry = modules or Registry()
+        else:
+            self.registry = discover(modules)
+        self.runtime = Runtime(self.db, self.registry, seed=seed)
+        self.calls: list[CallRecord] = []
+        self._identity_counter = 0
+
+    # -- time ---------------------------------------------------------------------------
+    @property
+    def clock(self) -> float:
+        """The virtual time in ms since the epoch."""
+        return self._clock.now_ms
+
+    def advance_time(self, ms: float) -> float:
+        """Move the virtual clock forward by ``ms``; return the new time."""
+        return self._clock.advance(ms)
+
+    # -- references ----------------------------------------------------------------------
+    @property
+    def api(self) -> Any:
+        """References to public functions: ``sim.api.bank.transfer``."""
+        return _Namespace(self.registry, PUBLIC)
+
+    @property
+    def internal(self) -> Any:
+        """References to internal functions: ``sim.internal.bank.debit``."""
+        return _Namespace(self.registry, INTERNAL)
+
+    # -- bookkeeping ---------------------------------------------------------------------
+    def _record(self, kind: str, path: str | None, args: Any, identity: UserIdentity | None,
+                call: Callable[[], Any]) -> Any:
+        record = CallRecord(kind, path or "?", args, identity.subject if identity else None)
+        self.calls.append(record)
+        try:
+            record.result = call()
+        except ConvexError as exc:
+            record.outcome, record.error = "ConvexError", f"ConvexError({format_value(exc.data, 200)})"
+            raise
+        except BaseException as exc:
+            record.outcome, record.error = "error", f"{type(exc).__name__}: {exc}"
+            raise
+        record.outcome = "ok"
+        return record.result
+
+    def __repr__(self) -> str:
+        return f"<ConvexSim seed={self.seed} ts={self.db.latest_ts} clock={self.clock:.0f}>"

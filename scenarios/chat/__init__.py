@@ -1,0 +1,1 @@
+"""A chat app: channels, messages, auth-gated sending and pagination."""
