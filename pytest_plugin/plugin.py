@@ -1,0 +1,133 @@
+"""The convex-sim pytest plugin: the ``convex`` fixture, its options and its reports.
+
+Configure the app once, in ``pyproject.toml``::
+
+    [tool.pytest.ini_options]
+    convex_sim_app = "myapp"                    # package whose modules hold the functions
+    convex_sim_schema = "myapp.schema:schema"   # default: <app>.schema:schema
+
+and write tests that take ``convex``, a fresh :class:`~convex_sim.ConvexSim`
+per test. ``@pytest.mark.convex_app("otherapp", schema="otherapp.schema:schema")``
+overrides the app for one test or module. ``--convex-seed N`` sets the seed
+(default 0); ``--convex-seed random`` picks one and prints it. When a test
+fails, its report gets a "convex-sim" section with the seed and every call
+the test made through the fixture.
+"""
+
+from __future__ import annotations
+
+import importlib
+import random
+from typing import Any
+
+import pytest
+
+from convex_sim import ConvexSim
+from convex_sim.errors import ConvexSimError
+
+DEFAULT_SEED = 0
+_SIMS = pytest.StashKey[list]()
+_SEED = pytest.StashKey[int]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("convex-sim")
+    group.addoption(
+        "--convex-seed", dest="convex_seed", default=None, metavar="N|random",
+        help=f"seed for every ConvexSim the convex fixture creates (default {DEFAULT_SEED}; "
+             "'random' picks one and prints it).")
+    parser.addini("convex_sim_app", "package holding the app's Convex functions (e.g. myapp)")
+    parser.addini("convex_sim_schema",
+                  "the app's schema object, 'module:attribute' (default: <app>.schema:schema)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "convex_app(package, schema=None): the app the convex fixture loads for this test")
+    config.stash[_SEED] = _parse_seed(config.getoption("convex_seed"))
+
+
+def _parse_seed(raw: str | None) -> int:
+    if raw is None:
+        return DEFAULT_SEED
+    if raw == "random":
+        return random.SystemRandom().randrange(2**32)
+    try:
+        return int(raw)
+    except ValueError:
+        raise pytest.UsageError(f"--convex-seed expects an integer or 'random', got {raw!r}") from None
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    seed = config.stash[_SEED]
+    return f"convex-sim: seed {seed} (reproduce with --convex-seed {seed})"
+
+
+def load_object(spec: str, what: str) -> Any:
+    """``"pkg.mod:attr"`` (or ``"pkg.mod.attr"``) → the object."""
+    module_name, _, attr = spec.partition(":") if ":" in spec else spec.rpartition(".")
+    if not module_name or not attr:
+        raise pytest.UsageError(f"{what}: expected 'module:attribute', got {spec!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise pytest.UsageError(f"{what}: cannot import {module_name!r}: {exc}") from exc
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise pytest.UsageError(f"{what}: module {module_name!r} has no attribute {attr!r}") from None
+
+
+def _app_config(request: pytest.FixtureRequest) -> tuple[str | None, Any]:
+    marker = request.node.get_closest_marker("convex_app")
+    if marker is not None:
+        if not marker.args:
+            raise pytest.UsageError("@pytest.mark.convex_app needs the app package: convex_app('myapp')")
+        app = marker.args[0]
+        schema_spec = marker.kwargs.get("schema")
+    else:
+        app = request.config.getini("convex_sim_app") or None
+        schema_spec = request.config.getini("convex_sim_schema") or None
+    if schema_spec:
+        return app, load_object(schema_spec, "convex_sim_schema")
+    if app:
+        try:
+            module = importlib.import_module(f"{app}.schema")
+        except ModuleNotFoundError:
+            return app, None
+        return app, getattr(module, "schema", None)
+    return None, None
+
+
+@pytest.fixture
+def convex(request: pytest.FixtureRequest) -> ConvexSim:
+    """A fresh simulator of the configured app, seeded with ``--convex-seed``."""
+    app, schema = _app_config(request)
+    seed = request.config.stash[_SEED]
+    try:
+        sim = ConvexSim(schema, modules=app, seed=seed)
+    except ConvexSimError as exc:
+        raise pytest.UsageError(f"convex fixture: {exc}") from exc
+    request.node.stash.setdefault(_SIMS, []).append(sim)
+    return sim
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+    report = yield
+    sims = item.stash.get(_SIMS, None)
+    if report.failed and sims:
+        report.sections.append(("convex-sim", describe(sims, item)))
+    return report
+
+
+def describe(sims: list[ConvexSim], item: pytest.Item) -> str:
+    """The failure section: seed, every call (path, args, result or error), a replay line."""
+    lines = []
+    for sim in sims:
+        lines.append(f"seed {sim.seed}, {len(sim.calls)} call(s), virtual clock {sim.clock:.0f} ms")
+        for number, record in enumerate(sim.calls, start=1):
+            lines.append(f"  {number:>3}. {record}")
+    lines.append(f"reproduce: pytest '{item.nodeid}' --convex-seed {sims[0].seed}")
+    return "\n".join(lines)

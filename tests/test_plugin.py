@@ -1,0 +1,136 @@
+"""The pytest plugin, exercised with pytester."""
+
+import pytest
+
+APP = {
+    "__init__.py": "",
+    "schema.py": """
+from convex_sim import define_schema, define_table, v
+schema = define_schema({"notes": define_table({"text": v.string()})})
+""",
+    "notes.py": """
+from convex_sim import mutation, query, v
+import random
+
+@mutation(args={"text": v.string()})
+def add(ctx, args):
+    return ctx.db.insert("notes", {"text": args["text"]})
+
+@query(args={})
+def count(ctx, args):
+    return len(ctx.db.query("notes").collect())
+
+@mutation(args={})
+def roll(ctx, args):
+    return random.random()
+""",
+}
+
+
+def run(pytester, *args):
+    """Run pytest in-process without Hypothesis' plugin (it costs ~1.4 s per session)."""
+    return pytester.runpytest("-p", "no:hypothesispytest", *args)
+
+
+def make_app(pytester, name):
+    pkg = pytester.mkpydir(name)
+    for filename, text in APP.items():
+        (pkg / filename).write_text(text)
+    pytester.syspathinsert()
+
+
+def test_ini_options_configure_the_fixture(pytester):
+    make_app(pytester, "appini")
+    pytester.makeini("[pytest]\nconvex_sim_app = appini\nconvex_sim_schema = appini.schema:schema\n")
+    pytester.makepyfile("""
+        def test_add(convex):
+            convex.mutation("notes:add", {"text": "hi"})
+            assert convex.query("notes:count", {}) == 1
+
+        def test_fresh_per_test(convex):
+            assert convex.query("notes:count", {}) == 0
+    """)
+    run(pytester).assert_outcomes(passed=2)
+
+
+def test_marker_overrides_and_default_schema_location(pytester):
+    make_app(pytester, "appmark")
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.mark.convex_app("appmark")
+        def test_marked(convex):
+            convex.mutation("notes:add", {"text": "hi"})
+            assert convex.schema is not None
+            assert convex.query("notes:count", {}) == 1
+    """)
+    run(pytester).assert_outcomes(passed=1)
+
+
+def test_seed_option_fixed_and_random(pytester):
+    make_app(pytester, "appseed")
+    pytester.makeini("[pytest]\nconvex_sim_app = appseed\n")
+    pytester.makepyfile("""
+        def test_seed(convex, request):
+            print("SEED", convex.seed, "ROLL", convex.mutation("notes:roll", {}))
+    """)
+    default = run(pytester, "-s")
+    default.stdout.fnmatch_lines(["convex-sim: seed 0 *", "*SEED 0 ROLL *"])
+    fixed = run(pytester, "-s", "--convex-seed", "42")
+    fixed.stdout.fnmatch_lines(["*SEED 42 ROLL *"])
+    again = run(pytester, "-s", "--convex-seed", "42")
+    roll = [line for line in fixed.outlines if "SEED 42" in line]
+    assert roll and roll == [line for line in again.outlines if "SEED 42" in line]
+    assert roll != [line for line in default.outlines if "SEED 0" in line]
+    randomized = run(pytester, "-s", "--convex-seed", "random")
+    randomized.stdout.fnmatch_lines(["convex-sim: seed * (reproduce with --convex-seed *)"])
+    bad = run(pytester, "--convex-seed", "abc")
+    assert bad.ret != 0
+    bad.stderr.fnmatch_lines(["*--convex-seed expects an integer or 'random'*"])
+
+
+def test_failure_report_shows_seed_and_calls(pytester):
+    make_app(pytester, "appfail")
+    pytester.makeini("[pytest]\nconvex_sim_app = appfail\n")
+    pytester.makepyfile("""
+        import pytest
+        from convex_sim import ArgumentValidationError
+
+        def test_broken(convex):
+            convex.mutation("notes:add", {"text": "first"})
+            with pytest.raises(ArgumentValidationError):
+                convex.mutation("notes:add", {"text": 5})
+            assert convex.query("notes:count", {}) == 2
+    """)
+    result = run(pytester, "--convex-seed", "7")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*convex-sim*",
+        "seed 7, 3 call(s)*",
+        "*1. mutation notes:add({'text': 'first'}) -> '*'",
+        "*2. mutation notes:add({'text': 5}) !! ArgumentValidationError*Path: .text*",
+        "*3. query notes:count({}) -> 1",
+        "reproduce: pytest 'test_failure_report_shows_seed_and_calls.py::test_broken' --convex-seed 7",
+    ])
+
+
+def test_passing_tests_get_no_section(pytester):
+    make_app(pytester, "apppass")
+    pytester.makeini("[pytest]\nconvex_sim_app = apppass\n")
+    pytester.makepyfile("""
+        def test_ok(convex):
+            convex.query("notes:count", {})
+    """)
+    result = run(pytester, "-rA")
+    result.assert_outcomes(passed=1)
+    assert "reproduce:" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("spec", ["nosuchpkg.schema:schema", "appbad.schema:nothing"])
+def test_bad_schema_spec_is_a_usage_error(pytester, spec):
+    make_app(pytester, "appbad")
+    pytester.makeini(f"[pytest]\nconvex_sim_app = appbad\nconvex_sim_schema = {spec}\n")
+    pytester.makepyfile("def test_x(convex):\n    pass\n")
+    result = run(pytester)
+    assert result.ret != 0
+    assert "convex_sim_schema" in result.stdout.str() + result.stderr.str()
