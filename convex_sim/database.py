@@ -22,7 +22,7 @@ import bisect
 import math
 import random
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from sortedcontainers import SortedList
@@ -187,19 +187,25 @@ class Conflict:
 # --- The store -----------------------------------------------------------------------
 
 class _Table:
-    """One table's documents (version chains) and its indexes."""
+    """One table's documents (version chains) and its indexes.
 
-    __slots__ = ("_key_paths", "definition", "index_fields", "indexes", "name", "number", "versions")
+    A version is ``(ts, doc or None, size, keys)``: ``keys`` holds the
+    document's key in each index, in ``index_names`` order (None if deleted).
+    """
+
+    __slots__ = ("_key_paths", "definition", "index_fields", "index_names", "indexes", "name",
+                 "number", "versions")
 
     def __init__(self, name: str, number: int, definition: TableDefinition | None) -> None:
         self.name, self.number, self.definition = name, number, definition
-        defs = definition.all_indexes() if definition else dict(BUILTIN_INDEXES)
+        defs = definition.all_indexes() if definition else BUILTIN_INDEXES
         self.index_fields: dict[str, tuple[str, ...]] = {n: d.key_fields for n, d in defs.items()}
+        self.index_names = tuple(self.index_fields)
         self.indexes: dict[str, SortedList] = {n: SortedList() for n in defs}
-        self.versions: dict[str, list[tuple[int, dict | None, int]]] = {}
+        self.versions: dict[str, list[tuple[int, dict | None, int, tuple | None]]] = {}
         self._key_paths = tuple(dict.fromkeys(f for fields in self.index_fields.values() for f in fields))
 
-    def visible(self, doc_id: str, ts: int) -> tuple[int, dict | None, int] | None:
+    def visible(self, doc_id: str, ts: int) -> tuple[int, dict | None, int, tuple | None] | None:
         """The version of ``doc_id`` a reader at ``ts`` sees, or None if none existed."""
         chain = self.versions.get(doc_id)
         if not chain:
@@ -209,28 +215,39 @@ class _Table:
                 return version
         return None
 
-    def keys_of(self, doc: dict | None) -> dict[str, tuple | None]:
-        """The document's key in each index (None for no document)."""
-        if doc is None:
-            return dict.fromkeys(self.index_fields)
+    def keys_of(self, doc: dict) -> tuple:
+        """The document's key in each index, in ``index_names`` order."""
         field_keys = {f: sort_key(field_value(doc, f)) for f in self._key_paths}
-        return {n: tuple(field_keys[f] for f in fields) for n, fields in self.index_fields.items()}
+        return tuple(tuple(field_keys[f] for f in fields) for fields in self.index_fields.values())
 
 
-@dataclass
 class _Allocator:
-    """What a database allocates: IDs (seeded), creation times, table numbers."""
+    """What a database allocates: IDs (from a seeded generator), creation times, table numbers."""
 
-    rng: random.Random
-    last_creation_time: dict[str, float] = field(default_factory=dict)
-    next_table_number: int = FIRST_USER_TABLE_NUMBER
+    __slots__ = ("_rng", "last_creation_time", "next_table_number", "seed")
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self._rng: random.Random | None = None  # created on the first insert: cheap to construct
+        self.last_creation_time: dict[str, float] = {}
+        self.next_table_number = FIRST_USER_TABLE_NUMBER
+
+    def random_bytes(self) -> bytes:
+        if self._rng is None:
+            self._rng = random.Random(self.seed)
+        return self._rng.getrandbits(RANDOM_BYTES * 8).to_bytes(RANDOM_BYTES, "big")
 
     def state(self) -> tuple:
-        return (self.rng.getstate(), dict(self.last_creation_time), self.next_table_number)
+        rng = self._rng.getstate() if self._rng is not None else None
+        return (rng, dict(self.last_creation_time), self.next_table_number)
 
     def restore(self, state: tuple) -> None:
         rng_state, last, self.next_table_number = state
-        self.rng.setstate(rng_state)
+        if rng_state is None:
+            self._rng = None
+        else:
+            self._rng = self._rng or random.Random()
+            self._rng.setstate(rng_state)
         self.last_creation_time = dict(last)
 
 
@@ -255,9 +272,11 @@ class Database:
                  system_tables: Mapping[str, TableDefinition] | None = None) -> None:
         self.schema = schema
         self.clock = clock or VirtualClock()
-        self._alloc = _Allocator(random.Random(seed))
-        self._tables: dict[str, _Table] = {}
-        self._by_number: dict[int, _Table] = {}
+        self._alloc = _Allocator(seed)
+        # Invariant: every table in _tables is in _declared; _names maps numbers back to names.
+        self._declared: dict[str, tuple[int, TableDefinition | None]] = {}
+        self._names: dict[int, str] = {}
+        self._tables: dict[str, _Table] = {}   # materialized on first use
         self._id_tables: dict[str, str] = {}  # IDs this store allocated -> table (a decode cache)
         # Invariant: log[i].ts == log_ts[i], strictly increasing; latest_ts == log_ts[-1] or 0.
         self.log: list[Commit] = []
@@ -265,38 +284,39 @@ class Database:
         self.latest_ts = 0
         self.commit_listeners: list[Callable[[Commit], None]] = []
         for number, (name, definition) in enumerate((system_tables or {}).items(), start=1):
-            self._add_table(name, number, definition)
+            self._declare(name, number, definition)
         if schema is not None:
             for name, definition in schema.tables.items():
-                self._add_table(name, self._alloc.next_table_number, definition)
+                self._declare(name, self._alloc.next_table_number, definition)
                 self._alloc.next_table_number += 1
-        self._fixed_tables = tuple(self._tables)
 
     # -- tables ---------------------------------------------------------------------
-    def _add_table(self, name: str, number: int, definition: TableDefinition | None) -> _Table:
-        table = _Table(name, number, definition)
-        self._tables[name] = table
-        self._by_number[number] = table
-        return table
+    def _declare(self, name: str, number: int, definition: TableDefinition | None) -> None:
+        self._declared[name] = (number, definition)
+        self._names[number] = name
 
     def table_names(self) -> list[str]:
-        return list(self._tables)
+        return list(self._declared)
 
     def table(self, name: str, *, create: bool = False, function: str = "") -> _Table:
         """The table called ``name``; an unknown name is a clear error (or created, schemaless)."""
         table = self._tables.get(name)
         if table is not None:
             return table
+        declared = self._declared.get(name)
+        if declared is not None:
+            table = self._tables[name] = _Table(name, *declared)
+            return table
         if type(name) is not str:
             raise UnknownTableError(f"{_where(function)}table names are strings, got {name!r}")
         if self.schema is None and not name.startswith("_"):
             check_identifier(name, "table name")
-            if create:
-                table = self._add_table(name, self._alloc.next_table_number, None)
-                self._alloc.next_table_number += 1
-                return table
-            return _Table(name, -1, None)  # an empty table nobody has written yet
-        known = ", ".join(n for n in self._tables if not n.startswith("_"))
+            if not create:
+                return _Table(name, -1, None)  # an empty table nobody has written yet
+            self._declare(name, self._alloc.next_table_number, None)
+            self._alloc.next_table_number += 1
+            return self.table(name)
+        known = ", ".join(n for n in self._declared if not n.startswith("_"))
         raise UnknownTableError(
             f'{_where(function)}table "{name}" is not declared in the schema (tables: {known}).')
 
@@ -305,8 +325,7 @@ class Database:
         known = self._id_tables.get(doc_id) if type(doc_id) is str else None
         if known is not None:
             return known
-        table = self._by_number.get(decode_table_number(doc_id))  # type: ignore[arg-type]
-        return table.name if table else None
+        return self._names.get(decode_table_number(doc_id))  # type: ignore[arg-type]
 
     def index_fields(self, table: str, index: str, function: str = "") -> tuple[str, ...]:
         """The key fields of ``table.index`` (tie-breakers included)."""
@@ -318,8 +337,7 @@ class Database:
         return fields
 
     def index_definition(self, table: str, index: str) -> IndexDefinition | None:
-        t = self._tables.get(table)
-        definition = t.definition if t else None
+        definition = self._declared.get(table, (0, None))[1]
         return (definition.all_indexes() if definition else BUILTIN_INDEXES).get(index)
 
     # -- transactions ---------------------------------------------------------------
@@ -352,18 +370,17 @@ class Database:
         ts = self.latest_ts + 1
         writes = []
         for doc_id, (table_name, new) in pending.items():
-            table = self.table(table_name, create=True)
+            table = self._tables.get(table_name) or self.table(table_name, create=True)
             previous = table.visible(doc_id, ts)
-            old = previous[1] if previous else None
+            old, old_keys = (previous[1], previous[3]) if previous else (None, None)
             if old is None and new is None:
                 continue  # inserted and deleted within the transaction
-            old_keys, new_keys = table.keys_of(old), table.keys_of(new)
-            table.versions.setdefault(doc_id, []).append((ts, new, sizes.get(doc_id, 0)))
-            if new is not None:
-                for name, key in new_keys.items():
+            new_keys = table.keys_of(new) if new is not None else None
+            table.versions.setdefault(doc_id, []).append((ts, new, sizes.get(doc_id, 0), new_keys))
+            if new_keys is not None:
+                for name, key in zip(table.index_names, new_keys, strict=True):
                     table.indexes[name].add((*key, ts))
-            writes.append(Write(table_name, doc_id, old, new,
-                                tuple((n, old_keys[n], new_keys[n]) for n in table.index_fields)))
+            writes.append(Write(table_name, doc_id, old, new, _key_changes(table.index_names, old_keys, new_keys)))
         commit = Commit(ts, tuple(writes), function)
         self.log.append(commit)
         self._log_ts.append(ts)
@@ -375,7 +392,7 @@ class Database:
     # -- snapshots ------------------------------------------------------------------
     def snapshot(self) -> DatabaseSnapshot:
         """A handle on the current state, to :meth:`rewind` to later."""
-        return DatabaseSnapshot(self.latest_ts, self._alloc.state(), tuple(self._tables))
+        return DatabaseSnapshot(self.latest_ts, self._alloc.state(), tuple(self._declared))
 
     def rewind(self, snap: DatabaseSnapshot) -> None:
         """Undo every commit after ``snap`` (newest first), restoring its exact state."""
@@ -393,12 +410,14 @@ class Database:
                         table.indexes[index].remove((*new_key, commit.ts))
         self.latest_ts = snap.ts
         self._alloc.restore(snap.allocator)
-        for name in [n for n in self._tables if n not in snap.tables]:
-            del self._by_number[self._tables.pop(name).number]
+        for name in [n for n in self._declared if n not in snap.tables]:
+            number, _definition = self._declared.pop(name)
+            del self._names[number]
+            self._tables.pop(name, None)
 
     # -- allocation -----------------------------------------------------------------
     def _new_id(self, table: _Table) -> str:
-        doc_id = encode_id(table.number, self._alloc.rng.getrandbits(RANDOM_BYTES * 8).to_bytes(RANDOM_BYTES, "big"))
+        doc_id = encode_id(table.number, self._alloc.random_bytes())
         self._id_tables[doc_id] = table.name
         return doc_id
 
@@ -435,6 +454,13 @@ def run_transaction(db: Database, body: Callable[[Transaction], Any], function: 
     raise ContentionError(
         f"{function or 'A mutation'} failed after {max_retries + 1} attempts because of too much "
         f"contention: concurrent commits kept changing the data it read. Last conflict: {last}")
+
+
+def _key_changes(names: tuple[str, ...], old: tuple | None, new: tuple | None) -> tuple:
+    """``(index, old key, new key)`` for every index of a written document."""
+    olds = old if old is not None else (None,) * len(names)
+    news = new if new is not None else (None,) * len(names)
+    return tuple(zip(names, olds, news, strict=True))
 
 
 def _where(function: str) -> str:

@@ -274,11 +274,17 @@ _CURRENT: contextvars.ContextVar[CallFrame | None] = contextvars.ContextVar("con
 class CallFrame:
     """The state of one top-level function execution while its app code runs."""
 
-    __slots__ = ("function", "kind", "now_ms", "random_state", "seed")
+    __slots__ = ("_rng", "function", "kind", "now_ms", "seed")
 
     def __init__(self, function: str, kind: str, now_ms: float, seed: int) -> None:
         self.function, self.kind, self.now_ms, self.seed = function, kind, now_ms, seed
-        self.random_state: Any = None
+        self._rng: random.Random | None = None
+
+    def rng(self) -> random.Random:
+        """This execution's own generator (created on first use), behind ``random.*``."""
+        if self._rng is None:
+            self._rng = random.Random(self.seed)
+        return self._rng
 
 
 def current_frame() -> CallFrame | None:
@@ -294,21 +300,52 @@ def run_guarded(frame: CallFrame, body: Callable[[], Any]) -> Any:
     if _CURRENT.get() is not None:
         return body()
     token = _CURRENT.set(frame)
-    saved = random.getstate()
-    if frame.random_state is None:
-        random.seed(frame.seed)
-    else:
-        random.setstate(frame.random_state)
     traveller = time_machine.travel(frame.now_ms / 1000.0, tick=False)
     traveller.start()
     try:
         return body()
     finally:
         traveller.stop()
-        if frame.kind == ACTION:
-            frame.random_state = random.getstate()
-        random.setstate(saved)
         _CURRENT.reset(token)
+
+
+#: The ``random`` module functions that draw from (or reseed) its hidden global generator.
+_RANDOM_FUNCTIONS = (
+    "betavariate", "binomialvariate", "choice", "choices", "expovariate", "gammavariate", "gauss",
+    "getrandbits", "getstate", "lognormvariate", "normalvariate", "paretovariate", "randbytes",
+    "randint", "random", "randrange", "sample", "seed", "setstate", "shuffle", "triangular",
+    "uniform", "vonmisesvariate", "weibullvariate",
+)
+
+
+def _dispatching(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+    def dispatch(*args: Any, **kwargs: Any) -> Any:
+        frame = _CURRENT.get()
+        if frame is None:
+            return original(*args, **kwargs)
+        return getattr(frame.rng(), name)(*args, **kwargs)
+
+    dispatch.__name__ = dispatch.__qualname__ = name
+    dispatch.__doc__ = original.__doc__
+    dispatch.__wrapped__ = original  # type: ignore[attr-defined]
+    return dispatch
+
+
+def _install_random_dispatch() -> None:
+    """Make ``random.random()`` & co. draw from the running function's own seeded generator.
+
+    Outside app code they behave exactly as before (the global generator); the
+    global generator's state is never read or changed by the simulator.
+    """
+    if getattr(random.random, "__wrapped__", None) is not None:
+        return
+    for name in _RANDOM_FUNCTIONS:
+        original = getattr(random, name, None)
+        if original is not None:
+            setattr(random, name, _dispatching(name, original))
+
+
+_install_random_dispatch()
 
 
 def _audit_hook(event: str, _args: tuple) -> None:
@@ -425,7 +462,8 @@ class Runtime:
         self.db = db
         self.registry = registry
         self.services: dict[str, Callable[[Any], Any]] = {}
-        self._rng = random.Random(seed ^ 0x5EED)
+        self._seed = seed
+        self._calls = 0  # numbers function executions: (seed, number) seeds each one
         self.max_retries = limits.MAX_OCC_RETRIES
         #: Called after each OCC conflict of a mutation: (function path, Conflict, attempt).
         self.on_conflict: list[Callable[[str, Any, int], None]] = []
@@ -446,7 +484,8 @@ class Runtime:
         return fn
 
     def new_frame(self, fn_path: str, kind: str) -> CallFrame:
-        return CallFrame(fn_path, kind, self.db.clock.now_ms, self._rng.getrandbits(64))
+        self._calls += 1
+        return CallFrame(fn_path, kind, self.db.clock.now_ms, hash((self._seed, self._calls)))
 
     def check_args(self, fn: ConvexFunction, args: Any) -> dict:
         if args is None:

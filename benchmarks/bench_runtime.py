@@ -1,0 +1,121 @@
+"""Test-handle throughput, on the workloads convex-test's figures were measured with.
+
+convex-test on this machine kind: 2,540 read-2-patch-2 mutations/s, 4,540
+indexed point queries/s, 5,860 inserts/s, 61 µs per fresh instance, and 40
+indexed queries/s on a 10k-row table.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks._util import header, peak_memory, rate  # noqa: E402
+from convex_sim import ConvexSim, define_schema, define_table, mutation, query, v  # noqa: E402
+from convex_sim.functions import Registry  # noqa: E402
+
+PEER = {"fresh": 61.0, "read2patch2": 2_540, "point": 4_540, "insert": 5_860, "query10k": 40}
+
+SCHEMA = define_schema({
+    "accounts": define_table({"owner": v.string(), "balance": v.int64()}).index("by_owner", ["owner"]),
+})
+
+
+@mutation(args={"owner": v.string(), "balance": v.int64()})
+def insert(ctx, args):
+    return ctx.db.insert("accounts", args)
+
+
+@mutation(args={"a": v.id("accounts"), "b": v.id("accounts")})
+def read2patch2(ctx, args):
+    a, b = ctx.db.get(args["a"]), ctx.db.get(args["b"])
+    ctx.db.patch(a["_id"], {"balance": a["balance"] - 1})
+    ctx.db.patch(b["_id"], {"balance": b["balance"] + 1})
+
+
+@query(args={"owner": v.string()})
+def by_owner(ctx, args):
+    return ctx.db.query("accounts").with_index("by_owner", lambda q: q.eq("owner", args["owner"])).unique()
+
+
+REGISTRY = Registry()
+for path, fn in {"b:insert": insert, "b:read2patch2": read2patch2, "b:by_owner": by_owner}.items():
+    REGISTRY.register(path, fn)
+
+
+def vs_peer(key: str, ours: float, higher_is_better: bool = True) -> None:
+    ratio = ours / PEER[key] if higher_is_better else PEER[key] / ours
+    print(f"{'':<58} {ratio:>11.1f}x convex-test ({PEER[key]:,})")
+
+
+def bench_fresh(n: int = 5_000) -> None:
+    ConvexSim(SCHEMA, REGISTRY)  # warm
+    start = time.perf_counter()
+    for _ in range(n):
+        ConvexSim(SCHEMA, REGISTRY)
+    micros = (time.perf_counter() - start) / n * 1e6
+    print(f"{'fresh ConvexSim (schema + registered functions)':<58} {micros:>12,.1f} µs")
+    vs_peer("fresh", micros, higher_is_better=False)
+
+
+def seeded(n_accounts: int) -> tuple[ConvexSim, list[str]]:
+    sim = ConvexSim(SCHEMA, REGISTRY, seed=1)
+    ids = sim.run(lambda ctx: [ctx.db.insert("accounts", {"owner": f"u{i}", "balance": 100})
+                               for i in range(n_accounts)])
+    return sim, ids
+
+
+def main() -> None:
+    header("bench_runtime (through the ConvexSim test handle)")
+    bench_fresh()
+
+    sim = ConvexSim(SCHEMA, REGISTRY)
+    n = 10_000
+    vs_peer("insert", rate("insert mutation calls", n, lambda: [
+        sim.mutation("b:insert", {"owner": f"u{i}", "balance": i}) for i in range(n)]))
+
+    sim, ids = seeded(1_000)
+    vs_peer("read2patch2", rate("read-2-patch-2 mutation calls", n, lambda: [
+        sim.mutation("b:read2patch2", {"a": ids[i % 1000], "b": ids[(i + 7) % 1000]}) for i in range(n)]))
+    vs_peer("point", rate("indexed point query calls (1k rows)", n, lambda: [
+        sim.query("b:by_owner", {"owner": f"u{i % 1000}"}) for i in range(n)]))
+
+    big, _ = seeded(10_000)
+    vs_peer("query10k", rate("indexed query calls on a 10k-row table", n, lambda: [
+        big.query("b:by_owner", {"owner": f"u{i % 10_000}"}) for i in range(n)]))
+
+    bench_plugin_overhead()
+    peak_memory()
+
+
+def bench_plugin_overhead(tests: int = 300) -> None:
+    """Per-test cost of the convex fixture: a suite using it vs the same suite without."""
+    body = textwrap.dedent("""
+        import pytest
+        @pytest.mark.parametrize("i", range({n}))
+        def test_x({fixture}i):
+            pass
+    """)
+    timings = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, fixture in (("plain", ""), ("convex", "convex, ")):
+            path = Path(tmp) / f"test_{label}.py"
+            path.write_text(body.format(n=tests, fixture=fixture))
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                            "-p", "no:hypothesispytest", str(path)],
+                           check=True, capture_output=True, cwd=tmp)
+            timings[label] = time.perf_counter() - start
+    per_test = (timings["convex"] - timings["plain"]) / tests * 1e6
+    print(f"{'pytest plugin: convex fixture overhead per test':<58} {per_test:>12,.0f} µs")
+
+
+if __name__ == "__main__":
+    main()
