@@ -17,9 +17,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._util import header, peak_memory, rate  # noqa: E402
-from convex_sim import ConvexSim, define_schema, define_table, mutation, query, v  # noqa: E402
-from convex_sim.functions import Registry  # noqa: E402
+from benchmarks._util import header, peak_memory, rate
+from convex_sim import ConvexSim, define_schema, define_table, mutation, query, v
+from convex_sim.functions import Registry
 
 PEER = {"fresh": 61.0, "read2patch2": 2_540, "point": 4_540, "insert": 5_860, "query10k": 40}
 
