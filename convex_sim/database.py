@@ -592,11 +592,7 @@ class Transaction:
 
     def patch(self, doc_id: str, fields: Mapping[str, Any], table: str | None = None) -> None:
         """Shallow-merge ``fields`` into the document; a field set to ``UNDEFINED`` is removed."""
-        self._check_writable("db.patch")
-        table_name, current = self._existing(doc_id, table, "db.patch")
-        if not isinstance(fields, Mapping):
-            raise InvalidValueError(f"In {self.function}: db.patch expects a dict of fields, got {format_value(fields)}")
-        self._check_system_fields(current, fields, "db.patch")
+        table_name, current = self._updatable(doc_id, fields, table, "db.patch")
         merged = {k: x for k, x in current.items() if k not in SYSTEM_FIELDS}
         for name, value in fields.items():
             if name in SYSTEM_FIELDS:
@@ -605,19 +601,26 @@ class Transaction:
                 merged.pop(name, None)
             else:
                 merged[name] = value
-        body, size = self._checked_fields(table_name, merged, "db.patch")
-        self._put(doc_id, table_name, {"_id": doc_id, "_creationTime": current["_creationTime"], **body}, size)
+        self._update(doc_id, table_name, current, merged, "db.patch")
 
     def replace(self, doc_id: str, fields: Mapping[str, Any], table: str | None = None) -> None:
         """Replace the document's fields with ``fields`` (system fields are kept)."""
-        self._check_writable("db.replace")
-        table_name, current = self._existing(doc_id, table, "db.replace")
+        table_name, current = self._updatable(doc_id, fields, table, "db.replace")
+        body = {k: x for k, x in fields.items() if k not in SYSTEM_FIELDS}
+        self._update(doc_id, table_name, current, body, "db.replace")
+
+    def _updatable(self, doc_id: Any, fields: Any, table: str | None, op: str) -> tuple[str, dict]:
+        """Checks shared by patch and replace; returns the table and the current document."""
+        self._check_writable(op)
+        table_name, current = self._existing(doc_id, table, op)
         if not isinstance(fields, Mapping):
-            raise InvalidValueError(f"In {self.function}: db.replace expects a dict of fields, got {format_value(fields)}")
-        self._check_system_fields(current, fields, "db.replace")
-        body, size = self._checked_fields(
-            table_name, {k: x for k, x in fields.items() if k not in SYSTEM_FIELDS}, "db.replace")
-        self._put(doc_id, table_name, {"_id": doc_id, "_creationTime": current["_creationTime"], **body}, size)
+            raise InvalidValueError(f"In {self.function}: {op} expects a dict of fields, got {format_value(fields)}")
+        self._check_system_fields(current, fields, op)
+        return table_name, current
+
+    def _update(self, doc_id: str, table: str, current: dict, fields: dict, op: str) -> None:
+        body, size = self._checked_fields(table, fields, op)
+        self._put(doc_id, table, {"_id": doc_id, "_creationTime": current["_creationTime"], **body}, size)
 
     def delete(self, doc_id: str, table: str | None = None) -> None:
         """Delete the document ``doc_id``."""

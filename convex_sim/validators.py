@@ -76,31 +76,27 @@ class Int64Validator(_Scalar):
         return value
 
 
-class BooleanValidator(_Scalar):
-    name = "boolean"
+class _TypeValidator(_Scalar):
+    """A scalar validator that accepts exactly one Python type."""
+
+    python_type: type = type(None)
 
     def check(self, value, path=(), ids=None):
-        if type(value) is not bool:
+        if type(value) is not self.python_type:
             raise self._fail(value, path)
         return value
 
 
-class NullValidator(_Scalar):
-    name = "null"
-
-    def check(self, value, path=(), ids=None):
-        if value is not None:
-            raise self._fail(value, path)
-        return value
+class BooleanValidator(_TypeValidator):
+    name, python_type = "boolean", bool
 
 
-class BytesValidator(_Scalar):
-    name = "bytes"
+class NullValidator(_TypeValidator):
+    name, python_type = "null", type(None)
 
-    def check(self, value, path=(), ids=None):
-        if type(value) is not bytes:
-            raise self._fail(value, path)
-        return value
+
+class BytesValidator(_TypeValidator):
+    name, python_type = "bytes", bytes
 
 
 class AnyValidator(_Scalar):
