@@ -15,11 +15,12 @@ def test_quickstart_runs_as_written(pytester):
             files[first[2:].strip()] = body
         elif lang == "toml":
             files["pyproject.toml"] = body
-    assert {"myapp/schema.py", "myapp/bank.py", "tests/test_bank.py", "pyproject.toml"} <= set(files)
+    assert {"myapp/schema.py", "myapp/bank.py", "tests/test_bank.py", "tests/test_chat.py",
+            "pyproject.toml"} <= set(files)
     pytester.mkpydir("myapp")
     pytester.mkdir("tests")
     for path, body in files.items():
         (pytester.path / path).write_text(body)
     pytester.syspathinsert()
     result = pytester.runpytest("-p", "no:hypothesispytest")
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3)
