@@ -16,9 +16,12 @@ time-machine), and network access from queries and mutations is refused.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import contextvars
 import random
 import sys
+import threading
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -233,12 +236,91 @@ class Step:
     identity: UserIdentity | None
     payload: Any = None           # service steps (scheduler, storage) carry their own data
 
-    def __await__(self) -> Generator[Step, Any, Any]:
-        return (yield self)
+    def __await__(self) -> Generator[Any, Any, Any]:
+        task = _ActionTask.current()
+        if task is None:
+            raise ConvexSimError(
+                f"{self.describe()} was awaited outside the action that created it; await ctx "
+                "calls directly in the action's own code.")
+        return (yield from task.post(self).__await__())
 
     def describe(self) -> str:
         target = self.fn.path if self.fn is not None else self.kind
         return f"{self.kind} {target}"
+
+
+class _ActionTask:
+    """Runs one action's coroutine as a task on a private asyncio loop, pausing at each step.
+
+    ``advance`` runs the task until it awaits a :class:`Step` (returned) or
+    finishes (``StopIteration`` with its result). Other awaits (httpx, anyio)
+    work as in any asyncio program. Nothing else runs on the loop meanwhile,
+    so the interleaving is exactly what the driver chooses.
+    """
+
+    _local = threading.local()
+    _running: contextvars.ContextVar[_ActionTask | None] = contextvars.ContextVar(
+        "convex_sim_action", default=None)
+
+    def __init__(self, coro: Any) -> None:
+        self._coro = coro
+        self._task: asyncio.Task | None = None
+        self._gate: asyncio.Future | None = None
+        self._waiting: asyncio.Future | None = None
+        self._posted: Step | None = None
+
+    @classmethod
+    def loop(cls) -> asyncio.AbstractEventLoop:
+        loop = getattr(cls._local, "loop", None)
+        if loop is None or loop.is_closed():
+            loop = cls._local.loop = asyncio.new_event_loop()
+        return loop
+
+    @classmethod
+    def current(cls) -> _ActionTask | None:
+        return cls._running.get()
+
+    def post(self, step: Step) -> asyncio.Future:
+        """Called from inside the task: hand ``step`` to the driver and wait for its result."""
+        self._posted = step
+        self._waiting = self.loop().create_future()
+        if self._gate is not None and not self._gate.done():
+            self._gate.set_result(None)
+        return self._waiting
+
+    def advance(self, value: Any = None, error: BaseException | None = None) -> Step:
+        loop = self.loop()
+        self._gate = gate = loop.create_future()
+        if self._task is None:
+            token = self._running.set(self)
+            try:
+                self._task = loop.create_task(self._coro)
+            finally:
+                self._running.reset(token)
+            self._task.add_done_callback(lambda _t: gate.done() or gate.set_result(None))
+        else:
+            waiting, self._waiting = self._waiting, None
+            assert waiting is not None
+            self._task.add_done_callback(lambda _t: gate.done() or gate.set_result(None))
+            if error is not None:
+                waiting.set_exception(error)
+            else:
+                waiting.set_result(value)
+        loop.run_until_complete(gate)
+        if self._task.done():
+            raise StopIteration(self._task.result())
+        step, self._posted = self._posted, None
+        assert step is not None
+        return step
+
+    def close(self) -> None:
+        """Cancel the task if it did not finish (its driver gave up on it)."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(BaseException):
+                self.loop().run_until_complete(self._task)
+        elif self._task is None:
+            self._coro.close()
 
 
 class _Ready:
@@ -585,34 +667,28 @@ class Runtime:
         checked = self.check_args(fn, args)
         frame = self.new_frame(fn.path or "", ACTION)
         ctx = ActionCtx(self, identity, fn.path or "", True)
-        coro = fn.invoke(ctx, checked)
+        task = _ActionTask(fn.invoke(ctx, checked))
         send: Any = None
         error: BaseException | None = None
-        while True:
-            frame.now_ms = self.db.clock.now_ms
-            try:
-                if error is not None:
-                    step = run_guarded(frame, lambda e=error: coro.throw(e))
-                else:
-                    step = run_guarded(frame, lambda s=send: coro.send(s))
-            except StopIteration as done:
-                return self.check_result(fn, done.value)
-            except BaseException as exc:
-                raise self._app_error(fn, exc) from None
-            if not isinstance(step, Step):
-                coro.close()
-                raise NondeterminismError(
-                    f"{fn.path} awaited {format_value(step)}, which is not a ctx call. Actions in "
-                    "convex-sim await ctx.run_query/run_mutation/run_action, the scheduler and "
-                    "storage; outbound HTTP goes through httpx mocked with respx.")
-            try:
-                if step.kind == ACTION:
-                    send = yield from self.action_process(step.fn, step.args, step.identity)  # type: ignore[arg-type]
-                else:
-                    send = yield step
-                error = None
-            except BaseException as exc:
-                send, error = None, exc
+        try:
+            while True:
+                frame.now_ms = self.db.clock.now_ms
+                try:
+                    step = run_guarded(frame, lambda s=send, e=error: task.advance(s, e))
+                except StopIteration as done:
+                    return self.check_result(fn, done.value)
+                except BaseException as exc:
+                    raise self._app_error(fn, exc) from None
+                try:
+                    if step.kind == ACTION:
+                        send = yield from self.action_process(step.fn, step.args, step.identity)  # type: ignore[arg-type]
+                    else:
+                        send = yield step
+                    error = None
+                except BaseException as exc:
+                    send, error = None, exc
+        finally:
+            task.close()
 
     def run_step(self, step: Step) -> Any:
         """Perform one action step right away (the test handle's way of driving actions)."""

@@ -10,6 +10,7 @@ functions. Create one per test; it is cheap::
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -82,8 +83,12 @@ class _Caller:
                            lambda: sim.runtime.call_action(fn, args, self._identity))
 
     async def action_async(self, ref: Any, args: Mapping[str, Any] | None = None) -> Any:
-        """``await``-able flavour of :meth:`action`, for async test code."""
-        return self.action(ref, args)
+        """``await``-able flavour of :meth:`action`, for async test code.
+
+        The action runs to completion on a worker thread (its own event loop),
+        while the caller's loop waits for it.
+        """
+        return await asyncio.to_thread(self.action, ref, args)
 
     def run(self, fn: Callable[[Any], Any]) -> Any:
         """Run ``fn(ctx)`` as ad-hoc code inside a mutation (a ``MutationCtx``), and commit it."""
