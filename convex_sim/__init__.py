@@ -30,6 +30,7 @@ from .functions import (
     mutation,
     query,
 )
+from .http import HttpRouter
 from .queries import pagination_opts_validator
 from .runtime import (
     ArgumentValidationError,
@@ -39,6 +40,7 @@ from .runtime import (
     UserIdentity,
     WrongFunctionKindError,
 )
+from .scheduler import Crons, SchedulerError
 from .schema import define_schema, define_table
 from .sim import ConvexSim
 from .validators import v
@@ -52,8 +54,10 @@ __all__ = [
     "ConvexFunction",
     "ConvexSim",
     "ConvexSimError",
+    "Crons",
     "FunctionNotFoundError",
     "FunctionReference",
+    "HttpRouter",
     "IndexRangeError",
     "InvalidIdError",
     "InvalidValueError",
@@ -62,6 +66,7 @@ __all__ = [
     "NondeterminismError",
     "QueryError",
     "ReturnsValidationError",
+    "SchedulerError",
     "SchemaError",
     "UnknownIndexError",
     "UnknownTableError",

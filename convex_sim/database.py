@@ -487,6 +487,7 @@ class Transaction:
         self.docs_read = self.bytes_read = self.ranges_read = self.bytes_written = 0
         self.commit_ts: int | None = None
         self.closed = False
+        self.extras: dict[str, Any] = {}  # per-transaction state of the services above (counters)
 
     # -- reads ----------------------------------------------------------------------
     def get(self, doc_id: str, table: str | None = None) -> dict | None:

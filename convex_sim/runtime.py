@@ -26,6 +26,7 @@ from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+import httpx
 import time_machine
 
 from . import limits
@@ -430,25 +431,47 @@ def _install_random_dispatch() -> None:
 _install_random_dispatch()
 
 
-def _audit_hook(event: str, _args: tuple) -> None:
-    if event.startswith("socket.") and event in _NETWORK_EVENTS:
-        frame = _CURRENT.get()
-        if frame is not None and frame.kind != ACTION:
-            raise NetworkNotAllowedError(
-                f"{frame.function}: {frame.kind}s cannot use the network ({event}); Convex "
-                "runs queries and mutations deterministically. Move the request to an action.")
-
-
 _NETWORK_EVENTS = frozenset({"socket.connect", "socket.getaddrinfo", "socket.gethostbyname",
                              "socket.sendto", "socket.bind"})
 _HOOK_INSTALLED = False
 
 
+def _refuse_in_transactions(what: str) -> None:
+    frame = _CURRENT.get()
+    if frame is not None and frame.kind != ACTION:
+        raise NetworkNotAllowedError(
+            f"{frame.function}: {frame.kind}s cannot use the network ({what}); Convex runs "
+            "queries and mutations deterministically. Move the request to an action.")
+
+
+def _audit_hook(event: str, _args: tuple) -> None:
+    if event in _NETWORK_EVENTS:
+        _refuse_in_transactions(event)
+
+
+def _guard_httpx() -> None:
+    """httpx requests (mocked by respx or not) are refused in queries and mutations too."""
+    for cls in (httpx.Client, httpx.AsyncClient):
+        original = cls.send
+        if getattr(original, "__convex_sim_guard__", False):
+            continue
+
+        def send(self: Any, request: httpx.Request, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            _refuse_in_transactions(f"httpx {request.method} {request.url}")
+            return _original(self, request, *args, **kwargs)
+
+        send.__convex_sim_guard__ = True  # type: ignore[attr-defined]
+        send.__wrapped__ = original  # type: ignore[attr-defined]
+        cls.send = send  # type: ignore[method-assign]
+
+
 def install_network_guard() -> None:
-    """Refuse network access from queries and mutations (once per process, via an audit hook)."""
+    """Refuse network access from queries and mutations (once per process): sockets through
+    an audit hook, httpx at its ``send``."""
     global _HOOK_INSTALLED
     if not _HOOK_INSTALLED:
         sys.addaudithook(_audit_hook)
+        _guard_httpx()
         _HOOK_INSTALLED = True
 
 
@@ -661,10 +684,14 @@ class Runtime:
 
     # -- actions ---------------------------------------------------------------------------------
     def action_process(self, fn: ConvexFunction, args: Any, identity: UserIdentity | None,
-                       ) -> Generator[Step, Any, Any]:
+                       *, raw: bool = False) -> Generator[Step, Any, Any]:
         """The action as a generator: it yields each awaited :class:`Step` and expects its result
-        sent back (or its exception thrown in); it returns the action's result."""
-        checked = self.check_args(fn, args)
+        sent back (or its exception thrown in); it returns the action's result.
+
+        ``raw`` passes ``args`` through unvalidated and returns the result as is
+        (HTTP actions take a request and return a response).
+        """
+        checked = args if raw else self.check_args(fn, args)
         frame = self.new_frame(fn.path or "", ACTION)
         ctx = ActionCtx(self, identity, fn.path or "", True)
         task = _ActionTask(fn.invoke(ctx, checked))
@@ -676,7 +703,7 @@ class Runtime:
                 try:
                     step = run_guarded(frame, lambda s=send, e=error: task.advance(s, e))
                 except StopIteration as done:
-                    return self.check_result(fn, done.value)
+                    return done.value if raw else self.check_result(fn, done.value)
                 except BaseException as exc:
                     raise self._app_error(fn, exc) from None
                 try:
@@ -703,7 +730,10 @@ class Runtime:
 
     def call_action(self, fn: ConvexFunction, args: Any, identity: UserIdentity | None) -> Any:
         """Run an action to completion, performing each step as it comes."""
-        process = self.action_process(fn, args, identity)
+        return self.drive(self.action_process(fn, args, identity))
+
+    def drive(self, process: Generator[Step, Any, Any]) -> Any:
+        """Run an action process to completion, performing each step at once."""
         send: Any = None
         error: BaseException | None = None
         while True:

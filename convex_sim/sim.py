@@ -16,9 +16,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
+
+from .auth import AuthError, AuthService
 from .clock import DEFAULT_START_MS, VirtualClock
 from .database import Database
 from .errors import ConvexError
+from .files import STORAGE, STORAGE_TABLE, FileStorage
 from .functions import (
     ACTION,
     INTERNAL,
@@ -30,7 +34,9 @@ from .functions import (
     _Namespace,
     discover,
 )
+from .http import HttpRouter, not_found
 from .runtime import Runtime, UserIdentity, make_identity
+from .scheduler import SCHEDULED_FUNCTIONS, SCHEDULED_FUNCTIONS_TABLE, SchedulerService
 from .schema import SchemaDefinition
 from .values import format_value
 
@@ -100,6 +106,21 @@ class _Caller:
         return sim._record("run", "sim.run", {}, self._identity,
                            lambda: sim.runtime.call_mutation(adhoc, {}, self._identity, body=body)[0])
 
+    def with_token(self, token: str) -> IdentityHandle:
+        """A handle whose calls carry ``token`` (an OIDC JWT), validated against the sim's
+        ``auth_providers`` now and at every call; a bad token raises :class:`AuthError`."""
+        sim = self._sim
+        sim.auth.identity(token)  # fail now, with the reason
+        return IdentityHandle(sim, None, token=token)
+
+    def fetch(self, url: str, method: str = "GET", *, json: Any = None, content: bytes | str | None = None,
+              headers: Mapping[str, str] | None = None) -> httpx.Response:
+        """Send an HTTP request to the deployment: HTTP actions, upload URLs and file URLs.
+
+        ``url`` is a path (``"/webhook"``) or a full URL the simulator handed out.
+        """
+        return self._sim._fetch(url, method, json, content, headers, self._identity)
+
     def with_identity(self, **fields: Any) -> IdentityHandle:
         """A handle whose calls are made as the user described by ``fields``.
 
@@ -113,17 +134,24 @@ class _Caller:
 
 
 class IdentityHandle(_Caller):
-    """The handle ``sim.with_identity(...)`` returns: the same simulator, another caller."""
+    """The handle ``sim.with_identity(...)``/``sim.with_token(...)`` returns: the same
+    simulator, another caller."""
 
-    def __init__(self, sim: ConvexSim, identity: UserIdentity) -> None:
-        self._sim, self._identity = sim, identity
+    def __init__(self, sim: ConvexSim, identity: UserIdentity | None, token: str | None = None) -> None:
+        self._sim, self._fixed, self._token = sim, identity, token
+
+    @property
+    def _identity(self) -> UserIdentity | None:  # type: ignore[override]
+        if self._token is not None:
+            return self._sim.auth.identity(self._token)  # re-checked: the clock may have moved
+        return self._fixed
 
     @property
     def identity(self) -> UserIdentity:
         return self._identity  # type: ignore[return-value]
 
     def __repr__(self) -> str:
-        return f"<ConvexSim handle as {self._identity.subject}>"  # type: ignore[union-attr]
+        return f"<ConvexSim handle as {self.identity.subject}>"
 
 
 class ConvexSim(_Caller):
@@ -134,10 +162,17 @@ class ConvexSim(_Caller):
         :class:`~convex_sim.functions.Registry`.
     :param seed: makes IDs, ``random`` in app code, and everything else reproducible.
     :param start_time_ms: where the virtual clock starts (default 2024-01-01T00:00:00Z).
+    :param auth_providers: OIDC providers, ``{"domain", "application_id", "jwks"?}`` each
+        (``TestIssuer(...).provider`` is one).
     """
 
+    #: Where ``sim.fetch`` finds HTTP actions, and where storage URLs point.
+    SITE_ORIGIN = "https://sim.convex.site"
+    CLOUD_ORIGIN = "https://sim.convex.cloud"
+
     def __init__(self, schema: SchemaDefinition | None = None, modules: str | Registry | None = None,
-                 *, seed: int = 0, start_time_ms: float = DEFAULT_START_MS) -> None:
+                 *, seed: int = 0, start_time_ms: float = DEFAULT_START_MS,
+                 auth_providers: list[Mapping[str, Any]] | None = None) -> None:
         if schema is not None and not isinstance(schema, SchemaDefinition):
             raise TypeError(f"ConvexSim: schema must come from define_schema(...), got {schema!r}")
         if not isinstance(seed, int) or isinstance(seed, bool):
@@ -146,12 +181,18 @@ class ConvexSim(_Caller):
         self.seed = seed
         self.schema = schema
         self._clock = VirtualClock(start_time_ms)
-        self.db = Database(schema, seed=seed, clock=self._clock)
+        self.db = Database(schema, seed=seed, clock=self._clock, system_tables={
+            SCHEDULED_FUNCTIONS: SCHEDULED_FUNCTIONS_TABLE, STORAGE: STORAGE_TABLE})
         if modules is None or isinstance(modules, Registry):
             self.registry = modules or Registry()
         else:
             self.registry = discover(modules)
         self.runtime = Runtime(self.db, self.registry, seed=seed)
+        self.scheduler = SchedulerService(self.runtime, getattr(self.registry.modules.get("crons"), "crons", None))
+        self.storage = FileStorage(self.runtime, self.CLOUD_ORIGIN, seed)
+        self.auth = AuthService(auth_providers or [], lambda: self._clock.now_ms)
+        router = getattr(self.registry.modules.get("http"), "http", None)
+        self.http: HttpRouter | None = router if isinstance(router, HttpRouter) else None
         self.calls: list[CallRecord] = []
         self._identity_counter = 0
 
@@ -162,8 +203,58 @@ class ConvexSim(_Caller):
         return self._clock.now_ms
 
     def advance_time(self, ms: float) -> float:
-        """Move the virtual clock forward by ``ms``; return the new time."""
-        return self._clock.advance(ms)
+        """Move the virtual clock forward by ``ms``, running every scheduled function (and cron
+        run) that becomes due, in due-time order; return the new time."""
+        target = self._clock.now_ms + _check_ms(ms)
+        self.scheduler.advance_to(target)
+        return self._clock.now_ms
+
+    def finish_in_progress_scheduled_functions(self, max_iterations: int = 100) -> int:
+        """Run the scheduled functions already due (and those they make due now); return how many ran."""
+        return self.scheduler.advance_to(self._clock.now_ms, max_jobs=max_iterations)
+
+    def finish_all_scheduled_functions(self, max_iterations: int = 100) -> int:
+        """Advance the clock through every pending scheduled function, including the ones they
+        schedule, until none is left; a chain longer than ``max_iterations`` raises
+        :class:`~convex_sim.scheduler.SchedulerError` naming the chain. Returns how many ran."""
+        return self.scheduler.finish_all(max_iterations)
+
+    def scheduled(self) -> list[dict]:
+        """Every row of ``_scheduled_functions``, oldest first."""
+        return self.scheduler.jobs()
+
+    # -- HTTP ------------------------------------------------------------------------------
+    def _fetch(self, url: str, method: str, json_body: Any, content: Any, headers: Any,
+               identity: UserIdentity | None) -> httpx.Response:
+        full = url if "://" in url else f"{self.SITE_ORIGIN}{url if url.startswith('/') else '/' + url}"
+        request = httpx.Request(method.upper(), full, json=json_body, content=content, headers=headers)
+        label = f"{request.method} {request.url.path}"
+        return self._record("http", label, json_body if json_body is not None else content, identity,
+                            lambda: self._serve(request, identity))
+
+    def _serve(self, request: httpx.Request, identity: UserIdentity | None) -> httpx.Response:
+        if self.storage.handles(request):
+            return self.storage.serve(request)
+        route = self.http.lookup(request.method, request.url.path) if self.http else None
+        if route is None:
+            return not_found(request)
+        bearer = request.headers.get("Authorization", "")
+        if bearer.startswith("Bearer "):
+            try:
+                identity = self.auth.identity(bearer[len("Bearer "):])
+            except AuthError as exc:
+                return httpx.Response(401, text=str(exc), request=request)
+        process = self.runtime.action_process(route.handler, request, identity, raw=True)
+        try:
+            response = self.runtime.drive(process)
+        except Exception as exc:  # Convex answers 500; the test can still see what was raised
+            return httpx.Response(500, text=f"{type(exc).__name__}: {exc}", request=request,
+                                  extensions={"convex_sim_error": exc})
+        if not isinstance(response, httpx.Response):
+            raise TypeError(f"HTTP action {route.handler.path} returned {format_value(response)}; "
+                            "it must return an httpx.Response.")
+        response.request = request
+        return response
 
     # -- references ----------------------------------------------------------------------
     @property
@@ -194,3 +285,9 @@ class ConvexSim(_Caller):
 
     def __repr__(self) -> str:
         return f"<ConvexSim seed={self.seed} ts={self.db.latest_ts} clock={self.clock:.0f}>"
+
+
+def _check_ms(ms: Any) -> float:
+    if type(ms) not in (int, float) or not ms >= 0 or ms == float("inf"):
+        raise ValueError(f"advance_time: ms must be a finite number >= 0, got {ms!r}")
+    return float(ms)

@@ -1,0 +1,168 @@
+"""Auth: OIDC tokens validated for real (PyJWT), and ``TestIssuer`` to mint them.
+
+::
+
+    from convex_sim.auth import TestIssuer
+    issuer = TestIssuer(domain="https://issuer.test", application_id="app")
+    sim = ConvexSim(schema, modules="myapp", auth_providers=[issuer.provider])
+    ada = sim.with_token(issuer.token("ada", name="Ada"))
+
+A token is checked as Convex checks it: signature against the provider's
+JWKS (given in the provider dict as ``"jwks"``, or fetched with httpx from
+``{domain}/.well-known/jwks.json``, which tests mock with respx), issuer
+(``domain``), audience (``application_id``), and ``exp``/``nbf`` against the
+virtual clock. Every rejection is an :class:`AuthError` that says why.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import httpx
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from .clock import DEFAULT_START_MS
+from .errors import ConvexSimError
+from .runtime import UserIdentity
+
+ALLOWED_ALGORITHMS = ("RS256", "ES256")
+
+# OIDC claim -> UserIdentity field (Convex's names, snake_case).
+_CLAIMS = {
+    "name": "name", "given_name": "given_name", "family_name": "family_name",
+    "nickname": "nickname", "preferred_username": "preferred_username", "profile": "profile_url",
+    "picture": "picture_url", "email": "email", "email_verified": "email_verified",
+    "gender": "gender", "birthdate": "birthday", "zoneinfo": "timezone", "locale": "language",
+    "phone_number": "phone_number", "phone_number_verified": "phone_number_verified",
+    "address": "address", "updated_at": "updated_at",
+}
+_REGISTERED = {"sub", "iss", "aud", "exp", "nbf", "iat", "jti"}
+
+
+class AuthError(ConvexSimError):
+    """A token that does not prove an identity: expired, wrong issuer or audience, bad signature, ..."""
+
+
+class TestIssuer:
+    """An OIDC issuer for tests: an RSA key pair, its JWKS, and a token minter."""
+
+    __test__ = False  # not a pytest test class
+    _kids = itertools.count(1)
+
+    def __init__(self, domain: str = "https://issuer.test", application_id: str = "app") -> None:
+        self.domain = domain
+        self.application_id = application_id
+        self.key_id = f"test-key-{next(self._kids)}"
+        self._private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    @property
+    def jwks(self) -> dict[str, Any]:
+        """The public key set, as ``{domain}/.well-known/jwks.json`` would serve it."""
+        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self._private_key.public_key()))
+        jwk.update({"kid": self.key_id, "use": "sig", "alg": "RS256"})
+        return {"keys": [jwk]}
+
+    @property
+    def provider(self) -> dict[str, Any]:
+        """The entry for ``ConvexSim(..., auth_providers=[...])``."""
+        return {"domain": self.domain, "application_id": self.application_id, "jwks": self.jwks}
+
+    def token(self, subject: str, expires_in_s: float = 3600, *, issued_at_s: float | None = None,
+              **claims: Any) -> str:
+        """An RS256 JWT for ``subject``. ``issued_at_s`` defaults to the simulator's default start
+        time; other keyword arguments become claims (``name=``, ``email=``, ``aud=``, ...)."""
+        issued = DEFAULT_START_MS / 1000 if issued_at_s is None else issued_at_s
+        payload = {"iss": self.domain, "aud": self.application_id, "sub": subject,
+                   "iat": int(issued), "exp": int(issued + expires_in_s), **claims}
+        return jwt.encode(payload, self._private_key, algorithm="RS256", headers={"kid": self.key_id})
+
+
+class AuthService:
+    """Validates tokens against the configured providers, on the virtual clock."""
+
+    def __init__(self, providers: Sequence[Mapping[str, Any]], now_ms: Callable[[], float]) -> None:
+        self._providers: dict[str, Mapping[str, Any]] = {}
+        for i, provider in enumerate(providers):
+            if not isinstance(provider, Mapping) or not isinstance(provider.get("domain"), str) \
+                    or not isinstance(provider.get("application_id"), str):
+                raise AuthError(
+                    f"auth_providers[{i}]: expected {{'domain': str, 'application_id': str, "
+                    f"'jwks': optional dict}}, got {provider!r}")
+            self._providers[provider["domain"].rstrip("/")] = provider
+        self._now_ms = now_ms
+        self._jwks: dict[str, Mapping[str, Any]] = {}
+
+    def identity(self, token: Any) -> UserIdentity:
+        """The identity ``token`` proves, or an AuthError saying why not."""
+        if not isinstance(token, str) or token.count(".") != 2:
+            raise AuthError(f"Not a JWT (expected three dot-separated parts): {str(token)[:40]!r}")
+        try:
+            header = jwt.get_unverified_header(token)
+            unverified = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError as exc:
+            raise AuthError(f"Malformed JWT: {exc}") from None
+        alg = header.get("alg")
+        if alg not in ALLOWED_ALGORITHMS:
+            raise AuthError(f"Token algorithm {alg!r} is not allowed; expected one of {list(ALLOWED_ALGORITHMS)}.")
+        issuer = str(unverified.get("iss", "")).rstrip("/")
+        provider = self._providers.get(issuer)
+        if provider is None:
+            known = ", ".join(self._providers) or "none configured"
+            raise AuthError(f"No auth provider for issuer {unverified.get('iss')!r} (providers: {known}).")
+        key = self._key(provider, header.get("kid"))
+        try:
+            claims = jwt.decode(
+                token, key, algorithms=list(ALLOWED_ALGORITHMS), audience=provider["application_id"],
+                issuer=unverified.get("iss"),
+                options={"verify_exp": False, "verify_nbf": False, "verify_iat": False,
+                         "require": ["sub", "iss", "aud"]})
+        except jwt.InvalidAudienceError:
+            raise AuthError(f"Token audience {unverified.get('aud')!r} is not this app's application_id "
+                            f"{provider['application_id']!r}.") from None
+        except jwt.InvalidSignatureError:
+            raise AuthError(f"Token signature verification failed for issuer {issuer!r}.") from None
+        except jwt.PyJWTError as exc:
+            raise AuthError(f"Invalid token: {exc}") from None
+        self._check_times(claims)
+        return _identity_from_claims(claims)
+
+    def _check_times(self, claims: Mapping[str, Any]) -> None:
+        now_s = self._now_ms() / 1000
+        exp, nbf = claims.get("exp"), claims.get("nbf")
+        if exp is not None and now_s >= float(exp):
+            raise AuthError(f"Token expired at {exp} (virtual clock: {now_s:.0f} s since the epoch).")
+        if nbf is not None and now_s < float(nbf):
+            raise AuthError(f"Token not valid before {nbf} (virtual clock: {now_s:.0f} s since the epoch).")
+
+    def _key(self, provider: Mapping[str, Any], kid: Any) -> Any:
+        jwks = provider.get("jwks") or self._fetch_jwks(provider["domain"])
+        for jwk in jwks.get("keys", []):
+            if kid is None or jwk.get("kid") == kid:
+                try:
+                    return jwt.PyJWK(jwk).key
+                except jwt.PyJWTError as exc:
+                    raise AuthError(f"Provider {provider['domain']!r} has an unusable key {kid!r}: {exc}") from None
+        raise AuthError(f"Provider {provider['domain']!r} has no key with kid {kid!r}.")
+
+    def _fetch_jwks(self, domain: str) -> Mapping[str, Any]:
+        if domain not in self._jwks:
+            url = f"{domain.rstrip('/')}/.well-known/jwks.json"
+            try:
+                response = httpx.get(url)
+                response.raise_for_status()
+                self._jwks[domain] = response.json()
+            except (httpx.HTTPError, ValueError) as exc:
+                raise AuthError(f"Could not fetch the JWKS of {domain!r} from {url}: {exc}") from None
+        return self._jwks[domain]
+
+
+def _identity_from_claims(claims: Mapping[str, Any]) -> UserIdentity:
+    fields = {field: claims[claim] for claim, field in _CLAIMS.items() if claim in claims}
+    extra = {k: x for k, x in claims.items() if k not in _CLAIMS and k not in _REGISTERED}
+    subject, issuer = str(claims["sub"]), str(claims["iss"])
+    return UserIdentity(token_identifier=f"{issuer}|{subject}", subject=subject, issuer=issuer,
+                        **fields, claims=extra)
