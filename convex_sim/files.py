@@ -97,6 +97,10 @@ class ActionStorage:
         return self._step("delete", storage_id)
 
 
+_STEP_KINDS = tuple(f"step:storage.{op}" for op in
+                    ("store", "get", "get_url", "get_metadata", "generate_upload_url", "delete"))
+
+
 class FileStorage:
     """The blob store and upload tokens of one simulator."""
 
@@ -109,8 +113,7 @@ class FileStorage:
         self._uploads: dict[str, float] = {}        # upload token -> expiry (virtual ms)
         self._token_counter = 0
         runtime.services["storage"] = self._for_ctx
-        for op in ("store", "get", "get_url", "get_metadata", "generate_upload_url", "delete"):
-            runtime.services[f"step:storage.{op}"] = self._action_step
+        runtime.services.update(dict.fromkeys(_STEP_KINDS, self._action_step))
 
     def _for_ctx(self, ctx: Any) -> Any:
         if isinstance(ctx, ActionCtx):
