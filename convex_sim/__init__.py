@@ -18,6 +18,7 @@ from .errors import (
     ValidationError,
     WriteInReadOnlyError,
 )
+from .explore import ExplorationResult, Flow, Op
 from .functions import (
     ConvexFunction,
     FunctionNotFoundError,
@@ -55,6 +56,8 @@ __all__ = [
     "ConvexSim",
     "ConvexSimError",
     "Crons",
+    "ExplorationResult",
+    "Flow",
     "FunctionNotFoundError",
     "FunctionReference",
     "HttpRouter",
@@ -64,6 +67,7 @@ __all__ = [
     "LimitExceededError",
     "NetworkNotAllowedError",
     "NondeterminismError",
+    "Op",
     "QueryError",
     "ReturnsValidationError",
     "SchedulerError",

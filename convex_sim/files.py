@@ -190,6 +190,16 @@ class FileStorage:
         txn.commit()
         return result
 
+    # -- state, for the explorer's rewinds -------------------------------------------
+    def capture(self) -> tuple:
+        return (self._token_counter, dict(self._uploads), set(self._blobs))
+
+    def restore(self, state: tuple) -> None:
+        self._token_counter, uploads, blob_ids = state
+        self._uploads = dict(uploads)
+        for storage_id in [k for k in self._blobs if k not in blob_ids]:
+            del self._blobs[storage_id]
+
     # -- HTTP -------------------------------------------------------------------------
     def handles(self, request: httpx.Request) -> bool:
         path = request.url.path

@@ -588,6 +588,12 @@ class Runtime:
                 "handle can call it.)")
         return fn
 
+    def capture(self) -> int:
+        return self._calls
+
+    def restore(self, calls: int) -> None:
+        self._calls = calls
+
     def new_frame(self, fn_path: str, kind: str) -> CallFrame:
         self._calls += 1
         return CallFrame(fn_path, kind, self.db.clock.now_ms, hash((self._seed, self._calls)))

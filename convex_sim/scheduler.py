@@ -336,40 +336,68 @@ class SchedulerService:
     # -- running jobs ---------------------------------------------------------------------
     def run_job(self, job: dict) -> None:
         """Run one due job and record its outcome in its row."""
-        job_id, now = job["_id"], self.clock_ms()
+        job_id = job["_id"]
         self.history.append(job["name"])
         fn = self.runtime.registry.resolve(job["name"])
         args = job["args"][0] if job["args"] else {}
         if fn.kind == MUTATION:
             self._run_mutation_job(job_id, fn, args)
             return
-        self._system("scheduler", lambda t: t.patch(job_id, {"state": {"kind": "in_progress"}}))
+        if not self._system("scheduler", lambda t: self.start_action_job(t, job_id)):
+            return  # canceled meanwhile
         try:
             self.runtime.call_action(fn, args, None)
         except BaseException as exc:  # the job failed; the simulation goes on
-            self._mark(job_id, {"kind": "failed", "error": _describe(exc)}, now)
+            self.mark(job_id, {"kind": "failed", "error": describe_error(exc)})
             return
-        self._mark(job_id, {"kind": "success"}, self.clock_ms())
+        self.mark(job_id, {"kind": "success"})
 
-    def _run_mutation_job(self, job_id: str, fn: ConvexFunction, args: dict) -> None:
+    def mutation_job_body(self, job_id: str, fn: ConvexFunction, args: dict) -> Callable[[MutationCtx], Any]:
+        """The transaction of a scheduled mutation: the function's own work plus its row's
+        ``success``, atomically; nothing at all if the job was canceled meanwhile."""
         runtime = self.runtime
 
         def body(ctx: MutationCtx) -> Any:
+            job = ctx.txn.get(job_id, table=SCHEDULED_FUNCTIONS)
+            if job is None or job["state"]["kind"] != "pending":
+                return None
             result = runtime.check_result(fn, Runtime._run_sync(fn, ctx, runtime.check_args(fn, args)))
             ctx.txn.patch(job_id, {"state": {"kind": "success"}, "completed_time": self.clock_ms()})
             return result
 
+        return body
+
+    def start_action_job(self, txn: Transaction, job_id: str) -> bool:
+        """Mark a scheduled action ``in_progress`` if it is still pending; say whether it may run."""
+        job = txn.get(job_id, table=SCHEDULED_FUNCTIONS)
+        if job is None or job["state"]["kind"] != "pending":
+            return False
+        txn.patch(job_id, {"state": {"kind": "in_progress"}})
+        return True
+
+    def _run_mutation_job(self, job_id: str, fn: ConvexFunction, args: dict) -> None:
+        runtime = self.runtime
         saved = runtime.max_retries
         runtime.max_retries = SCHEDULED_MUTATION_RETRIES
         try:
-            runtime.call_mutation(fn, args, None, body=body)
+            runtime.call_mutation(fn, args, None, body=self.mutation_job_body(job_id, fn, args))
         except BaseException as exc:
-            self._mark(job_id, {"kind": "failed", "error": _describe(exc)}, self.clock_ms())
+            self.mark(job_id, {"kind": "failed", "error": describe_error(exc)})
         finally:
             runtime.max_retries = saved
 
-    def _mark(self, job_id: str, state: dict, when_ms: float) -> None:
-        self._system("scheduler", lambda t: t.patch(job_id, {"state": state, "completed_time": when_ms}))
+    def mark(self, job_id: str, state: dict) -> None:
+        """Record a job's final state (a small system transaction)."""
+        self._system("scheduler", lambda t: t.patch(job_id, {"state": state, "completed_time": self.clock_ms()}))
+
+    # -- state, for the explorer's rewinds -----------------------------------------------
+    def capture(self) -> tuple:
+        return (dict(self._cron_next), len(self.history))
+
+    def restore(self, state: tuple) -> None:
+        cron_next, history_length = state
+        self._cron_next = dict(cron_next)
+        del self.history[history_length:]
 
     def _enqueue_due_crons(self, until_ms: float) -> None:
         """Insert a job for every cron run due by ``until_ms`` that is not queued yet."""
@@ -417,7 +445,7 @@ class SchedulerService:
             "it is meant to be this long.")
 
 
-def _describe(exc: BaseException) -> str:
+def describe_error(exc: BaseException) -> str:
     if isinstance(exc, ConvexError):
         return f"ConvexError: {format_value(exc.data, 500)}"
     return f"{type(exc).__name__}: {exc}"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +59,19 @@ class CallRecord:
         if self.outcome == "ok":
             return f"{head} -> {format_value(self.result, 200)}"
         return f"{head} !! {self.error}"
+
+
+@dataclass(frozen=True)
+class SimState:
+    """A point to return to with :meth:`ConvexSim.restore_state`."""
+
+    db: Any
+    clock_ms: float
+    runtime: Any
+    scheduler: Any
+    storage: Any
+    calls: int
+    identities: int
 
 
 class _Caller:
@@ -194,6 +207,8 @@ class ConvexSim(_Caller):
         router = getattr(self.registry.modules.get("http"), "http", None)
         self.http: HttpRouter | None = router if isinstance(router, HttpRouter) else None
         self.calls: list[CallRecord] = []
+        self.explorations: list[Any] = []
+        self._last_exploration: tuple[Any, dict] | None = None
         self._identity_counter = 0
 
     # -- time ---------------------------------------------------------------------------
@@ -222,6 +237,73 @@ class ConvexSim(_Caller):
     def scheduled(self) -> list[dict]:
         """Every row of ``_scheduled_functions``, oldest first."""
         return self.scheduler.jobs()
+
+    # -- concurrency exploration -------------------------------------------------------------
+    def explore(self, ops: Sequence[Any], invariant: Callable[[Any], Any] | None = None, *,
+                check_serializable: bool = True, strategy: str = "exhaustive",
+                max_schedules: int | None = None, seed: int | None = None,
+                setup: Callable[[ConvexSim], Any] | None = None,
+                expected_errors: Iterable[type[BaseException]] = (), reduction: bool = True) -> Any:
+        """Run ``ops`` (``Op``/``Flow``) concurrently under many schedules; return an
+        :class:`~convex_sim.explore.ExplorationResult`. The sim's state is unchanged afterwards.
+
+        ``invariant(ctx)`` runs after every commit (raise or return False to fail);
+        ``check_serializable`` demands that each outcome equal some serial order's;
+        ``strategy`` is ``"exhaustive"`` (with partial-order reduction unless
+        ``reduction=False``), ``"random"`` or ``"pct"``; ``setup(sim)`` runs before each schedule.
+        """
+        from .explore import explore
+
+        return explore(self, ops, invariant=invariant, check_serializable=check_serializable,
+                       strategy=strategy, max_schedules=max_schedules, seed=seed, setup=setup,
+                       expected_errors=expected_errors, reduction=reduction)
+
+    def replay_schedule(self, schedule: str, ops: Sequence[Any] | None = None, **options: Any) -> Any:
+        """Re-run one schedule (a counterexample's ``.schedule``) from the current state.
+
+        ``ops`` and the checks default to those of this sim's last exploration.
+        Returns a :class:`~convex_sim.explore.ScheduleRun`.
+        """
+        from .explore import ExplorationError, make_explorer, replay
+
+        if ops is None:
+            if self._last_exploration is None:
+                raise ExplorationError("replay_schedule: pass ops=, or call explore() on this sim first.")
+            ops, remembered = self._last_exploration
+            options = {**remembered, **options}
+        return replay(make_explorer(self, ops, **options), schedule)
+
+    def run_schedule(self, ops: Sequence[Any], choices: Sequence[int], **options: Any) -> Any:
+        """Run ``ops`` following ``choices`` (op indices; out-of-range ones wrap around) and
+        return the :class:`~convex_sim.explore.ScheduleRun`. For Hypothesis: see
+        :func:`convex_sim.hypothesis.schedules`."""
+        from .explore import make_explorer, replay, schedule_string
+
+        n = len(ops)
+        return replay(make_explorer(self, ops, **options), schedule_string([c % n for c in choices]) if choices else "")
+
+    def _remember_exploration(self, explorer: Any, result: Any) -> None:
+        self._last_exploration = (explorer.ops, {
+            "invariant": explorer.invariant, "check_serializable": explorer.check_serializable,
+            "seed": explorer.seed, "setup": explorer.setup, "expected_errors": explorer.expected_errors})
+        self.explorations.append(result)
+
+    # -- whole-simulator snapshots (the explorer rewinds to them) ---------------------------
+    def capture_state(self) -> SimState:
+        """Everything a run can change, cheaply: an MVCC rewind point plus counters."""
+        return SimState(self.db.snapshot(), self._clock.now_ms, self.runtime.capture(),
+                        self.scheduler.capture(), self.storage.capture(), len(self.calls),
+                        self._identity_counter)
+
+    def restore_state(self, state: SimState) -> None:
+        """Return to a state from :meth:`capture_state` (undoing later commits)."""
+        self.db.rewind(state.db)
+        self._clock.now_ms = state.clock_ms
+        self.runtime.restore(state.runtime)
+        self.scheduler.restore(state.scheduler)
+        self.storage.restore(state.storage)
+        del self.calls[state.calls:]
+        self._identity_counter = state.identities
 
     # -- HTTP ------------------------------------------------------------------------------
     def _fetch(self, url: str, method: str, json_body: Any, content: Any, headers: Any,
