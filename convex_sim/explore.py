@@ -141,6 +141,18 @@ def _writes_hit(writes: Sequence[Write], step: StepRecord) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class Failure:
+    """Why a schedule failed. ``kind`` groups failures (shrinking keeps it):
+    ``"invariant"``, ``"serializability"`` or ``"error <Type>"``."""
+
+    kind: str
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
 @dataclass
 class _Pending:
     kind: str
@@ -178,12 +190,19 @@ class _Execution:
         self.sim = explorer.sim
         self.runtime = explorer.sim.runtime
         self.db = explorer.sim.db
-        explorer.reset()
+        explorer.reset(self)
         self.records: list[StepRecord] = []
-        self.failure: str | None = None
+        self.failure: Failure | None = None
         self._current_op = -1
         self._job_ids: dict[int, list[str]] = {}
         self.runners = [_OpRunner(i, self._op_steps(i, op)) for i, op in enumerate(explorer.ops)]
+
+    def close(self) -> None:
+        """Abandon the ops that did not finish (their tasks are cancelled, not left to the GC)."""
+        for runner in self.runners:
+            if not runner.done:
+                runner.gen.close()
+                runner.done = True
 
     # -- running ---------------------------------------------------------------------------
     def enabled(self) -> list[int]:
@@ -365,7 +384,7 @@ class _Execution:
             scheduler.mark(job_id, {"kind": "success"})
 
     # -- outcome -----------------------------------------------------------------------------------
-    def outcome(self) -> tuple[Any, str | None]:
+    def outcome(self) -> tuple[Any, Failure | None]:
         """(canonical outcome, failure of an unexpected error or None)."""
         results = []
         for runner, op in zip(self.runners, self.x.ops, strict=True):
@@ -376,8 +395,11 @@ class _Execution:
             elif isinstance(runner.error, self.x.expected_errors):
                 results.append(["error", type(runner.error).__name__])
             else:
-                return None, f"op {self.x.letter(runner.index)} ({op.label}) raised {type(runner.error).__name__}: {runner.error}"
-        return _canonical(results, self.x.final_state(), self.x.initial_ids), None
+                name = type(runner.error).__name__
+                return None, Failure(f"error {name}", f"op {self.x.letter(runner.index)} ({op.label}) "
+                                                      f"raised {name}: {runner.error}")
+        is_id = lambda text: self.db.table_of_id(text) is not None  # noqa: E731
+        return _canonical(results, self.x.final_state(), self.x.initial_ids, is_id), None
 
 
 def _flow_handler(flow: Callable[[Any], Any]) -> Callable[[Any, Any], Any]:
@@ -397,7 +419,8 @@ def _render_outcome(result: Any, error: BaseException | None) -> str:
 # --- Canonical outcomes ----------------------------------------------------------------------------
 
 
-def _canonical(results: list, state: dict[str, list[dict]], initial_ids: frozenset[str]) -> str:
+def _canonical(results: list, state: dict[str, list[dict]], initial_ids: frozenset[str],
+               is_id: Callable[[str], bool]) -> str:
     """A string equal for outcomes that differ only in the IDs and creation times allocated."""
     labels: dict[str, str] = {}
 
@@ -425,7 +448,7 @@ def _canonical(results: list, state: dict[str, list[dict]], initial_ids: frozens
                 visit(value[k])
 
     new_ids = {d["_id"] for rows in state.values() for d in rows if d["_id"] not in initial_ids}
-    new_ids |= _strings_in(results) - initial_ids
+    new_ids |= {x for x in _strings_in(results) - initial_ids if is_id(x)}
     visit(results)
     tables = {}
     for name in sorted(state):
@@ -477,9 +500,11 @@ class Counterexample:
 
     schedule: str
     reason: str
-    steps: list[StepRecord]
+    steps: list[StepRecord]          # a mutation's begin and commit, when adjacent, are one step
     ops: list[Op | Flow]
     seed: int
+    kind: str = ""
+    records: list[StepRecord] = field(default_factory=list, repr=False)  # every engine step
     _replay: Callable[[], Any] = field(repr=False, default=lambda: None)
 
     def replay(self) -> ScheduleRun:
@@ -579,16 +604,28 @@ class _Explorer:
         self.setup = setup
         self.expected_errors = tuple(expected_errors)
         self.stats = {"conflicts": 0, "sleep_blocked": 0}
+        self._live: _Execution | None = None
         self.start = sim.capture_state()
         self.initial_ids = frozenset(d["_id"] for rows in self.final_state().values() for d in rows)
         self._serial: dict[tuple[int, ...], str | None] = {}
         self.identities = [self._make_identity(op) for op in self.ops]
 
     # -- state ---------------------------------------------------------------------------------
-    def reset(self) -> None:
+    def reset(self, execution: _Execution | None = None) -> None:
+        """Close the live execution, rewind to the start, run ``setup``."""
+        if self._live is not None:
+            self._live.close()
+        self._live = execution
         self.sim.restore_state(self.start)
         if self.setup is not None:
             self.setup(self.sim)
+
+    def close(self) -> None:
+        """Close the live execution and put the simulator back as it was."""
+        if self._live is not None:
+            self._live.close()
+            self._live = None
+        self.sim.restore_state(self.start)
 
     def final_state(self) -> dict[str, list[dict]]:
         txn = self.sim.db.begin("explore", read_only=True)
@@ -609,7 +646,7 @@ class _Explorer:
         return _letter(i)
 
     # -- checks ----------------------------------------------------------------------------------
-    def check_invariant(self, record: StepRecord) -> str | None:
+    def check_invariant(self, record: StepRecord) -> Failure | None:
         if self.invariant is None:
             return None
         txn = self.sim.db.begin("invariant", read_only=True)
@@ -618,12 +655,12 @@ class _Explorer:
         try:
             verdict = run_guarded(frame, lambda: self.invariant(ctx))
         except AssertionError as exc:
-            return f"invariant failed after step {record.number}: {exc or 'assertion failed'}"
+            return Failure("invariant", f"invariant failed: {exc or 'assertion failed'}")
         except Exception as exc:
-            return f"invariant raised after step {record.number}: {type(exc).__name__}: {exc}"
+            return Failure("invariant", f"invariant raised {type(exc).__name__}: {exc}")
         if verdict is False:
             name = getattr(self.invariant, "__name__", "invariant")
-            return f"invariant {name!r} returned False after step {record.number}"
+            return Failure("invariant", f"invariant {name!r} returned False")
         return None
 
     def serial_outcome(self, order: tuple[int, ...]) -> str | None:
@@ -636,7 +673,7 @@ class _Explorer:
             self._serial[order] = outcome
         return self._serial[order]
 
-    def serializability_failure(self, outcome: str, execution: _Execution) -> str | None:
+    def serializability_failure(self, outcome: str, execution: _Execution) -> Failure | None:
         n = len(self.ops)
         candidates: Iterable[tuple[int, ...]]
         guided = _guided_orders(execution, n)
@@ -655,16 +692,17 @@ class _Explorer:
         names = ", ".join(_letter(i) for i in range(n))
         diff = _difference(outcome, self.serial_outcome(closest) or "")
         searched = "" if n <= ENUMERATE_SERIAL_ORDERS_UP_TO else f" (searched {len(seen)} orders)"
-        return (f"no serial order of [{names}] gives this outcome{searched}; closest serial order "
-                f"{'→'.join(_letter(i) for i in closest)} differs in: {diff}")
+        return Failure("serializability",
+                       f"no serial order of [{names}] gives this outcome{searched}; closest serial order "
+                       f"{'→'.join(_letter(i) for i in closest)} differs in: {diff}")
 
     # -- one schedule ------------------------------------------------------------------------------
-    def run(self, choices: Sequence[int]) -> tuple[_Execution, str | None, str | None]:
+    def run(self, choices: Sequence[int]) -> tuple[_Execution, str | None, Failure | None]:
         execution = _Execution(self)
         execution.run_choices(choices)
         return execution, *self.verdict(execution)
 
-    def verdict(self, execution: _Execution) -> tuple[str | None, str | None]:
+    def verdict(self, execution: _Execution) -> tuple[str | None, Failure | None]:
         """(outcome, failure) of a finished execution."""
         if execution.failure:
             return None, execution.failure
@@ -744,8 +782,14 @@ def _table_difference(table: str, rows_a: list[dict], rows_b: list[dict]) -> str
 
 
 def _short(value: Any) -> str:
-    if isinstance(value, list) and len(value) == 2 and value[0] == "ok":
-        return format_value(value[1], 50)
+    """An op's canonical result (``["ok", x]``, ``["ConvexError", data]``, ...) for humans."""
+    if isinstance(value, list) and len(value) == 2:
+        tag, payload = value
+        if tag == "ok":
+            return format_value(payload, 50)
+        if tag == "ConvexError":
+            return f"ConvexError({format_value(payload, 50)})"
+        return f"{payload}"
     return format_value(value, 50)
 
 
@@ -760,7 +804,7 @@ class _Search:
         self.max_schedules = max_schedules
         self.schedules_run = 0
         self.outcomes: set[str] = set()
-        self.failures: list[tuple[list[int], str]] = []
+        self.failures: list[tuple[list[int], Failure]] = []
         self._failure_kinds: set[str] = set()
         self.progress = progress
 
@@ -776,11 +820,9 @@ class _Search:
             self.progress.update(1)
         if outcome is not None:
             self.outcomes.add(outcome)
-        if failure is not None:
-            kind = failure.split(":")[0]
-            if kind not in self._failure_kinds:  # one counterexample per kind of failure
-                self._failure_kinds.add(kind)
-                self.failures.append((self.x.schedule_of(execution), failure))
+        if failure is not None and failure.kind not in self._failure_kinds:
+            self._failure_kinds.add(failure.kind)  # one counterexample per kind of failure
+            self.failures.append((self.x.schedule_of(execution), failure))
 
     # -- exhaustive, with sleep sets ------------------------------------------------------------
     def exhaustive(self, reduction: bool) -> bool:
@@ -854,18 +896,15 @@ class _Search:
 # --- Shrinking (generic over choice sequences) -------------------------------------------------------
 
 
-def shrink(choices: list[int], run: Callable[[list[int]], list[int] | None], budget: int = 400) -> list[int]:
+def shrink(choices: list[int], run: Callable[[list[int]], tuple | None], budget: int = 400) -> list[int]:
     """The simplest choice list found that still fails.
 
-    ``run(candidate)`` returns the schedule actually executed if ``candidate``
-    still fails, else None. A candidate is kept only if its executed schedule is
-    simpler: fewer steps, then fewer context switches, then lexicographically
-    smaller. Passes: cut the choice list short (the rest runs op by op), delete
-    one choice, swap two neighbouring choices.
+    ``run(candidate)`` returns a simplicity key of what ``candidate`` executed
+    if it still fails (smaller is simpler), else None. A candidate is kept only
+    if it is strictly simpler, so shrinking always ends. Passes: cut the choice
+    list short (the rest runs op by op), delete one choice, swap two
+    neighbouring choices.
     """
-    def simplicity(executed: list[int]) -> tuple:
-        return (len(executed), _switches(executed), executed)
-
     best_choices = list(choices)
     best = run(best_choices)
     if best is None:
@@ -877,9 +916,9 @@ def shrink(choices: list[int], run: Callable[[list[int]], list[int] | None], bud
         if tries >= budget:
             return False
         tries += 1
-        executed = run(candidate)
-        if executed is not None and simplicity(executed) < simplicity(best):  # type: ignore[arg-type]
-            best, best_choices = executed, candidate
+        key = run(candidate)
+        if key is not None and key < best:  # type: ignore[operator]
+            best, best_choices = key, candidate
             return True
         return False
 
@@ -905,6 +944,29 @@ def _switches(choices: Sequence[int]) -> int:
 
 
 # --- Rendering ---------------------------------------------------------------------------------------
+
+
+def coalesce(records: Sequence[StepRecord]) -> list[StepRecord]:
+    """Merge each mutation's begin with its commit (or conflict) when nothing ran in between:
+    from everyone else's point of view that pair is one atomic step."""
+    out: list[StepRecord] = []
+    i = 0
+    while i < len(records):
+        r = records[i]
+        nxt = records[i + 1] if i + 1 < len(records) else None
+        if (r.kind == "begin" and nxt is not None and nxt.op == r.op and nxt.function == r.function
+                and nxt.kind in ("commit", "conflict")):
+            kind = "mutation" if nxt.kind == "commit" else "conflict"
+            out.append(StepRecord(len(out) + 1, r.op, kind, r.function, r.snapshot_ts, nxt.commit_ts,
+                                  nxt.reads, nxt.writes, r.pending, nxt.result or r.result,
+                                  r.moves_clock or nxt.moves_clock))
+            i += 2
+            continue
+        out.append(StepRecord(len(out) + 1, r.op, r.kind, r.function, r.snapshot_ts, r.commit_ts,
+                              r.reads, r.writes, r.pending, r.result, r.moves_clock))
+        i += 1
+    return out
+
 
 
 def _describe_reads(reads: Sequence[ReadRange]) -> str:
@@ -937,12 +999,13 @@ def render_timeline(example: Counterexample) -> str:
         lines.append(f"  {s.number:>2}. {_letter(s.op)}  {s.kind:<9} {s.function:<30} {ts}")
         if s.reads:
             lines.append(f"        reads  {_describe_reads(s.reads)}")
-        writes = _describe_writes(s)
+        writes = _describe_writes(s) if s.kind != "mutation" or s.writes else ""
         if writes:
             lines.append(f"        writes {writes}")
         if s.result:
             lines.append(f"        → {s.result}")
-    lines.append(f"FAILED: {example.reason}")
+    where = f" (after step {example.steps[-1].number})" if example.kind == "invariant" and example.steps else ""
+    lines.append(f"FAILED{where}: {example.reason}")
     lines.append(f"seed {example.seed}; replay: sim.replay_schedule({example.schedule!r})")
     return "\n".join(lines)
 
@@ -1053,28 +1116,27 @@ def explore(sim: Any, ops: Sequence[Op | Flow], *, invariant: Callable[[Any], An
     finally:
         if progress is not None:
             progress.close()
-        sim.restore_state(explorer.start)
+        explorer.close()
     stats = dict(explorer.stats)
     result = ExplorationResult(strategy, search.schedules_run, len(search.outcomes), failures, stats, exhausted)
     sim._remember_exploration(explorer, result)
     return result
 
 
-def _failure_kind(reason: str | None) -> str | None:
-    return reason.split(":")[0] if reason else None
-
-
-def _counterexample(explorer: _Explorer, choices: list[int], reason: str) -> Counterexample:
-    kind = _failure_kind(reason)
-
-    def run(candidate: list[int]) -> list[int] | None:
+def _counterexample(explorer: _Explorer, choices: list[int], found: Failure) -> Counterexample:
+    def run(candidate: list[int]) -> tuple | None:
         execution, _outcome, failure = explorer.run(candidate)
-        return explorer.schedule_of(execution) if _failure_kind(failure) == kind else None
+        if failure is None or failure.kind != found.kind:
+            return None
+        executed = explorer.schedule_of(execution)
+        # What a reader counts first: the steps of the timeline, then engine steps, then switches.
+        return (len(coalesce(execution.records)), len(executed), _switches(executed), executed)
 
     small = shrink(choices, run)
     execution, _outcome, failure = explorer.run(small)
     schedule = schedule_string(explorer.schedule_of(execution))
-    example = Counterexample(schedule, failure or reason, execution.records, explorer.ops, explorer.seed)
+    example = Counterexample(schedule, str(failure or found), coalesce(execution.records), explorer.ops,
+                             explorer.seed, kind=(failure or found).kind, records=execution.records)
     example._replay = lambda: replay(explorer, schedule)
     return example
 
@@ -1083,9 +1145,10 @@ def replay(explorer: _Explorer, schedule: str) -> ScheduleRun:
     """Run one schedule string against an explorer's starting state, then restore the sim."""
     try:
         execution, outcome, failure = explorer.run(parse_schedule(schedule))
-        return ScheduleRun(schedule_string(explorer.schedule_of(execution)), execution.records, failure, outcome)
+        return ScheduleRun(schedule_string(explorer.schedule_of(execution)), coalesce(execution.records),
+                           failure.message if failure else None, outcome)
     finally:
-        explorer.sim.restore_state(explorer.start)
+        explorer.close()
 
 
 def make_explorer(sim: Any, ops: Sequence[Op | Flow], **options: Any) -> _Explorer:

@@ -316,12 +316,14 @@ class _ActionTask:
 
     def close(self) -> None:
         """Cancel the task if it did not finish (its driver gave up on it)."""
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            with contextlib.suppress(BaseException):
-                self.loop().run_until_complete(self._task)
-        elif self._task is None:
+        if self._task is None:
             self._coro.close()
+        elif not self._task.done():
+            self._task.cancel()
+            loop = self.loop()
+            if not loop.is_running():
+                with contextlib.suppress(BaseException):
+                    loop.run_until_complete(self._task)
 
 
 class _Ready:
