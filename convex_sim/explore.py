@@ -655,7 +655,8 @@ class _Explorer:
         try:
             verdict = run_guarded(frame, lambda: self.invariant(ctx))
         except AssertionError as exc:
-            return Failure("invariant", f"invariant failed: {exc or 'assertion failed'}")
+            message = str(exc).split("\n")[0]  # pytest's rewriting appends "\nassert ..."
+            return Failure("invariant", f"invariant failed: {message or 'assertion failed'}")
         except Exception as exc:
             return Failure("invariant", f"invariant raised {type(exc).__name__}: {exc}")
         if verdict is False:
