@@ -517,16 +517,21 @@ class Counterexample:
 
 @dataclass
 class ScheduleRun:
-    """One schedule's run: its steps, its verdict."""
+    """One schedule's run: its steps, its verdict. ``str()`` is its timeline."""
 
     schedule: str
     steps: list[StepRecord]
     failure: str | None
     outcome: str | None
+    ops: list[Op | Flow] = field(default_factory=list, repr=False)
+    seed: int = 0
 
     @property
     def ok(self) -> bool:
         return self.failure is None
+
+    def __str__(self) -> str:
+        return _timeline(self.schedule, self.steps, self.ops, self.failure, "", self.seed)
 
 
 @dataclass
@@ -897,19 +902,21 @@ class _Search:
 # --- Shrinking (generic over choice sequences) -------------------------------------------------------
 
 
-def shrink(choices: list[int], run: Callable[[list[int]], tuple | None], budget: int = 400) -> list[int]:
-    """The simplest choice list found that still fails.
+def shrink(choices: list[int], run: Callable[[list[int]], tuple[tuple, list[int]] | None],
+           budget: int = 400) -> list[int]:
+    """The simplest schedule found that still fails.
 
-    ``run(candidate)`` returns a simplicity key of what ``candidate`` executed
-    if it still fails (smaller is simpler), else None. A candidate is kept only
-    if it is strictly simpler, so shrinking always ends. Passes: cut the choice
-    list short (the rest runs op by op), delete one choice, swap two
-    neighbouring choices.
+    ``run(candidate)`` returns ``(simplicity key, schedule executed)`` if
+    ``candidate`` still fails (a smaller key is simpler), else None. A
+    candidate is kept only if it is strictly simpler, so shrinking ends; the
+    search then continues from the schedule it executed, every step explicit.
+    Passes: cut the list short (the rest runs op by op), delete one choice,
+    swap two neighbouring choices.
     """
-    best_choices = list(choices)
-    best = run(best_choices)
-    if best is None:
-        return best_choices
+    first = run(list(choices))
+    if first is None:
+        return list(choices)
+    best, best_choices = first
     tries = 0
 
     def attempt(candidate: list[int]) -> bool:
@@ -917,9 +924,9 @@ def shrink(choices: list[int], run: Callable[[list[int]], tuple | None], budget:
         if tries >= budget:
             return False
         tries += 1
-        key = run(candidate)
-        if key is not None and key < best:  # type: ignore[operator]
-            best, best_choices = key, candidate
+        found = run(candidate)
+        if found is not None and found[0] < best:
+            best, best_choices = found
             return True
         return False
 
@@ -990,10 +997,15 @@ def _describe_writes(record: StepRecord) -> str:
 
 def render_timeline(example: Counterexample) -> str:
     """The numbered timeline of a counterexample, then the failure and the replay line."""
-    ops = ", ".join(f"{_letter(i)} = {op.label}" for i, op in enumerate(example.ops))
-    lines = [f"Schedule {example.schedule!r} ({len(example.steps)} steps, "
-             f"{_switches([s.op for s in example.steps])} context switches)   ops: {ops}"]
-    for s in example.steps:
+    return _timeline(example.schedule, example.steps, example.ops, example.reason, example.kind, example.seed)
+
+
+def _timeline(schedule: str, steps: Sequence[StepRecord], op_list: Sequence[Op | Flow],
+              reason: str | None, kind: str, seed: int) -> str:
+    ops = ", ".join(f"{_letter(i)} = {op.label}" for i, op in enumerate(op_list))
+    lines = [f"Schedule {schedule!r} ({len(steps)} steps, "
+             f"{_switches([s.op for s in steps])} context switches)   ops: {ops}"]
+    for s in steps:
         ts = f"snapshot {s.snapshot_ts}" if s.snapshot_ts is not None else ""
         if s.commit_ts is not None:
             ts += f" → commit {s.commit_ts}"
@@ -1005,9 +1017,12 @@ def render_timeline(example: Counterexample) -> str:
             lines.append(f"        writes {writes}")
         if s.result:
             lines.append(f"        → {s.result}")
-    where = f" (after step {example.steps[-1].number})" if example.kind == "invariant" and example.steps else ""
-    lines.append(f"FAILED{where}: {example.reason}")
-    lines.append(f"seed {example.seed}; replay: sim.replay_schedule({example.schedule!r})")
+    if reason is None:
+        lines.append("OK")
+    else:
+        where = f" (after step {steps[-1].number})" if kind == "invariant" and steps else ""
+        lines.append(f"FAILED{where}: {reason}")
+    lines.append(f"seed {seed}; replay: sim.replay_schedule({schedule!r})")
     return "\n".join(lines)
 
 
@@ -1125,13 +1140,13 @@ def explore(sim: Any, ops: Sequence[Op | Flow], *, invariant: Callable[[Any], An
 
 
 def _counterexample(explorer: _Explorer, choices: list[int], found: Failure) -> Counterexample:
-    def run(candidate: list[int]) -> tuple | None:
+    def run(candidate: list[int]) -> tuple[tuple, list[int]] | None:
         execution, _outcome, failure = explorer.run(candidate)
         if failure is None or failure.kind != found.kind:
             return None
         executed = explorer.schedule_of(execution)
         # What a reader counts first: the steps of the timeline, then engine steps, then switches.
-        return (len(coalesce(execution.records)), len(executed), _switches(executed), executed)
+        return (len(coalesce(execution.records)), len(executed), _switches(executed), executed), executed
 
     small = shrink(choices, run)
     execution, _outcome, failure = explorer.run(small)
@@ -1147,7 +1162,7 @@ def replay(explorer: _Explorer, schedule: str) -> ScheduleRun:
     try:
         execution, outcome, failure = explorer.run(parse_schedule(schedule))
         return ScheduleRun(schedule_string(explorer.schedule_of(execution)), coalesce(execution.records),
-                           failure.message if failure else None, outcome)
+                           failure.message if failure else None, outcome, explorer.ops, explorer.seed)
     finally:
         explorer.close()
 

@@ -11,7 +11,9 @@ per test. ``@pytest.mark.convex_app("otherapp", schema="otherapp.schema:schema")
 overrides the app for one test or module. ``--convex-seed N`` sets the seed
 (default 0); ``--convex-seed random`` picks one and prints it. When a test
 fails, its report gets a "convex-sim" section with the seed and every call
-the test made through the fixture.
+the test made through the fixture, and the timeline and replay line of each
+failing exploration. ``--convex-explore-budget N`` caps every ``sim.explore``
+that does not set ``max_schedules`` itself; ``--convex-seed`` seeds them too.
 """
 
 from __future__ import annotations
@@ -22,12 +24,13 @@ from typing import Any
 
 import pytest
 
-from convex_sim import ConvexSim
+from convex_sim import ConvexSim, explore
 from convex_sim.errors import ConvexSimError
 
 DEFAULT_SEED = 0
 _SIMS = pytest.StashKey[list]()
 _SEED = pytest.StashKey[int]()
+_SAVED_DEFAULTS = pytest.StashKey[dict]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -36,6 +39,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--convex-seed", dest="convex_seed", default=None, metavar="N|random",
         help=f"seed for every ConvexSim the convex fixture creates (default {DEFAULT_SEED}; "
              "'random' picks one and prints it).")
+    group.addoption(
+        "--convex-explore-budget", dest="convex_explore_budget", type=int, default=None, metavar="N",
+        help="default max_schedules of every sim.explore() in the run (a test's explicit value wins)")
     parser.addini("convex_sim_app", "package holding the app's Convex functions (e.g. myapp)")
     parser.addini("convex_sim_schema",
                   "the app's schema object, 'module:attribute' (default: <app>.schema:schema)")
@@ -45,7 +51,20 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "convex_app(package, schema=None): the app the convex fixture loads for this test")
-    config.stash[_SEED] = _parse_seed(config.getoption("convex_seed"))
+    config.stash[_SEED] = seed = _parse_seed(config.getoption("convex_seed"))
+    budget = config.getoption("convex_explore_budget")
+    if budget is not None and budget < 1:
+        raise pytest.UsageError(f"--convex-explore-budget expects an integer >= 1, got {budget}")
+    config.stash[_SAVED_DEFAULTS] = dict(explore.DEFAULTS)
+    explore.DEFAULTS["seed"] = seed
+    if budget is not None:
+        explore.DEFAULTS["max_schedules"] = budget
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    saved = config.stash.get(_SAVED_DEFAULTS, None)
+    if saved is not None:
+        explore.DEFAULTS.update(saved)
 
 
 def _parse_seed(raw: str | None) -> int:
@@ -129,5 +148,9 @@ def describe(sims: list[ConvexSim], item: pytest.Item) -> str:
         lines.append(f"seed {sim.seed}, {len(sim.calls)} call(s), virtual clock {sim.clock:.0f} ms")
         for number, record in enumerate(sim.calls, start=1):
             lines.append(f"  {number:>3}. {record}")
+        for result in sim.explorations:
+            lines.append(f"explore: {result}")
+            for example in result.failures:
+                lines.append(str(example))
     lines.append(f"reproduce: pytest '{item.nodeid}' --convex-seed {sims[0].seed}")
     return "\n".join(lines)

@@ -134,3 +134,38 @@ def test_bad_schema_spec_is_a_usage_error(pytester, spec):
     result = run(pytester)
     assert result.ret != 0
     assert "convex_sim_schema" in result.stdout.str() + result.stderr.str()
+
+
+BANK_TEST = """
+from convex_sim import Op
+
+def no_overdraft(ctx):
+    for a in ctx.db.query("accounts").collect():
+        assert a["balance"] >= 0, f"{a['owner']} has balance {a['balance']}"
+
+def test_race(convex):
+    convex.mutation("bank:open_account", {"owner": "ada", "balance": 100})
+    convex.mutation("bank:open_account", {"owner": "bob", "balance": 0})
+    args = {"src": "ada", "dst": "bob", "amount": 60}
+    result = convex.explore([Op("bank:transfer_via_action", args)] * 2, invariant=no_overdraft,
+                            check_serializable=False, strategy="random")
+    print("SCHEDULES", result.schedules_run)
+    result.assert_ok()
+"""
+
+
+def test_explore_budget_option_and_failure_report(pytester):
+    pytester.makeini("[pytest]\nconvex_sim_app = scenarios.bank\n")
+    pytester.makepyfile(BANK_TEST)
+    result = run(pytester, "-s", "--convex-explore-budget", "25")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*SCHEDULES 25*",
+        "*convex-sim*",
+        "explore: random: 25 schedules*",
+        "Schedule '*' (4 steps*",
+        "FAILED (after step 4): invariant failed: ada has balance -20",
+        "seed 0; replay: sim.replay_schedule(*)",
+    ])
+    bad = run(pytester, "--convex-explore-budget", "0")
+    assert bad.ret != 0
