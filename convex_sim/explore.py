@@ -525,13 +525,14 @@ class ScheduleRun:
     outcome: str | None
     ops: list[Op | Flow] = field(default_factory=list, repr=False)
     seed: int = 0
+    kind: str = ""   # the failure's kind, if it failed
 
     @property
     def ok(self) -> bool:
         return self.failure is None
 
     def __str__(self) -> str:
-        return _timeline(self.schedule, self.steps, self.ops, self.failure, "", self.seed)
+        return _timeline(self.schedule, self.steps, self.ops, self.failure, self.kind, self.seed)
 
 
 @dataclass
@@ -1162,7 +1163,8 @@ def replay(explorer: _Explorer, schedule: str) -> ScheduleRun:
     try:
         execution, outcome, failure = explorer.run(parse_schedule(schedule))
         return ScheduleRun(schedule_string(explorer.schedule_of(execution)), coalesce(execution.records),
-                           failure.message if failure else None, outcome, explorer.ops, explorer.seed)
+                           failure.message if failure else None, outcome, explorer.ops, explorer.seed,
+                           failure.kind if failure else "")
     finally:
         explorer.close()
 
