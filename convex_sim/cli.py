@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import __name__ as _package
-from .database import WriteConflict
+from .explore import Flow, Op
 from .sim import ConvexSim
 
 
@@ -43,50 +43,46 @@ def demo_chat() -> None:
     _print(f"  {len(sim.calls)} calls, {sim.db.latest_ts} commits, virtual clock {sim.clock:.0f} ms")
 
 
-def demo_bank() -> None:
-    from scenarios.bank.schema import schema
-
-    _print("== bank: optimistic concurrency, and a race between two actions")
+def _bank(schema: Any) -> ConvexSim:
     sim = ConvexSim(schema, modules="scenarios.bank", seed=0)
     sim.mutation("bank:open_account", {"owner": "ada", "balance": 100})
     sim.mutation("bank:open_account", {"owner": "bob", "balance": 0})
-    runtime = sim.runtime
-    transfer = runtime.resolve("bank:transfer", "mutation")
-    args = {"src": "ada", "dst": "bob", "amount": 60}
-    first = runtime.begin_mutation(transfer, args, None)
-    second = runtime.begin_mutation(transfer, args, None)
-    _print(f"  two transfers of 60 began on the same snapshot (ts {first.txn.begin_ts})")
-    _print(f"  first commits at ts {runtime.commit_mutation(first)}")
-    try:
-        runtime.commit_mutation(second)
-    except WriteConflict as conflict:
-        _print(f"  second conflicts: {conflict.conflict}")
-    retry = runtime.begin_mutation(transfer, args, None)
-    _print(f"  re-run at ts {retry.txn.begin_ts}: {retry.error or retry.result!r}")
-    _print(f"  balances: ada {sim.query('bank:balance', {'owner': 'ada'})}, "
-           f"bob {sim.query('bank:balance', {'owner': 'bob'})}  (never negative)")
+    return sim
 
-    _print("  now transfer_via_action twice, steps interleaved by hand:")
-    race = ConvexSim(schema, modules="scenarios.bank", seed=0)
-    race.mutation("bank:open_account", {"owner": "ada", "balance": 100})
-    race.mutation("bank:open_account", {"owner": "bob", "balance": 0})
-    action = race.runtime.resolve("bank:transfer_via_action", "action")
-    a = race.runtime.action_process(action, args, None)
-    b = race.runtime.action_process(action, args, None)
-    pending: dict[str, Any] = {"A": next(a), "B": next(b)}
-    for name in ["A", "B", "A", "B", "A", "B"]:
-        process = a if name == "A" else b
-        step = pending[name]
-        if step is None:
-            continue
-        result = race.runtime.run_step(step)
-        _print(f"    {name}: {step.describe():<32} -> {result!r}")
-        try:
-            pending[name] = process.send(result)
-        except StopIteration:
-            pending[name] = None
-    _print(f"  balances: ada {race.query('bank:balance', {'owner': 'ada'})}, "
-           f"bob {race.query('bank:balance', {'owner': 'bob'})}  (ada is overdrawn)")
+
+def _no_overdraft(ctx: Any) -> None:
+    for account in ctx.db.query("accounts").collect():
+        assert account["balance"] >= 0, f"{account['owner']} has balance {account['balance']}"
+
+
+def demo_explore() -> None:
+    from scenarios.bank.schema import schema as bank_schema
+    from scenarios.races import counter, orders, signup
+    from scenarios.races.schema import schema as races_schema
+
+    _print("== explore: every interleaving of concurrent calls, checked")
+    sim = _bank(bank_schema)
+    transfer = {"src": "ada", "dst": "bob", "amount": 60}
+    correct = sim.explore([Op("bank:transfer", transfer)] * 3, invariant=_no_overdraft)
+    _print(f"  bank:transfer x3 (one mutation each)      {correct}")
+    racy = sim.explore([Op("bank:transfer_via_action", transfer)] * 2, invariant=_no_overdraft)
+    _print(f"  bank:transfer_via_action x2               {racy}")
+    races = ConvexSim(races_schema, modules="scenarios.races", seed=0)
+    checks = [
+        ("counter: read, then write (client flow) x2", [Flow(counter.read_then_write)] * 2, {}),
+        ("counter: increment (client flow) x2", [Flow(counter.increment_flow)] * 2, {}),
+        ("signup: register_via_action x2", [Op("signup:register_via_action", {"name": "ada"})] * 2,
+         {"invariant": signup.unique_names}),
+        ("orders: place + cancel, racing the job", [Op("orders:place", {"customer": "c1"}),
+                                                    Op("orders:cancel", {"customer": "c1"})],
+         {"invariant": orders.never_charge_a_canceled_order, "check_serializable": False}),
+    ]
+    for label, ops, options in checks:
+        _print(f"  {label:<41} {races.explore(ops, **options)}")
+    invariant_failure = next(f for f in racy.failures if f.kind == "invariant")
+    _print()
+    _print("The overdraft, shrunk to its shortest schedule:")
+    _print(str(invariant_failure))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -102,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     demo_chat()
     _print()
-    demo_bank()
+    demo_explore()
     return 0
 
 

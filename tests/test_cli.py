@@ -1,13 +1,15 @@
 from convex_sim.cli import main
 
 
-def test_demo_runs_the_scenarios_and_shows_the_race(capsys):
+def test_demo_explores_the_scenarios_and_shows_the_race(capsys):
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
     assert "pages, newest first: [['message 4', 'message 3'], ['message 2', 'message 1'], ['message 0']]" in out
-    assert "second conflicts: bank:transfer committed at ts 3" in out
-    assert "balances: ada 40, bob 60" in out
-    assert "balances: ada -20, bob 120" in out
+    assert "bank:transfer x3 (one mutation each)      exhaustive: 12 schedules, 3 distinct outcomes, ok" in out
+    assert "bank:transfer_via_action x2               exhaustive: 10 schedules, 2 distinct outcomes, 1 failure(s)" in out
+    assert "signup: register_via_action x2" in out and "orders: place + cancel" in out
+    assert "Schedule 'BAAABB' (4 steps, 2 context switches)" in out
+    assert "FAILED (after step 4): invariant failed: ada has balance -20" in out
 
 
 def test_version(capsys):
