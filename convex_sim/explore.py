@@ -195,7 +195,18 @@ class _Execution:
         self.failure: Failure | None = None
         self._current_op = -1
         self._job_ids: dict[int, list[str]] = {}
-        self.runners = [_OpRunner(i, self._op_steps(i, op)) for i, op in enumerate(explorer.ops)]
+        self._op_calls = [0] * len(explorer.ops)
+        self.runtime.seed_source = self._next_seed
+        self.runners = []
+        for i, op in enumerate(explorer.ops):
+            self._current_op = i
+            self.runners.append(_OpRunner(i, self._op_steps(i, op)))
+
+    def _next_seed(self) -> int:
+        """Each operation's n-th function execution gets the same seed in every schedule."""
+        op = self._current_op
+        self._op_calls[op] += 1
+        return hash((self.x.seed, op, self._op_calls[op]))
 
     def close(self) -> None:
         """Abandon the ops that did not finish (their tasks are cancelled, not left to the GC)."""
@@ -203,6 +214,8 @@ class _Execution:
             if not runner.done:
                 runner.gen.close()
                 runner.done = True
+        if self.runtime.seed_source == self._next_seed:
+            self.runtime.seed_source = None
 
     # -- running ---------------------------------------------------------------------------
     def enabled(self) -> list[int]:
@@ -678,6 +691,7 @@ class _Explorer:
                     execution.step(op)
             outcome, _error = execution.outcome()
             self._serial[order] = outcome
+            execution.close()
         return self._serial[order]
 
     def serializability_failure(self, outcome: str, execution: _Execution) -> Failure | None:
@@ -710,7 +724,7 @@ class _Explorer:
         return execution, *self.verdict(execution)
 
     def verdict(self, execution: _Execution) -> tuple[str | None, Failure | None]:
-        """(outcome, failure) of a finished execution."""
+        """(outcome, failure) of a finished execution (serial runs may replace the live one)."""
         if execution.failure:
             return None, execution.failure
         outcome, error = execution.outcome()

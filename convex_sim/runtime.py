@@ -571,6 +571,9 @@ class Runtime:
         self.services: dict[str, Callable[[Any], Any]] = {}
         self._seed = seed
         self._calls = 0  # numbers function executions: (seed, number) seeds each one
+        #: Overrides where execution seeds come from (the explorer seeds per operation, so that
+        #: reordering independent operations does not change what ``random`` gives each).
+        self.seed_source: Callable[[], int] | None = None
         self.max_retries = limits.MAX_OCC_RETRIES
         #: Called after each OCC conflict of a mutation: (function path, Conflict, attempt).
         self.on_conflict: list[Callable[[str, Any, int], None]] = []
@@ -598,7 +601,8 @@ class Runtime:
 
     def new_frame(self, fn_path: str, kind: str) -> CallFrame:
         self._calls += 1
-        return CallFrame(fn_path, kind, self.db.clock.now_ms, hash((self._seed, self._calls)))
+        seed = self.seed_source() if self.seed_source is not None else hash((self._seed, self._calls))
+        return CallFrame(fn_path, kind, self.db.clock.now_ms, seed)
 
     def check_args(self, fn: ConvexFunction, args: Any) -> dict:
         if args is None:

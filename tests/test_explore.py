@@ -189,3 +189,33 @@ def test_render_html_writes_a_self_contained_timeline(bank, tmp_path):
     assert page.startswith("<!doctype html>") and "bank:debit" in page and "overwrites step" in page
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".convex-sim-")]
 
+
+
+def test_random_in_app_code_does_not_depend_on_interleaving():
+    import random
+
+    schema = define_schema({"draws": define_table({"who": v.string(), "value": v.float64()})})
+
+    @mutation(args={"who": v.string()})
+    def draw(ctx, args):
+        value = random.random()
+        ctx.db.insert("draws", {"who": args["who"], "value": value})
+        return value
+
+    registry = Registry()
+    registry.register("d:draw", draw)
+    sim = ConvexSim(schema, registry)
+    result = sim.explore([Op("d:draw", {"who": "a"}), Op("d:draw", {"who": "b"})], reduction=False)
+    assert result.ok  # each op draws the same number whatever the order: every outcome is serial
+    assert result.distinct_outcomes == 1
+
+
+def test_more_than_eight_operations_search_serial_orders(races):
+    increments = [Op("counter:increment", {"name": "clicks"})] * 9
+    fine = races.explore(increments, strategy="random", max_schedules=3, seed=2)
+    assert fine.ok and fine.schedules_run == 3
+    flows = [Flow(counter.read_then_write)] * 2 + [Op("counter:increment", {"name": "other"})] * 7
+    racy = races.explore(flows, strategy="random", max_schedules=40, seed=1)
+    (example,) = racy.failures
+    assert example.kind == "serializability"
+    assert "no serial order of [A, B, C, D, E, F, G, H, I] gives this outcome (searched" in example.reason
