@@ -601,7 +601,7 @@ def parse_schedule(text: str) -> list[int]:
 class _Explorer:
     def __init__(self, sim: Any, ops: Sequence[Op | Flow], *, invariant: Callable[[Any], Any] | None,
                  check_serializable: bool, seed: int, setup: Callable[[Any], Any] | None,
-                 expected_errors: tuple[type[BaseException], ...]) -> None:
+                 expected_errors: tuple[type[BaseException], ...], check_subscriptions: bool = True) -> None:
         self.sim = sim
         self.ops = list(ops)
         if not self.ops:
@@ -624,6 +624,8 @@ class _Explorer:
         self.expected_errors = tuple(expected_errors)
         self.stats = {"conflicts": 0, "sleep_blocked": 0}
         self._live: _Execution | None = None
+        self.check_subscriptions = check_subscriptions
+        self._client_marks = [(c, len(c.transitions)) for c in sim.subscriptions.clients if c.subscriptions]
         self.start = sim.capture_state()
         self.initial_ids = frozenset(d["_id"] for rows in self.final_state().values() for d in rows)
         self._serial: dict[tuple[int, ...], str | None] = {}
@@ -727,6 +729,10 @@ class _Explorer:
         """(outcome, failure) of a finished execution (serial runs may replace the live one)."""
         if execution.failure:
             return None, execution.failure
+        if self.check_subscriptions:
+            failure = self.subscription_failure()
+            if failure:
+                return None, failure
         outcome, error = execution.outcome()
         if error:
             return None, error
@@ -735,6 +741,16 @@ class _Explorer:
             if failure:
                 return outcome, failure
         return outcome, None
+
+    def subscription_failure(self) -> Failure | None:
+        """Every client's transitions during this schedule, checked (see check_consistency)."""
+        from .subscriptions import check_consistency
+
+        for client, since in self._client_marks:
+            report = check_consistency(client, since=since)
+            if not report.ok:
+                return Failure("subscription", f"client {client.id}: {report.problems[0]}")
+        return None
 
     def schedule_of(self, execution: _Execution) -> list[int]:
         return [r.op for r in execution.records]
@@ -1123,7 +1139,7 @@ def explore(sim: Any, ops: Sequence[Op | Flow], *, invariant: Callable[[Any], An
             max_schedules: int | None = None, seed: int | None = None,
             setup: Callable[[Any], Any] | None = None,
             expected_errors: Iterable[type[BaseException]] = (), reduction: bool = True,
-            pct_depth: int = 3) -> ExplorationResult:
+            pct_depth: int = 3, check_subscriptions: bool = True) -> ExplorationResult:
     """Run ``ops`` concurrently under many schedules and check each one; see ``ConvexSim.explore``."""
     if strategy not in STRATEGIES:
         raise ExplorationError(f"explore: strategy must be one of {list(STRATEGIES)}, got {strategy!r}")
@@ -1132,7 +1148,8 @@ def explore(sim: Any, ops: Sequence[Op | Flow], *, invariant: Callable[[Any], An
         raise ExplorationError(f"explore: max_schedules must be an int >= 1, got {budget!r}")
     seed = seed if seed is not None else (DEFAULTS["seed"] if DEFAULTS["seed"] is not None else 0)
     explorer = _Explorer(sim, ops, invariant=invariant, check_serializable=check_serializable, seed=seed,
-                         setup=setup, expected_errors=tuple(expected_errors))
+                         setup=setup, expected_errors=tuple(expected_errors),
+                         check_subscriptions=check_subscriptions)
     progress = _progress_bar(budget)
     search = _Search(explorer, budget, progress)
     exhausted = False
@@ -1188,5 +1205,6 @@ def make_explorer(sim: Any, ops: Sequence[Op | Flow], **options: Any) -> _Explor
     return _Explorer(sim, ops, invariant=options.get("invariant"),
                      check_serializable=options.get("check_serializable", True),
                      seed=options.get("seed", 0), setup=options.get("setup"),
-                     expected_errors=tuple(options.get("expected_errors", ())))
+                     expected_errors=tuple(options.get("expected_errors", ())),
+                     check_subscriptions=options.get("check_subscriptions", True))
 

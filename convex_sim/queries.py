@@ -434,7 +434,11 @@ class Query:
         return found[0] if found else None
 
     def paginate(self, options: Mapping[str, Any]) -> dict:
-        """One page: ``{"page", "is_done", "continue_cursor", "split_cursor", "page_status"}``."""
+        """One page: ``{"page", "is_done", "continue_cursor", "split_cursor", "page_status"}``.
+
+        With ``end_cursor`` the page runs from ``cursor`` up to and including that
+        position whatever ``num_items`` says, so a page whose end is pinned grows
+        when rows are inserted inside it instead of pushing rows onto the next page."""
         opts = self._paginate_options(options)
         self._consume("paginate")
         descending = self._order == "desc"
@@ -458,11 +462,14 @@ class Query:
             last = doc
             if matched:
                 page.append(copy_value(doc))
-            if len(page) >= opts["num_items"] or (max_rows is not None and scanned >= max_rows):
+            pinned = bool(opts.get("end_cursor"))  # a pinned page runs to its end cursor
+            if (not pinned and len(page) >= opts["num_items"]) or (max_rows is not None and scanned >= max_rows):
                 done = False
                 break
-        if done:
-            continue_cursor = opts.get("end_cursor") or _END_CURSOR
+        if done and opts.get("end_cursor") and opts["end_cursor"] != _END_CURSOR:
+            done, continue_cursor = False, opts["end_cursor"]  # reached the pinned end, not the last row
+        elif done:
+            continue_cursor = _END_CURSOR
         else:
             assert last is not None
             continue_cursor = _encode_cursor(self._index, [field_value(last, f) for f in key_fields])

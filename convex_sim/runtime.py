@@ -599,9 +599,11 @@ class Runtime:
     def restore(self, calls: int) -> None:
         self._calls = calls
 
-    def new_frame(self, fn_path: str, kind: str) -> CallFrame:
-        self._calls += 1
-        seed = self.seed_source() if self.seed_source is not None else hash((self._seed, self._calls))
+    def new_frame(self, fn_path: str, kind: str, seed: int | None = None) -> CallFrame:
+        """A frame for one execution; ``seed`` pins its ``random`` (else the next in sequence)."""
+        if seed is None:
+            self._calls += 1
+            seed = self.seed_source() if self.seed_source is not None else hash((self._seed, self._calls))
         return CallFrame(fn_path, kind, self.db.clock.now_ms, seed)
 
     def check_args(self, fn: ConvexFunction, args: Any) -> dict:
@@ -641,17 +643,23 @@ class Runtime:
 
     # -- queries ------------------------------------------------------------------------------
     def call_query(self, fn: ConvexFunction, args: Any, identity: UserIdentity | None,
-                   *, at_ts: int | None = None) -> tuple[Any, Transaction]:
-        """Run a query at the latest (or ``at_ts``) snapshot; return (result, its transaction)."""
+                   *, at_ts: int | None = None, seed: int | None = None) -> tuple[Any, Transaction]:
+        """Run a query at the latest (or ``at_ts``) snapshot; return (result, its transaction).
+
+        ``seed`` pins the execution's ``random`` (subscriptions re-run queries with a seed of
+        their own, so they do not shift the sequence other calls see)."""
         checked = self.check_args(fn, args)
         txn = self.db.begin(fn.path or "", read_only=True, at_ts=at_ts)
-        frame = self.new_frame(fn.path or "", QUERY)
+        frame = self.new_frame(fn.path or "", QUERY, seed)
         ctx = QueryCtx(self, txn, identity, fn.path or "", fn.is_async)
         try:
             result = run_guarded(frame, lambda: self._run_sync(fn, ctx, checked))
             result = self.check_result(fn, result)
         except BaseException as exc:
-            raise self._app_error(fn, exc) from None
+            failed = self._app_error(fn, exc)
+            with contextlib.suppress(AttributeError, TypeError):  # what it read before failing
+                failed.convex_sim_reads = list(txn.reads)  # type: ignore[attr-defined]
+            raise failed from None
         finally:
             txn.abort()
         return result, txn

@@ -38,6 +38,7 @@ from .http import HttpRouter, not_found
 from .runtime import Runtime, UserIdentity, make_identity
 from .scheduler import SCHEDULED_FUNCTIONS, SCHEDULED_FUNCTIONS_TABLE, SchedulerService
 from .schema import SchemaDefinition
+from .subscriptions import Client, SubscriptionManager
 from .values import format_value
 
 
@@ -72,6 +73,7 @@ class SimState:
     storage: Any
     calls: int
     identities: int
+    subscriptions: Any
 
 
 class _Caller:
@@ -118,6 +120,11 @@ class _Caller:
         body = lambda ctx: Runtime._run_sync(adhoc, ctx, {})  # noqa: E731
         return sim._record("run", "sim.run", {}, self._identity,
                            lambda: sim.runtime.call_mutation(adhoc, {}, self._identity, body=body)[0])
+
+    def subscribe(self, ref: Any, args: Mapping[str, Any] | None = None) -> Any:
+        """Subscribe to a query as this handle's identity; returns a live
+        :class:`~convex_sim.subscriptions.Subscription` (``value``, ``timestamp``, ``history``)."""
+        return self._sim._handle_client(self._identity).subscribe(ref, args)
 
     def with_token(self, token: str) -> IdentityHandle:
         """A handle whose calls carry ``token`` (an OIDC JWT), validated against the sim's
@@ -204,6 +211,8 @@ class ConvexSim(_Caller):
         self.scheduler = SchedulerService(self.runtime, getattr(self.registry.modules.get("crons"), "crons", None))
         self.storage = FileStorage(self.runtime, self.CLOUD_ORIGIN, seed)
         self.auth = AuthService(auth_providers or [], lambda: self._clock.now_ms)
+        self.subscriptions = SubscriptionManager(self.runtime)
+        self._handle_clients: dict[str | None, Client] = {}
         router = getattr(self.registry.modules.get("http"), "http", None)
         self.http: HttpRouter | None = router if isinstance(router, HttpRouter) else None
         self.calls: list[CallRecord] = []
@@ -238,25 +247,44 @@ class ConvexSim(_Caller):
         """Every row of ``_scheduled_functions``, oldest first."""
         return self.scheduler.jobs()
 
+    # -- clients -------------------------------------------------------------------------------
+    def client(self, identity: UserIdentity | Mapping[str, Any] | None = None) -> Client:
+        """A simulated browser connection: ``subscribe``, ``subscribe_paginated``, ``query``,
+        ``mutation`` (with ``optimistic_update=``), ``action``, ``disconnect``/``reconnect``.
+        It may call public functions only. ``identity`` is a UserIdentity or its fields."""
+        if isinstance(identity, Mapping):
+            identity = self.with_identity(**identity).identity
+        return self.subscriptions.client(identity)
+
+    def _handle_client(self, identity: UserIdentity | None) -> Client:
+        key = identity.token_identifier if identity else None
+        client = self._handle_clients.get(key)
+        if client is None:
+            client = self._handle_clients[key] = self.subscriptions.client(identity)
+        return client
+
     # -- concurrency exploration -------------------------------------------------------------
     def explore(self, ops: Sequence[Any], invariant: Callable[[Any], Any] | None = None, *,
                 check_serializable: bool = True, strategy: str = "exhaustive",
                 max_schedules: int | None = None, seed: int | None = None,
                 setup: Callable[[ConvexSim], Any] | None = None,
-                expected_errors: Iterable[type[BaseException]] = (), reduction: bool = True) -> Any:
+                expected_errors: Iterable[type[BaseException]] = (), reduction: bool = True,
+                check_subscriptions: bool = True) -> Any:
         """Run ``ops`` (``Op``/``Flow``) concurrently under many schedules; return an
         :class:`~convex_sim.explore.ExplorationResult`. The sim's state is unchanged afterwards.
 
         ``invariant(ctx)`` runs after every commit (raise or return False to fail);
         ``check_serializable`` demands that each outcome equal some serial order's;
         ``strategy`` is ``"exhaustive"`` (with partial-order reduction unless
-        ``reduction=False``), ``"random"`` or ``"pct"``; ``setup(sim)`` runs before each schedule.
+        ``reduction=False``), ``"random"`` or ``"pct"``; ``setup(sim)`` runs before each schedule;
+        ``check_subscriptions`` checks what every subscribed client was shown in each schedule.
         """
         from .explore import explore
 
         return explore(self, ops, invariant=invariant, check_serializable=check_serializable,
                        strategy=strategy, max_schedules=max_schedules, seed=seed, setup=setup,
-                       expected_errors=expected_errors, reduction=reduction)
+                       expected_errors=expected_errors, reduction=reduction,
+                       check_subscriptions=check_subscriptions)
 
     def replay_schedule(self, schedule: str, ops: Sequence[Any] | None = None, **options: Any) -> Any:
         """Re-run one schedule (a counterexample's ``.schedule``) from the current state.
@@ -285,7 +313,8 @@ class ConvexSim(_Caller):
     def _remember_exploration(self, explorer: Any, result: Any) -> None:
         self._last_exploration = (explorer.ops, {
             "invariant": explorer.invariant, "check_serializable": explorer.check_serializable,
-            "seed": explorer.seed, "setup": explorer.setup, "expected_errors": explorer.expected_errors})
+            "seed": explorer.seed, "setup": explorer.setup, "expected_errors": explorer.expected_errors,
+            "check_subscriptions": explorer.check_subscriptions})
         self.explorations.append(result)
 
     # -- whole-simulator snapshots (the explorer rewinds to them) ---------------------------
@@ -293,7 +322,7 @@ class ConvexSim(_Caller):
         """Everything a run can change, cheaply: an MVCC rewind point plus counters."""
         return SimState(self.db.snapshot(), self._clock.now_ms, self.runtime.capture(),
                         self.scheduler.capture(), self.storage.capture(), len(self.calls),
-                        self._identity_counter)
+                        self._identity_counter, self.subscriptions.capture())
 
     def restore_state(self, state: SimState) -> None:
         """Return to a state from :meth:`capture_state` (undoing later commits)."""
@@ -304,6 +333,7 @@ class ConvexSim(_Caller):
         self.storage.restore(state.storage)
         del self.calls[state.calls:]
         self._identity_counter = state.identities
+        self.subscriptions.restore(state.subscriptions)
 
     # -- HTTP ------------------------------------------------------------------------------
     def _fetch(self, url: str, method: str, json_body: Any, content: Any, headers: Any,

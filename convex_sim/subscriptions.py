@@ -1,0 +1,613 @@
+"""Reactive queries and simulated clients, as the Convex sync protocol behaves.
+
+* Identical subscriptions (same function, arguments and identity) share one
+  **query instance**: one execution, one read set.
+* After each commit, the instances whose read set the commit's writes touch
+  are found through a **range index** and re-run; no other instance is
+  visited. A commit re-runs nothing when it writes outside every read set.
+* A **client** (``sim.client()``) is one connection: it receives one
+  **transition** per commit timestamp, updating all its affected
+  subscriptions at once; its mutations return only after it has seen the
+  transition of their commit (read-your-writes); optimistic updates show
+  until that transition arrives.
+* :func:`check_consistency` re-runs every subscription at every delivered
+  timestamp (MVCC keeps the old snapshots) and reports any view that no
+  single point in time had, timestamps going backwards, or a missed change.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .database import Commit, ReadRange, _Bound
+from .errors import ConvexError, ConvexSimError
+from .functions import ACTION, MUTATION, QUERY, ConvexFunction
+from .runtime import Runtime, UserIdentity
+from .values import format_value, to_json
+
+
+class SubscriptionError(ConvexSimError):
+    """A client used wrongly: a call while disconnected, a paginated query without cursor args."""
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(to_json(value), sort_keys=True, separators=(",", ":"))
+
+
+# --- The range index -------------------------------------------------------------------------
+
+
+class RangeIndex:
+    """Which query instances read a given index key, without looking at the others.
+
+    Ranges are bucketed by their first key element when both ends share it
+    (an ``eq`` on the first index field, or a ``db.get``: nearly every query);
+    the rest ("wide" ranges, like a full table scan) sit in a short list that
+    every lookup checks. ``visited`` counts the ranges compared.
+    """
+
+    def __init__(self) -> None:
+        self._buckets: dict[tuple[str, str], dict[Any, dict[int, list[ReadRange]]]] = {}
+        self._wide: dict[tuple[str, str], dict[int, list[ReadRange]]] = {}
+        self.visited = 0
+
+    @staticmethod
+    def _bucket(read: ReadRange) -> Any:
+        lo, hi = read.lo, read.hi
+        if lo and len(hi) >= 1 and not isinstance(lo[0], _Bound) and lo[0] == hi[0]:
+            return lo[0]
+        return None
+
+    def add(self, owner: int, reads: list[ReadRange]) -> None:
+        for read in reads:
+            place = (read.table, read.index)
+            bucket = self._bucket(read)
+            if bucket is None:
+                self._wide.setdefault(place, {}).setdefault(owner, []).append(read)
+            else:
+                self._buckets.setdefault(place, {}).setdefault(bucket, {}).setdefault(owner, []).append(read)
+
+    def remove(self, owner: int, reads: list[ReadRange]) -> None:
+        for read in reads:
+            place = (read.table, read.index)
+            bucket = self._bucket(read)
+            holder = self._wide.get(place) if bucket is None else self._buckets.get(place, {}).get(bucket)
+            if holder is not None:
+                holder.pop(owner, None)
+                if bucket is not None and not holder:
+                    del self._buckets[place][bucket]
+
+    def stab(self, table: str, index: str, key: tuple) -> list[int]:
+        """The owners with a range of ``table.index`` that contains ``key``."""
+        place = (table, index)
+        found: list[int] = []
+        candidates = [self._buckets.get(place, {}).get(key[0], {}) if key else {}, self._wide.get(place, {})]
+        for group in candidates:
+            for owner, reads in group.items():
+                for read in reads:
+                    self.visited += 1
+                    if read.contains(key):
+                        found.append(owner)
+                        break
+        return found
+
+
+# --- Query instances, subscriptions, clients -------------------------------------------------------
+
+
+class QueryInstance:
+    """One shared execution of a query for all identical subscriptions."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, key: tuple, fn: ConvexFunction, args: dict, identity: UserIdentity | None) -> None:
+        self.number = next(self._ids)
+        self.key, self.fn, self.args, self.identity = key, fn, args, identity
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.ts = -1
+        self.reads: list[ReadRange] = []
+        self.subscriptions: dict[int, Subscription] = {}
+
+    @property
+    def canonical(self) -> str:
+        if self.error is not None:
+            return f"error:{type(self.error).__name__}:{self.error}"
+        return _canonical(self.value)
+
+
+class Subscription:
+    """A live query: ``value`` (or ``error``), ``timestamp``, ``history``, ``on_change``."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, client: Client, instance: QueryInstance) -> None:
+        self.id = next(self._ids)
+        self.client = client
+        self.instance = instance
+        self.server_value: Any = None
+        self.server_error: BaseException | None = None
+        self.timestamp: int | None = None
+        self.history: list[tuple[int | None, Any]] = []   # (ts, value); ts None: optimistic
+        self._callbacks: list[Callable[[Any], Any]] = []
+        self._shown: str | None = None
+        self.active = True
+
+    @property
+    def path(self) -> str:
+        return self.instance.fn.path or "?"
+
+    @property
+    def args(self) -> dict:
+        return self.instance.args
+
+    @property
+    def value(self) -> Any:
+        """The result the client shows: the server's, or an optimistic update's."""
+        override = self.client._optimistic_value(self)
+        if override is not _NOTHING:
+            return override
+        if self.server_error is not None:
+            return None
+        return self.server_value
+
+    @property
+    def error(self) -> BaseException | None:
+        """The error the query raised at the latest transition (cleared when it recovers)."""
+        return self.server_error
+
+    def on_change(self, callback: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """Call ``callback(value)`` whenever the shown value changes; returns it (a decorator)."""
+        self._callbacks.append(callback)
+        return callback
+
+    def unsubscribe(self) -> None:
+        if self.active:
+            self.active = False
+            self.client._drop(self)
+
+    def _show(self, ts: int | None) -> None:
+        """Record the shown value if it changed; tell the callbacks."""
+        shown = f"error:{self.server_error}" if self.server_error is not None and \
+            self.client._optimistic_value(self) is _NOTHING else _canonical(self.value)
+        if shown != self._shown:
+            self._shown = shown
+            self.history.append((ts, self.value))
+            for callback in list(self._callbacks):
+                callback(self.value)
+
+    def __repr__(self) -> str:
+        return f"<Subscription {self.path}({format_value(self.args)}) ts={self.timestamp}>"
+
+
+_NOTHING = object()
+
+
+@dataclass
+class Transition:
+    """One message to a client: the new values of its changed subscriptions at ``ts``.
+
+    ``view`` is every subscription's server value after applying it, and
+    ``computed_at`` the timestamp each update was computed at (the same as
+    ``ts`` unless delivery is broken).
+    """
+
+    ts: int
+    updates: dict[int, Any]
+    view: dict[int, str]
+    computed_at: dict[int, int] = field(default_factory=dict)
+
+
+class OptimisticStore:
+    """What an ``optimistic_update`` gets: the client's local query results, editable."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def get_query(self, ref: Any, args: Mapping[str, Any] | None = None) -> Any:
+        sub = self._client._find(ref, args)
+        return None if sub is None else sub.value
+
+    def set_query(self, ref: Any, args: Mapping[str, Any] | None, value: Any) -> None:
+        sub = self._client._find(ref, args)
+        if sub is not None:
+            self._client._layers[-1][sub.id] = value
+
+
+class PaginatedSubscription:
+    """``usePaginatedQuery``: pages whose boundaries stay put as rows come and go."""
+
+    def __init__(self, client: Client, ref: Any, args: Mapping[str, Any], initial_num_items: int,
+                 opts_arg: str) -> None:
+        self._client, self._ref, self._args, self._opts_arg = client, ref, dict(args), opts_arg
+        self.pages: list[Subscription] = []
+        self.pages.append(self._add_page(None, initial_num_items))
+
+    def _add_page(self, cursor: str | None, num_items: int, end_cursor: str | None = None) -> Subscription:
+        opts: dict[str, Any] = {"num_items": num_items, "cursor": cursor}
+        if end_cursor is not None:
+            opts["end_cursor"] = end_cursor
+        page = self._client.subscribe(self._ref, {**self._args, self._opts_arg: opts})
+        if not isinstance(page.value, dict) or "continue_cursor" not in page.value:
+            raise SubscriptionError(
+                f"subscribe_paginated({page.path}): the query must return ctx.db.query(...).paginate(...) "
+                f"and take its options as the {self._opts_arg!r} argument.")
+        return page
+
+    @property
+    def results(self) -> list[Any]:
+        return [item for page in self.pages for item in (page.value or {}).get("page", [])]
+
+    @property
+    def status(self) -> str:
+        """``"CanLoadMore"`` or ``"Exhausted"``."""
+        last = self.pages[-1].value or {}
+        return "Exhausted" if last.get("is_done") else "CanLoadMore"
+
+    def load_more(self, num_items: int) -> bool:
+        """Add a page after the last one, pinning the last one's end; False when exhausted."""
+        last = self.pages[-1]
+        if (last.value or {}).get("is_done"):
+            return False
+        end = last.value["continue_cursor"]
+        opts = last.args[self._opts_arg]
+        pinned = self._client.subscribe(self._ref, {**self._args, self._opts_arg: {**opts, "end_cursor": end}})
+        last.unsubscribe()
+        self.pages[-1] = pinned
+        self.pages.append(self._add_page(end, num_items))
+        return True
+
+
+class Client:
+    """One simulated connection (a browser tab running the Convex client)."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, manager: SubscriptionManager, identity: UserIdentity | None) -> None:
+        self.id = next(self._ids)
+        self.manager, self.identity = manager, identity
+        self.subscriptions: dict[int, Subscription] = {}
+        self.transitions: list[Transition] = []
+        self.ts: int | None = None
+        self.connected = True
+        self._layers: list[dict[int, Any]] = []   # optimistic updates, oldest first
+        self._layer_for_next_commit = False
+
+    # -- subscribing ---------------------------------------------------------------------
+    def subscribe(self, ref: Any, args: Mapping[str, Any] | None = None) -> Subscription:
+        """Subscribe to a public query; its first value is available at once."""
+        sub = self.manager.subscribe(self, ref, args)
+        self.subscriptions[sub.id] = sub
+        self._deliver_initial(sub)
+        return sub
+
+    def subscribe_paginated(self, ref: Any, args: Mapping[str, Any] | None = None, *,
+                            initial_num_items: int, opts_arg: str = "pagination_opts") -> PaginatedSubscription:
+        """Subscribe to a paginated query, ``usePaginatedQuery``-style; grow it with ``load_more``."""
+        return PaginatedSubscription(self, ref, args or {}, initial_num_items, opts_arg)
+
+    def _deliver_initial(self, sub: Subscription) -> None:
+        # An instance not re-run since its last evaluation is unchanged: valid at the latest ts.
+        instance, ts = sub.instance, self.manager.db.latest_ts
+        sub.server_value, sub.server_error, sub.timestamp = instance.value, instance.error, ts
+        self._transition(ts, {sub.id: instance.value}, {sub.id: ts})
+
+    def _drop(self, sub: Subscription) -> None:
+        self.subscriptions.pop(sub.id, None)
+        self.manager.unsubscribe(sub)
+
+    def _find(self, ref: Any, args: Mapping[str, Any] | None) -> Subscription | None:
+        key = self.manager.key_for(ref, args, self.identity)
+        return next((s for s in self.subscriptions.values() if s.instance.key == key), None)
+
+    # -- calls ---------------------------------------------------------------------------
+    def _check_connected(self, what: str) -> None:
+        if not self.connected:
+            raise SubscriptionError(f"client {self.id} is disconnected; reconnect() before {what}.")
+
+    def query(self, ref: Any, args: Mapping[str, Any] | None = None) -> Any:
+        """A one-shot query at the latest timestamp."""
+        self._check_connected("querying")
+        fn = self.manager.runtime.resolve(ref, QUERY, public_only=True)
+        return self.manager.runtime.call_query(fn, args, self.identity)[0]
+
+    def mutation(self, ref: Any, args: Mapping[str, Any] | None = None, *,
+                 optimistic_update: Callable[[OptimisticStore], Any] | None = None) -> Any:
+        """Run a public mutation. It returns after this client saw the transition of its commit.
+
+        ``optimistic_update(store)`` edits the client's local results at once;
+        they show until the server's transition replaces them (or the mutation fails).
+        """
+        self._check_connected("calling a mutation")
+        runtime = self.manager.runtime
+        fn = runtime.resolve(ref, MUTATION, public_only=True)
+        if optimistic_update is not None:
+            self._layers.append({})
+            optimistic_update(OptimisticStore(self))
+            self._show_all(None)
+            self._layer_for_next_commit = True
+        try:
+            result, commit_ts = runtime.call_mutation(fn, args, self.identity)
+        except BaseException:
+            self._drop_layers()
+            raise
+        self._drop_layers()
+        if self.ts is None or self.ts < commit_ts:  # a read-only mutation: advance anyway
+            self._transition(commit_ts, {}, {})
+        return result
+
+    def action(self, ref: Any, args: Mapping[str, Any] | None = None) -> Any:
+        self._check_connected("calling an action")
+        fn = self.manager.runtime.resolve(ref, ACTION, public_only=True)
+        return self.manager.runtime.call_action(fn, args, self.identity)
+
+    # -- connection ----------------------------------------------------------------------
+    def disconnect(self) -> None:
+        """Stop receiving transitions (a closed laptop)."""
+        self.connected = False
+
+    pause = disconnect
+
+    def reconnect(self) -> None:
+        """Reconnect and resync: one transition brings every subscription to the latest timestamp."""
+        self.connected = True
+        self.manager.resync(self)
+
+    resume = reconnect
+
+    def close(self) -> None:
+        for sub in list(self.subscriptions.values()):
+            sub.unsubscribe()
+        self.manager.clients.remove(self)
+
+    # -- delivery ------------------------------------------------------------------------
+    def _transition(self, ts: int, updates: dict[int, Any], computed_at: dict[int, int]) -> None:
+        if self.ts is not None and ts < self.ts:
+            ts = self.ts  # a late subscriber joins at the client's timestamp, never earlier
+        self.ts = ts
+        view = {sid: (f"error:{s.server_error}" if s.server_error is not None else _canonical(s.server_value))
+                for sid, s in self.subscriptions.items()}
+        self.transitions.append(Transition(ts, updates, view, computed_at))
+        for sub in self.subscriptions.values():
+            if sub.id in updates:
+                sub._show(ts)
+
+    def _receive(self, ts: int, changed: list[QueryInstance]) -> None:
+        """The server's transition for commit ``ts``: every affected subscription at once."""
+        updates: dict[int, Any] = {}
+        for instance in changed:
+            for sub in instance.subscriptions.values():
+                if sub.client is self:
+                    sub.server_value, sub.server_error, sub.timestamp = instance.value, instance.error, ts
+                    updates[sub.id] = instance.value
+        for sub in self.subscriptions.values():
+            sub.timestamp = ts
+        if self._layer_for_next_commit:
+            self._drop_layers(ts)
+        if updates:
+            self._transition(ts, updates, dict.fromkeys(updates, ts))
+        else:
+            self.ts = ts
+
+    # -- optimistic layers -----------------------------------------------------------------
+    def _optimistic_value(self, sub: Subscription) -> Any:
+        for layer in reversed(self._layers):
+            if sub.id in layer:
+                return layer[sub.id]
+        return _NOTHING
+
+    def _drop_layers(self, ts: int | None = None) -> None:
+        if self._layers:
+            self._layers.clear()
+            self._layer_for_next_commit = False
+            self._show_all(ts if ts is not None else self.ts)
+
+    def _show_all(self, ts: int | None) -> None:
+        for sub in self.subscriptions.values():
+            sub._show(ts)
+
+    def __repr__(self) -> str:
+        who = self.identity.subject if self.identity else "anonymous"
+        return f"<Client {self.id} {who} ts={self.ts} subscriptions={len(self.subscriptions)}>"
+
+
+# --- The manager --------------------------------------------------------------------------------
+
+
+class SubscriptionManager:
+    """All query instances and clients of one simulator; re-runs queries after commits."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.db = runtime.db
+        self.instances: dict[tuple, QueryInstance] = {}
+        self._by_number: dict[int, QueryInstance] = {}
+        self.index = RangeIndex()
+        self.clients: list[Client] = []
+        self.reruns = 0
+        self._listening = False
+
+    def client(self, identity: UserIdentity | None) -> Client:
+        client = Client(self, identity)
+        self.clients.append(client)
+        if not self._listening:
+            self.db.commit_listeners.append(self.on_commit)
+            self._listening = True
+        return client
+
+    def key_for(self, ref: Any, args: Mapping[str, Any] | None, identity: UserIdentity | None) -> tuple:
+        fn = self.runtime.resolve(ref, QUERY, public_only=True)
+        checked = self.runtime.check_args(fn, args)
+        return (fn.path, _canonical(checked), identity.token_identifier if identity else None)
+
+    def subscribe(self, client: Client, ref: Any, args: Mapping[str, Any] | None) -> Subscription:
+        fn = self.runtime.resolve(ref, QUERY, public_only=True)
+        checked = self.runtime.check_args(fn, args)
+        key = (fn.path, _canonical(checked), client.identity.token_identifier if client.identity else None)
+        instance = self.instances.get(key)
+        if instance is None:
+            instance = QueryInstance(key, fn, checked, client.identity)
+            self.instances[key] = instance
+            self._by_number[instance.number] = instance
+            self._evaluate(instance, self.db.latest_ts)
+        sub = Subscription(client, instance)
+        instance.subscriptions[sub.id] = sub
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        instance = sub.instance
+        instance.subscriptions.pop(sub.id, None)
+        if not instance.subscriptions:
+            self.index.remove(instance.number, instance.reads)
+            del self.instances[instance.key]
+            del self._by_number[instance.number]
+
+    def _evaluate(self, instance: QueryInstance, ts: int) -> bool:
+        """Run the instance at ``ts``; re-index its reads; say whether its result changed."""
+        before = instance.canonical if instance.ts >= 0 else None
+        self.index.remove(instance.number, instance.reads)
+        seed = hash((instance.key, ts))
+        try:
+            value, txn = self.runtime.call_query(instance.fn, instance.args, instance.identity, at_ts=ts, seed=seed)
+            instance.value, instance.error, instance.reads = value, None, list(txn.reads)
+        except (ConvexError, ConvexSimError, Exception) as exc:  # the subscription holds the error
+            instance.value, instance.error = None, exc
+            instance.reads = list(getattr(exc, "convex_sim_reads", instance.reads))
+        instance.ts = ts
+        self.index.add(instance.number, instance.reads)
+        self.reruns += 1
+        return before != instance.canonical
+
+    def affected(self, commit: Commit) -> list[QueryInstance]:
+        """The instances whose read set this commit's writes touch (found through the index)."""
+        numbers: dict[int, None] = {}
+        for write in commit.writes:
+            for index, old_key, new_key in write.keys:
+                for key in (old_key, new_key):
+                    if key is not None:
+                        numbers.update(dict.fromkeys(self.index.stab(write.table, index, key)))
+        return [self._by_number[n] for n in sorted(numbers) if n in self._by_number]
+
+    def on_commit(self, commit: Commit) -> None:
+        changed = [i for i in self.affected(commit) if self._evaluate(i, commit.ts)]
+        for client in list(self.clients):
+            if client.connected:
+                client._receive(commit.ts, changed)
+
+    def resync(self, client: Client) -> None:
+        """A reconnecting client: every subscription at the latest timestamp, in one transition."""
+        ts = self.db.latest_ts
+        updates, computed = {}, {}
+        for sub in client.subscriptions.values():
+            instance = sub.instance
+            if instance.ts != ts:
+                self._evaluate(instance, ts)
+            sub.server_value, sub.server_error, sub.timestamp = instance.value, instance.error, ts
+            updates[sub.id], computed[sub.id] = instance.value, ts
+        client._transition(ts, updates, computed)
+
+    # -- snapshots, for the explorer ---------------------------------------------------------
+    def capture(self) -> Any:
+        clients = [(c, len(c.transitions), c.ts, c.connected,
+                    {sid: (s.server_value, s.server_error, s.timestamp, len(s.history), s._shown)
+                     for sid, s in c.subscriptions.items()}) for c in self.clients]
+        instances = {n: (i.value, i.error, i.ts, list(i.reads)) for n, i in self._by_number.items()}
+        return clients, instances
+
+    def restore(self, state: Any) -> None:
+        clients, instances = state
+        for number, (value, error, ts, reads) in instances.items():
+            instance = self._by_number.get(number)
+            if instance is not None:
+                self.index.remove(number, instance.reads)
+                instance.value, instance.error, instance.ts, instance.reads = value, error, ts, list(reads)
+                self.index.add(number, instance.reads)
+        for client, transitions, ts, connected, subs in clients:
+            del client.transitions[transitions:]
+            client.ts, client.connected = ts, connected
+            client._layers.clear()
+            for sid, (value, error, sub_ts, history, shown) in subs.items():
+                sub = client.subscriptions.get(sid)
+                if sub is not None:
+                    sub.server_value, sub.server_error, sub.timestamp, sub._shown = value, error, sub_ts, shown
+                    del sub.history[history:]
+
+
+# --- The consistency checker ---------------------------------------------------------------------
+
+
+@dataclass
+class ConsistencyReport:
+    """What :func:`check_consistency` found; ``ok`` when nothing."""
+
+    problems: list[str]
+    transitions_checked: int
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def assert_ok(self) -> None:
+        if self.problems:
+            raise AssertionError("subscription consistency: " + "; ".join(self.problems[:5]))
+
+
+def check_consistency(client: Client, *, since: int = 0) -> ConsistencyReport:
+    """Check every transition ``client`` received (from index ``since``).
+
+    * each value it shows at timestamp T equals a fresh run of its query at T;
+    * all values of one transition were computed at its timestamp;
+    * timestamps never go backwards;
+    * no change was missed: at every transition, and at the end if connected,
+      *every* subscription matches a fresh run (a skipped change shows as a
+      stale value).
+    """
+    manager = client.manager
+    problems: list[str] = []
+    fresh_cache: dict[tuple, str] = {}
+
+    def fresh(sub: Subscription, ts: int) -> str:
+        key = (sub.instance.key, ts)
+        if key not in fresh_cache:
+            instance = sub.instance
+            try:
+                value, _txn = manager.runtime.call_query(instance.fn, instance.args, instance.identity,
+                                                         at_ts=ts, seed=hash((instance.key, ts)))
+                fresh_cache[key] = _canonical(value)
+            except Exception as exc:
+                fresh_cache[key] = f"error:{exc}"
+        return fresh_cache[key]
+
+    previous = None
+    transitions = client.transitions[since:]
+    for number, transition in enumerate(transitions, start=since + 1):
+        if previous is not None and transition.ts < previous:
+            problems.append(f"transition {number} goes back in time: ts {transition.ts} after ts {previous}")
+        previous = transition.ts
+        for sid, when in transition.computed_at.items():
+            if when != transition.ts:
+                sub = client.subscriptions.get(sid)
+                name = sub.path if sub else f"subscription {sid}"
+                problems.append(f"transition {number} at ts {transition.ts} carries {name} computed at ts {when}")
+        for sid, shown in transition.view.items():
+            sub = client.subscriptions.get(sid)
+            if sub is None:
+                continue
+            expected = fresh(sub, transition.ts)
+            if shown != expected:
+                problems.append(f"transition {number}: {sub.path}({format_value(sub.args, 60)}) shows "
+                                f"{shown[:60]} at ts {transition.ts}, but the query gives {expected[:60]} there")
+    if client.connected and client.ts is not None and client.ts < manager.db.latest_ts:
+        for sub in client.subscriptions.values():
+            if _show_server(sub) != fresh(sub, manager.db.latest_ts):
+                problems.append(f"{sub.path}({format_value(sub.args, 60)}) missed a change: the client is at "
+                                f"ts {client.ts} but the result changed by ts {manager.db.latest_ts}")
+    return ConsistencyReport(problems, len(transitions))
+
+
+def _show_server(sub: Subscription) -> str:
+    return f"error:{sub.server_error}" if sub.server_error is not None else _canonical(sub.server_value)
