@@ -131,11 +131,15 @@ class Subscription:
         self.instance = instance
         self.server_value: Any = None
         self.server_error: BaseException | None = None
-        self.timestamp: int | None = None
         self.history: list[tuple[int | None, Any]] = []   # (ts, value); ts None: optimistic
         self._callbacks: list[Callable[[Any], Any]] = []
         self._shown: str | None = None
         self.active = True
+
+    @property
+    def timestamp(self) -> int | None:
+        """The timestamp of the client's latest transition: all its subscriptions share it."""
+        return self.client.ts
 
     @property
     def path(self) -> str:
@@ -191,14 +195,15 @@ _NOTHING = object()
 class Transition:
     """One message to a client: the new values of its changed subscriptions at ``ts``.
 
-    ``view`` is every subscription's server value after applying it, and
-    ``computed_at`` the timestamp each update was computed at (the same as
-    ``ts`` unless delivery is broken).
+    ``shown`` holds each update in canonical form, and ``computed_at`` the
+    timestamp each update was computed at (the same as ``ts`` unless delivery
+    is broken). Subscriptions not in a transition keep their previous values,
+    so replaying the transitions rebuilds the client's whole view at any point.
     """
 
     ts: int
     updates: dict[int, Any]
-    view: dict[int, str]
+    shown: dict[int, str]
     computed_at: dict[int, int] = field(default_factory=dict)
 
 
@@ -293,7 +298,7 @@ class Client:
     def _deliver_initial(self, sub: Subscription) -> None:
         # An instance not re-run since its last evaluation is unchanged: valid at the latest ts.
         instance, ts = sub.instance, self.manager.db.latest_ts
-        sub.server_value, sub.server_error, sub.timestamp = instance.value, instance.error, ts
+        sub.server_value, sub.server_error = instance.value, instance.error
         self._transition(ts, {sub.id: instance.value}, {sub.id: ts})
 
     def _drop(self, sub: Subscription) -> None:
@@ -369,23 +374,19 @@ class Client:
         if self.ts is not None and ts < self.ts:
             ts = self.ts  # a late subscriber joins at the client's timestamp, never earlier
         self.ts = ts
-        view = {sid: (f"error:{s.server_error}" if s.server_error is not None else _canonical(s.server_value))
-                for sid, s in self.subscriptions.items()}
-        self.transitions.append(Transition(ts, updates, view, computed_at))
-        for sub in self.subscriptions.values():
-            if sub.id in updates:
+        shown = {sid: _show_server(self.subscriptions[sid]) for sid in updates if sid in self.subscriptions}
+        self.transitions.append(Transition(ts, updates, shown, computed_at))
+        for sid in updates:
+            sub = self.subscriptions.get(sid)
+            if sub is not None:
                 sub._show(ts)
 
-    def _receive(self, ts: int, changed: list[QueryInstance]) -> None:
+    def _receive(self, ts: int, changed: list[Subscription]) -> None:
         """The server's transition for commit ``ts``: every affected subscription at once."""
         updates: dict[int, Any] = {}
-        for instance in changed:
-            for sub in instance.subscriptions.values():
-                if sub.client is self:
-                    sub.server_value, sub.server_error, sub.timestamp = instance.value, instance.error, ts
-                    updates[sub.id] = instance.value
-        for sub in self.subscriptions.values():
-            sub.timestamp = ts
+        for sub in changed:
+            sub.server_value, sub.server_error = sub.instance.value, sub.instance.error
+            updates[sub.id] = sub.instance.value
         if self._layer_for_next_commit:
             self._drop_layers(ts)
         if updates:
@@ -493,10 +494,14 @@ class SubscriptionManager:
         return [self._by_number[n] for n in sorted(numbers) if n in self._by_number]
 
     def on_commit(self, commit: Commit) -> None:
-        changed = [i for i in self.affected(commit) if self._evaluate(i, commit.ts)]
+        by_client: dict[int, list[Subscription]] = {}
+        for instance in self.affected(commit):
+            if self._evaluate(instance, commit.ts):
+                for sub in instance.subscriptions.values():
+                    by_client.setdefault(sub.client.id, []).append(sub)
         for client in list(self.clients):
             if client.connected:
-                client._receive(commit.ts, changed)
+                client._receive(commit.ts, by_client.get(client.id, []))
 
     def resync(self, client: Client) -> None:
         """A reconnecting client: every subscription at the latest timestamp, in one transition."""
@@ -506,14 +511,14 @@ class SubscriptionManager:
             instance = sub.instance
             if instance.ts != ts:
                 self._evaluate(instance, ts)
-            sub.server_value, sub.server_error, sub.timestamp = instance.value, instance.error, ts
+            sub.server_value, sub.server_error = instance.value, instance.error
             updates[sub.id], computed[sub.id] = instance.value, ts
         client._transition(ts, updates, computed)
 
     # -- snapshots, for the explorer ---------------------------------------------------------
     def capture(self) -> Any:
         clients = [(c, len(c.transitions), c.ts, c.connected,
-                    {sid: (s.server_value, s.server_error, s.timestamp, len(s.history), s._shown)
+                    {sid: (s.server_value, s.server_error, len(s.history), s._shown)
                      for sid, s in c.subscriptions.items()}) for c in self.clients]
         instances = {n: (i.value, i.error, i.ts, list(i.reads)) for n, i in self._by_number.items()}
         return clients, instances
@@ -530,10 +535,10 @@ class SubscriptionManager:
             del client.transitions[transitions:]
             client.ts, client.connected = ts, connected
             client._layers.clear()
-            for sid, (value, error, sub_ts, history, shown) in subs.items():
+            for sid, (value, error, history, shown) in subs.items():
                 sub = client.subscriptions.get(sid)
                 if sub is not None:
-                    sub.server_value, sub.server_error, sub.timestamp, sub._shown = value, error, sub_ts, shown
+                    sub.server_value, sub.server_error, sub._shown = value, error, shown
                     del sub.history[history:]
 
 
@@ -583,8 +588,12 @@ def check_consistency(client: Client, *, since: int = 0) -> ConsistencyReport:
         return fresh_cache[key]
 
     previous = None
+    view: dict[int, str] = {}   # every subscription's shown value, rebuilt transition by transition
+    for transition in client.transitions[:since]:
+        view.update(transition.shown)
     transitions = client.transitions[since:]
     for number, transition in enumerate(transitions, start=since + 1):
+        view.update(transition.shown)
         if previous is not None and transition.ts < previous:
             problems.append(f"transition {number} goes back in time: ts {transition.ts} after ts {previous}")
         previous = transition.ts
@@ -593,7 +602,7 @@ def check_consistency(client: Client, *, since: int = 0) -> ConsistencyReport:
                 sub = client.subscriptions.get(sid)
                 name = sub.path if sub else f"subscription {sid}"
                 problems.append(f"transition {number} at ts {transition.ts} carries {name} computed at ts {when}")
-        for sid, shown in transition.view.items():
+        for sid, shown in view.items():
             sub = client.subscriptions.get(sid)
             if sub is None:
                 continue

@@ -188,7 +188,7 @@ def test_checker_flags_a_delivery_from_two_points_in_time(chat):
     new_ts = sim.db.latest_ts
     stale_b = b.history[0][1]
     broken = Transition(new_ts, {a.id: a.value, b.id: stale_b},
-                        {a.id: client.transitions[-1].view[a.id], b.id: '[]'},
+                        {a.id: client.transitions[-1].shown[a.id], b.id: "[]"},
                         {a.id: new_ts, b.id: old_ts})
     client.transitions.append(broken)
     report = check_consistency(client)
