@@ -120,11 +120,11 @@ class StepRecord:
     writes: tuple[Write, ...] = ()
     pending: tuple[tuple[str, str], ...] = ()   # (table, id) buffered by a begin
     result: str = ""
-    moves_clock: bool = False
+    orders_everything: bool = False   # its footprint is unknown or global (a clock jump, a vector search)
 
     def depends_on(self, other: StepRecord) -> bool:
         """Whether the order of this step and ``other`` (of another op) can matter."""
-        if self.moves_clock or other.moves_clock:
+        if self.orders_everything or other.orders_everything:
             return True
         return _writes_hit(self.writes, other) or _writes_hit(other.writes, self)
 
@@ -340,7 +340,8 @@ class _Execution:
         writes = tuple(w for c in self.db.commits_after(latest) for w in c.writes)
         self._note_jobs(writes)
         self._record(step.kind, step.describe(), commit_ts=self.db.latest_ts if writes else None,
-                     writes=writes, result=_render_outcome(result, None))
+                     writes=writes, result=_render_outcome(result, None),
+                     orders_everything=step.kind == "vector_search")
         return result
 
     # -- scheduled jobs as steps of the op that scheduled them ----------------------------------
@@ -380,7 +381,7 @@ class _Execution:
         except Exception as exc:
             self.sim.scheduler.mark(job_id, {"kind": "failed", "error": _render_outcome(None, exc)})
         if moves and len(self.records) > first:
-            self.records[first].moves_clock = True
+            self.records[first].orders_everything = True
 
     def _action_job(self, job_id: str, fn: ConvexFunction, args: dict, label: str) -> Generator[_Pending, None, None]:
         scheduler = self.sim.scheduler
@@ -998,11 +999,11 @@ def coalesce(records: Sequence[StepRecord]) -> list[StepRecord]:
             kind = "mutation" if nxt.kind == "commit" else "conflict"
             out.append(StepRecord(len(out) + 1, r.op, kind, r.function, r.snapshot_ts, nxt.commit_ts,
                                   nxt.reads, nxt.writes, r.pending, nxt.result or r.result,
-                                  r.moves_clock or nxt.moves_clock))
+                                  r.orders_everything or nxt.orders_everything))
             i += 2
             continue
         out.append(StepRecord(len(out) + 1, r.op, r.kind, r.function, r.snapshot_ts, r.commit_ts,
-                              r.reads, r.writes, r.pending, r.result, r.moves_clock))
+                              r.reads, r.writes, r.pending, r.result, r.orders_everything))
         i += 1
     return out
 

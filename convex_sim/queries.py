@@ -13,12 +13,13 @@ import base64
 import binascii
 import json
 import math
+import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from . import limits
 from .database import BOTTOM, TOP, Transaction, field_value
-from .errors import IndexRangeError, InvalidValueError, QueryError
+from .errors import IndexRangeError, InvalidValueError, QueryError, UnknownIndexError
 from .schema import BY_CREATION_TIME, TableDefinition
 from .validators import Float64Validator, ObjectValidator, OptionalValidator, Validator, v
 from .values import (
@@ -286,6 +287,107 @@ class FilterBuilder:
         return Expr(lambda doc: inner(doc) is not True, f"q.not_({inner!r})", 1 + inner.operators)
 
 
+# --- Full-text and vector search ---------------------------------------------------------------
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased word tokens, as the search index sees a string."""
+    return _TOKEN.findall(text.lower())
+
+
+class SearchFilterBuilder:
+    """The ``q`` of ``with_search_index(name, lambda q: q.search(field, text).eq(...))``."""
+
+    def __init__(self, index: Any, where: str) -> None:
+        self._index, self._where = index, where
+        self.text: str | None = None
+        self.equalities: list[tuple[str, Any]] = []
+
+    def search(self, field: str, text: str) -> SearchFilterBuilder:
+        if self.text is not None:
+            raise QueryError(f"{self._where}: search() may be called once per search query.")
+        if field != self._index.search_field:
+            raise QueryError(f'{self._where}: search index "{self._index.name}" searches '
+                             f'"{self._index.search_field}", not "{field}".')
+        if not isinstance(text, str):
+            raise QueryError(f"{self._where}: search text must be a str, got {format_value(text)}")
+        self.text = text
+        return self
+
+    def eq(self, field: str, value: Any) -> SearchFilterBuilder:
+        if field not in self._index.filter_fields:
+            raise QueryError(f'{self._where}: "{field}" is not a filter field of search index '
+                             f'"{self._index.name}" (filter fields: {list(self._index.filter_fields)}).')
+        self.equalities.append((field, check_value(value)))
+        return self
+
+
+def relevance(tokens: list[str], terms: list[str]) -> float:
+    """How well a document's tokens match the search terms; 0 when nothing matches.
+
+    Each term matches a token exactly, the last one also as a prefix (search
+    as you type). Scoring is a BM25-like sum of tf / (tf + 1) per term: Convex's
+    exact scoring is unverified, so rely on its order, not its numbers.
+    """
+    score = 0.0
+    for i, term in enumerate(terms):
+        last = i == len(terms) - 1
+        tf = sum(1 for t in tokens if t == term or (last and t.startswith(term)))
+        score += tf / (tf + 1)
+    return score
+
+
+def vector_search(txn: Transaction, table: str, index: str, options: Mapping[str, Any]) -> list[dict]:
+    """``ctx.vector_search``: the ``limit`` nearest documents by cosine similarity,
+    ``[{"_id", "_score"}]``, best first, after the optional ``filter``."""
+    definition = txn.db.table(table, function=txn.function).definition
+    spec = definition.vector_indexes.get(index) if definition else None
+    where = f"In {txn.function}: vector_search({table!r}, {index!r})"
+    if spec is None:
+        raise UnknownIndexError(f'{where}: no vector index "{index}" on table "{table}".')
+    vector = options.get("vector") if isinstance(options, Mapping) else None
+    if not isinstance(vector, list | tuple) or len(vector) != spec.dimensions or \
+            not all(type(x) in (int, float) for x in vector):
+        raise QueryError(f"{where}: vector must be {spec.dimensions} numbers, got {format_value(vector)}")
+    limit = options.get("limit", 10)
+    if type(limit) is not int or not 1 <= limit <= limits.MAX_VECTOR_RESULTS:
+        raise QueryError(f"{where}: limit must be an int from 1 to {limits.MAX_VECTOR_RESULTS}, got {limit!r}")
+    keep = options.get("filter")
+    predicate = keep(_VectorFilter(spec, where)) if keep is not None else None
+    norm = math.sqrt(sum(x * x for x in vector)) or 1.0
+    scored = []
+    for doc in txn.scan(table, "by_creation_time", description=f"{table} (vector index {index})"):
+        candidate = field_value(doc, spec.vector_field)
+        if not isinstance(candidate, list) or len(candidate) != spec.dimensions:
+            continue
+        if predicate is not None and not predicate(doc):
+            continue
+        other = math.sqrt(sum(x * x for x in candidate)) or 1.0
+        score = sum(a * b for a, b in zip(vector, candidate, strict=True)) / (norm * other)
+        scored.append((-score, doc["_creationTime"], doc["_id"]))
+    scored.sort()
+    return [{"_id": doc_id, "_score": -neg} for neg, _ct, doc_id in scored[:limit]]
+
+
+class _VectorFilter:
+    """The ``q`` of a vector search ``filter``: ``q.eq(field, value)`` and ``q.or_(...)``."""
+
+    def __init__(self, spec: Any, where: str) -> None:
+        self._spec, self._where = spec, where
+
+    def eq(self, field: str, value: Any) -> Callable[[dict], bool]:
+        if field not in self._spec.filter_fields:
+            raise QueryError(f'{self._where}: "{field}" is not a filter field of vector index '
+                             f'"{self._spec.name}" (filter fields: {list(self._spec.filter_fields)}).')
+        key = sort_key(check_value(value))
+        return lambda doc: sort_key(field_value(doc, field)) == key
+
+    def or_(self, *predicates: Callable[[dict], bool]) -> Callable[[dict], bool]:
+        return lambda doc: any(p(doc) for p in predicates)
+
+
 # --- Cursors ------------------------------------------------------------------------------
 
 _END_CURSOR = "_end"
@@ -346,6 +448,7 @@ class Query:
         self._order: str | None = None
         self._indexed = False
         self._consumed = False
+        self._search: SearchFilterBuilder | None = None
 
     # -- building ----------------------------------------------------------------------
     def with_index(self, name: str, range_fn: Callable[[IndexRangeBuilder], Any] | None = None) -> Query:
@@ -369,6 +472,30 @@ class Query:
         self._range_text = " and ".join(builder.parts)
         return self
 
+    def with_search_index(self, name: str, search_fn: Callable[[SearchFilterBuilder], Any]) -> Query:
+        """Full-text search: ``lambda q: q.search("body", "hello wor").eq("channel", c)``.
+
+        Results come in relevance order (at most 1,024); ``order()`` is not allowed.
+        The whole table counts as read, so any write to it re-runs the query.
+        """
+        self._check_building("with_search_index")
+        if self._indexed or self._filters or self._order:
+            raise QueryError(f"{self._where()}: with_search_index must be the first call on a query, once.")
+        spec = self._definition.search_indexes.get(name) if self._definition else None
+        if spec is None:
+            raise UnknownIndexError(f'{self._where()}: cannot use search index "{name}" for table '
+                                    f'"{self._table}" because it is not declared in the schema.')
+        builder = SearchFilterBuilder(spec, self._where())
+        search_fn(builder)
+        if builder.text is None:
+            raise QueryError(f"{self._where()}: the search function must call q.search(field, text).")
+        terms = tokenize(builder.text)
+        if len(terms) > limits.MAX_SEARCH_TERMS:
+            raise limits.exceeded("search terms", limits.MAX_SEARCH_TERMS, len(terms), self._txn.function)
+        self._search, self._indexed = builder, True
+        self._range_text = f"search {spec.search_field} for {builder.text!r}"
+        return self
+
     def filter(self, predicate: Callable[[FilterBuilder], Any]) -> Query:
         """Keep documents for which ``predicate(q)`` (an expression) is true."""
         self._check_building("filter")
@@ -390,6 +517,8 @@ class Query:
         self._check_building("order")
         if self._order is not None:
             raise QueryError(f"{self._where()}: order() may be called only once per query.")
+        if self._search is not None:
+            raise QueryError(f"{self._where()}: search results come in relevance order; order() is not allowed.")
         if order not in ("asc", "desc"):
             raise QueryError(f'{self._where()}: order must be "asc" or "desc", got {order!r}')
         self._order = order
@@ -486,8 +615,27 @@ class Query:
         """Every document of the range, with whether the filters keep it."""
         description = f"{self._table}.{self._index}" + (f" [{self._range_text}]" if self._range_text else "")
         filters = self._filters
-        for doc in self._txn.scan(self._table, self._index, lo, hi, self._order or "asc", description):
+        docs = self._search_results(description) if self._search is not None else \
+            self._txn.scan(self._table, self._index, lo, hi, self._order or "asc", description)
+        for doc in docs:
             yield doc, all(f(doc) is True for f in filters)
+
+    def _search_results(self, description: str) -> list[dict]:
+        search = self._search
+        assert search is not None and search.text is not None
+        terms = tokenize(search.text)
+        spec_field = search._index.search_field
+        keys = [(f, sort_key(x)) for f, x in search.equalities]
+        scored = []
+        for doc in self._txn.scan(self._table, "by_creation_time", description=description):
+            if any(sort_key(field_value(doc, f)) != k for f, k in keys):
+                continue
+            text = field_value(doc, spec_field)
+            score = relevance(tokenize(text), terms) if isinstance(text, str) and terms else 0.0
+            if score > 0:
+                scored.append((-score, doc["_creationTime"], doc))
+        scored.sort(key=lambda item: (item[0], item[1]))
+        return [doc for _score, _ct, doc in scored[:limits.MAX_SEARCH_RESULTS]]
 
     def _paginate_options(self, options: Mapping[str, Any]) -> dict:
         if not isinstance(options, Mapping):

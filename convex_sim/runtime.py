@@ -40,7 +40,7 @@ from .errors import (
     add_note,
 )
 from .functions import ACTION, MUTATION, QUERY, ConvexFunction, Registry
-from .queries import Query
+from .queries import Query, vector_search
 from .values import check_value, format_value, value_size
 
 # --- Errors --------------------------------------------------------------------------
@@ -538,6 +538,11 @@ class ActionCtx(_BaseCtx):
     def run_action(self, ref: Any, args: Mapping[str, Any] | None = None) -> Step:
         return self._step(ACTION, ref, args)
 
+    def vector_search(self, table: str, index: str, options: Mapping[str, Any]) -> Step:
+        """The nearest documents: ``[{"_id", "_score"}]`` (``options``: ``vector``, ``limit``,
+        ``filter``). Awaited, like every ctx call of an action."""
+        return Step("vector_search", None, (table, index, options), self._identity)
+
     def _step(self, kind: str, ref: Any, args: Any) -> Step:
         fn = self._runtime.resolve(ref, kind, caller=self._function)
         return Step(kind, fn, args, self._identity)
@@ -743,6 +748,12 @@ class Runtime:
             return self.call_query(step.fn, step.args, step.identity)[0]  # type: ignore[arg-type]
         if step.kind == MUTATION:
             return self.call_mutation(step.fn, step.args, step.identity)[0]  # type: ignore[arg-type]
+        if step.kind == "vector_search":
+            txn = self.db.begin(f"vector_search {step.args[0]}", read_only=True)
+            try:
+                return vector_search(txn, *step.args)
+            finally:
+                txn.abort()
         handler = self.services.get(f"step:{step.kind}")
         if handler is None:
             raise ConvexSimError(f"No handler for action step {step.kind!r}.")
