@@ -2,7 +2,16 @@
 
 import pytest
 
-from convex_sim import ConvexSim, QueryError, UnknownIndexError, action, define_schema, define_table, query, v
+from convex_sim import (
+    ConvexSim,
+    QueryError,
+    UnknownIndexError,
+    action,
+    define_schema,
+    define_table,
+    query,
+    v,
+)
 from convex_sim.functions import Registry
 
 SCHEMA = define_schema({
