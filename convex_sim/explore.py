@@ -36,7 +36,7 @@ from typing import Any
 from .database import ReadRange, Write, WriteConflict
 from .errors import ContentionError, ConvexError, ConvexSimError
 from .functions import ACTION, HTTP_ACTION, MUTATION, PUBLIC, QUERY, ConvexFunction
-from .runtime import QueryCtx, Step, UserIdentity, run_guarded
+from .runtime import QueryCtx, Step, UserIdentity, run_guarded, stable_seed
 from .scheduler import SCHEDULED_FUNCTIONS, SCHEDULED_MUTATION_RETRIES
 from .values import format_value, sort_key
 
@@ -206,7 +206,7 @@ class _Execution:
         """Each operation's n-th function execution gets the same seed in every schedule."""
         op = self._current_op
         self._op_calls[op] += 1
-        return hash((self.x.seed, op, self._op_calls[op]))
+        return stable_seed(self.x.seed, op, self._op_calls[op])
 
     def close(self) -> None:
         """Abandon the ops that did not finish (their tasks are cancelled, not left to the GC)."""

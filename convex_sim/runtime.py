@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import hashlib
 import random
 import sys
 import threading
@@ -372,6 +373,13 @@ class CallFrame:
         return self._rng
 
 
+def stable_seed(*parts: Any) -> int:
+    """A 64-bit seed from ``parts`` that is the same in every process (unlike ``hash`` of a
+    string, which ``PYTHONHASHSEED`` randomizes)."""
+    digest = hashlib.blake2b(repr(parts).encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
 def current_frame() -> CallFrame | None:
     """The function execution whose app code is running now, if any."""
     return _CURRENT.get()
@@ -608,7 +616,7 @@ class Runtime:
         """A frame for one execution; ``seed`` pins its ``random`` (else the next in sequence)."""
         if seed is None:
             self._calls += 1
-            seed = self.seed_source() if self.seed_source is not None else hash((self._seed, self._calls))
+            seed = self.seed_source() if self.seed_source is not None else stable_seed(self._seed, self._calls)
         return CallFrame(fn_path, kind, self.db.clock.now_ms, seed)
 
     def check_args(self, fn: ConvexFunction, args: Any) -> dict:

@@ -26,7 +26,7 @@ from typing import Any
 from .database import Commit, ReadRange, _Bound
 from .errors import ConvexError, ConvexSimError
 from .functions import ACTION, MUTATION, QUERY, ConvexFunction
-from .runtime import Runtime, UserIdentity
+from .runtime import Runtime, UserIdentity, stable_seed
 from .values import format_value, to_json
 
 
@@ -471,7 +471,7 @@ class SubscriptionManager:
         """Run the instance at ``ts``; re-index its reads; say whether its result changed."""
         before = instance.canonical if instance.ts >= 0 else None
         self.index.remove(instance.number, instance.reads)
-        seed = hash((instance.key, ts))
+        seed = stable_seed(instance.key, ts)
         try:
             value, txn = self.runtime.call_query(instance.fn, instance.args, instance.identity, at_ts=ts, seed=seed)
             instance.value, instance.error, instance.reads = value, None, list(txn.reads)
@@ -581,7 +581,7 @@ def check_consistency(client: Client, *, since: int = 0) -> ConsistencyReport:
             instance = sub.instance
             try:
                 value, _txn = manager.runtime.call_query(instance.fn, instance.args, instance.identity,
-                                                         at_ts=ts, seed=hash((instance.key, ts)))
+                                                         at_ts=ts, seed=stable_seed(instance.key, ts))
                 fresh_cache[key] = _canonical(value)
             except Exception as exc:
                 fresh_cache[key] = f"error:{exc}"
