@@ -36,7 +36,7 @@ from typing import Any
 from .database import ReadRange, Write, WriteConflict
 from .errors import ContentionError, ConvexError, ConvexSimError
 from .functions import ACTION, HTTP_ACTION, MUTATION, PUBLIC, QUERY, ConvexFunction
-from .runtime import QueryCtx, Step, UserIdentity, run_guarded, stable_seed
+from .runtime import QueryCtx, Step, UserIdentity, pump, run_guarded, stable_seed
 from .scheduler import SCHEDULED_FUNCTIONS, SCHEDULED_MUTATION_RETRIES
 from .values import format_value, sort_key
 
@@ -313,17 +313,7 @@ class _Execution:
         return result
 
     def _action(self, process: Generator[Step, Any, Any]) -> Generator[_Pending, None, Any]:
-        send: Any = None
-        error: BaseException | None = None
-        while True:
-            try:
-                step = process.throw(error) if error is not None else process.send(send)
-            except StopIteration as done:
-                return done.value
-            try:
-                send, error = (yield from self._perform(step)), None
-            except Exception as exc:
-                send, error = None, exc
+        return (yield from pump(process, self._perform))
 
     def _perform(self, step: Step) -> Generator[_Pending, None, Any]:
         if step.kind == QUERY:

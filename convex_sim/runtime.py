@@ -327,6 +327,23 @@ class _ActionTask:
                     loop.run_until_complete(self._task)
 
 
+def pump(process: Generator[Step, Any, Any],
+         perform: Callable[[Step], Generator[Any, None, Any]]) -> Generator[Any, None, Any]:
+    """Drive an action process: each step it yields is done by ``perform(step)`` (a generator,
+    so a driver may pause inside it), whose result or exception goes back into the action."""
+    send: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            step = process.throw(error) if error is not None else process.send(send)
+        except StopIteration as done:
+            return done.value
+        try:
+            send, error = (yield from perform(step)), None
+        except Exception as exc:
+            send, error = None, exc
+
+
 class _Ready:
     """An awaitable that is already done: nested calls inside queries and mutations."""
 
@@ -773,17 +790,16 @@ class Runtime:
 
     def drive(self, process: Generator[Step, Any, Any]) -> Any:
         """Run an action process to completion, performing each step at once."""
-        send: Any = None
-        error: BaseException | None = None
-        while True:
-            try:
-                step = process.throw(error) if error is not None else process.send(send)
-            except StopIteration as done:
-                return done.value
-            try:
-                send, error = self.run_step(step), None
-            except BaseException as exc:
-                send, error = None, exc
+        def at_once(step: Step) -> Generator[Any, None, Any]:
+            return self.run_step(step)
+            yield  # a generator that never pauses  # pragma: no cover
+
+        pumping = pump(process, at_once)
+        try:
+            next(pumping)
+        except StopIteration as done:
+            return done.value
+        raise ConvexSimError("an action step paused outside the explorer")  # pragma: no cover
 
     # -- nested calls from queries and mutations ----------------------------------------------
     def nested(self, ctx: QueryCtx, kind: str, ref: Any, args: Any) -> Any:

@@ -5,22 +5,9 @@ import pytest
 from convex_sim import ConvexSim, Flow, Op, define_schema, define_table, mutation, v
 from convex_sim.explore import ExplorationError, render_html
 from convex_sim.functions import Registry
-from scenarios.bank.schema import schema as bank_schema
+from scenarios.bank.bank import no_overdraft
 from scenarios.races import counter, orders, signup
 from scenarios.races.schema import schema as races_schema
-
-
-def no_overdraft(ctx):
-    for account in ctx.db.query("accounts").collect():
-        assert account["balance"] >= 0, f"{account['owner']} has balance {account['balance']}"
-
-
-@pytest.fixture
-def bank():
-    sim = ConvexSim(bank_schema, modules="scenarios.bank", seed=0)
-    sim.mutation("bank:open_account", {"owner": "ada", "balance": 100})
-    sim.mutation("bank:open_account", {"owner": "bob", "balance": 0})
-    return sim
 
 
 @pytest.fixture

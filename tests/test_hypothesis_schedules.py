@@ -4,14 +4,11 @@ from hypothesis import HealthCheck, find, given, settings
 
 from convex_sim import ConvexSim, Op
 from convex_sim.hypothesis import schedules
+from scenarios.bank.bank import no_overdraft
 from scenarios.bank.schema import schema
 
 TRANSFER = {"src": "ada", "dst": "bob", "amount": 60}
 
-
-def no_overdraft(ctx):
-    for account in ctx.db.query("accounts").collect():
-        assert account["balance"] >= 0, f"{account['owner']} has balance {account['balance']}"
 
 
 def bank():

@@ -29,7 +29,6 @@ from convex_sim import (
     v,
 )
 from convex_sim.functions import Registry
-from scenarios.bank.schema import schema as bank_schema
 
 NOTES = define_schema({
     "notes": define_table({"text": v.string(), "tags": v.optional(v.array(v.string()))}),
@@ -42,13 +41,6 @@ def app(**functions):
         registry.register(path.replace("__", ":"), fn)
     return registry
 
-
-@pytest.fixture
-def bank():
-    sim = ConvexSim(bank_schema, modules="scenarios.bank", seed=0)
-    sim.mutation("bank:open_account", {"owner": "ada", "balance": 100})
-    sim.mutation("bank:open_account", {"owner": "bob", "balance": 0})
-    return sim
 
 
 def test_design_md_walkthrough(bank):

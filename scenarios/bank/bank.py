@@ -59,3 +59,9 @@ async def transfer_via_action(ctx, args):
     await ctx.run_mutation("bank:debit", {"owner": args["src"], "amount": args["amount"]})
     await ctx.run_mutation("bank:credit", {"owner": args["dst"], "amount": args["amount"]})
     return args["amount"]
+
+
+def no_overdraft(ctx):
+    """Invariant: no account goes below zero."""
+    for account in ctx.db.query("accounts").collect():
+        assert account["balance"] >= 0, f"{account['owner']} has balance {account['balance']}"
