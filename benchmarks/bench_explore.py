@@ -9,23 +9,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._util import header, peak_memory
-from convex_sim import ConvexSim, Op, define_schema, define_table, mutation, v
-from convex_sim.functions import Registry
+from convex_sim import ConvexSim, Op
 from scenarios.bank.schema import schema as bank_schema
+from scenarios.races import slots
+from scenarios.races.schema import schema as races_schema
 
 
 def disjoint_sim() -> tuple[ConvexSim, list[Op]]:
-    schema = define_schema({"slots": define_table({"n": v.int64()})})
-
-    @mutation(args={"slot": v.id("slots")})
-    def bump(ctx, args):
-        ctx.db.patch(args["slot"], {"n": ctx.db.get(args["slot"])["n"] + 1})
-
-    registry = Registry()
-    registry.register("slots:bump", bump)
-    sim = ConvexSim(schema, registry)
-    slots = sim.run(lambda ctx: [ctx.db.insert("slots", {"n": 0}) for _ in range(4)])
-    return sim, [Op("slots:bump", {"slot": s}) for s in slots]
+    sim = ConvexSim(races_schema, modules="scenarios.races")
+    return sim, slots.bumps(sim)
 
 
 def timed(label: str, run) -> None:

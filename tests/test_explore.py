@@ -6,7 +6,7 @@ from convex_sim import ConvexSim, Flow, Op, define_schema, define_table, mutatio
 from convex_sim.explore import ExplorationError, render_html
 from convex_sim.functions import Registry
 from scenarios.bank.bank import no_overdraft
-from scenarios.races import counter, orders, signup
+from scenarios.races import counter, orders, signup, slots
 from scenarios.races.schema import schema as races_schema
 
 
@@ -78,20 +78,10 @@ def test_scheduled_job_races_a_cancellation(races):
     assert safe.ok and safe.exhausted
 
 
-def test_partial_order_reduction_on_disjoint_operations():
-    schema = define_schema({"slots": define_table({"n": v.int64()})})
-
-    @mutation(args={"slot": v.id("slots")})
-    def bump(ctx, args):
-        ctx.db.patch(args["slot"], {"n": ctx.db.get(args["slot"])["n"] + 1})
-
-    registry = Registry()
-    registry.register("slots:bump", bump)
-    sim = ConvexSim(schema, registry)
-    slots = sim.run(lambda ctx: [ctx.db.insert("slots", {"n": 0}) for _ in range(4)])
-    ops = [Op("slots:bump", {"slot": s}) for s in slots]
-    reduced = sim.explore(ops)
-    full = sim.explore(ops, reduction=False)
+def test_partial_order_reduction_on_disjoint_operations(races):
+    ops = slots.bumps(races)
+    reduced = races.explore(ops)
+    full = races.explore(ops, reduction=False)
     assert full.schedules_run == 2520  # 8 steps, 2 per op: 8! / 2**4
     assert reduced.schedules_run * 10 <= full.schedules_run
     assert reduced.distinct_outcomes == full.distinct_outcomes == 1

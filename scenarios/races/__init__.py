@@ -7,4 +7,5 @@
 * ``orders``: a scheduled job reads an order, then charges it in another
   transaction; a cancellation in between leaves an order canceled *and*
   charged. ``process_safely`` re-checks inside the charging mutation.
+* ``slots``: the control case, operations on disjoint documents.
 """
