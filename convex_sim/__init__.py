@@ -3,6 +3,7 @@
 Test Convex-style apps fast, and find the races in them. See README.md.
 """
 
+from .auth import AuthError, TestIssuer
 from .errors import (
     ContentionError,
     ConvexError,
@@ -50,6 +51,7 @@ from .values import UNDEFINED
 __all__ = [
     "UNDEFINED",
     "ArgumentValidationError",
+    "AuthError",
     "ContentionError",
     "ConvexError",
     "ConvexFunction",
@@ -72,6 +74,7 @@ __all__ = [
     "ReturnsValidationError",
     "SchedulerError",
     "SchemaError",
+    "TestIssuer",
     "UnknownIndexError",
     "UnknownTableError",
     "UserIdentity",
