@@ -377,11 +377,18 @@ _CURRENT: contextvars.ContextVar[CallFrame | None] = contextvars.ContextVar("con
 class CallFrame:
     """The state of one top-level function execution while its app code runs."""
 
-    __slots__ = ("_rng", "function", "kind", "now_ms", "seed")
+    __slots__ = ("_rng", "_seed", "function", "kind", "now_ms")
 
-    def __init__(self, function: str, kind: str, now_ms: float, seed: int) -> None:
-        self.function, self.kind, self.now_ms, self.seed = function, kind, now_ms, seed
+    def __init__(self, function: str, kind: str, now_ms: float, seed: int | tuple) -> None:
+        """``seed`` is an int, or a tuple digested into one only if app code uses ``random``."""
+        self.function, self.kind, self.now_ms, self._seed = function, kind, now_ms, seed
         self._rng: random.Random | None = None
+
+    @property
+    def seed(self) -> int:
+        if isinstance(self._seed, tuple):
+            self._seed = stable_seed(*self._seed)
+        return self._seed
 
     def rng(self) -> random.Random:
         """This execution's own generator (created on first use), behind ``random.*``."""
@@ -629,11 +636,11 @@ class Runtime:
     def restore(self, calls: int) -> None:
         self._calls = calls
 
-    def new_frame(self, fn_path: str, kind: str, seed: int | None = None) -> CallFrame:
+    def new_frame(self, fn_path: str, kind: str, seed: int | tuple | None = None) -> CallFrame:
         """A frame for one execution; ``seed`` pins its ``random`` (else the next in sequence)."""
         if seed is None:
             self._calls += 1
-            seed = self.seed_source() if self.seed_source is not None else stable_seed(self._seed, self._calls)
+            seed = self.seed_source() if self.seed_source is not None else (self._seed, self._calls)
         return CallFrame(fn_path, kind, self.db.clock.now_ms, seed)
 
     def check_args(self, fn: ConvexFunction, args: Any) -> dict:
