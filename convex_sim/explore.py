@@ -400,7 +400,7 @@ class _Execution:
                 results.append(["error", type(runner.error).__name__])
             else:
                 name = type(runner.error).__name__
-                return None, Failure(f"error {name}", f"op {self.x.letter(runner.index)} ({op.label}) "
+                return None, Failure(f"error {name}", f"op {_letter(runner.index)} ({op.label}) "
                                                       f"raised {name}: {runner.error}")
         is_id = lambda text: self.db.table_of_id(text) is not None  # noqa: E731
         return _canonical(results, self.x.final_state(), self.x.initial_ids, is_id), None
@@ -653,9 +653,6 @@ class _Explorer:
         if isinstance(identity, dict):
             return self.sim.with_identity(**identity).identity
         raise ExplorationError(f"explore: identity must be a UserIdentity or a dict of its fields, got {identity!r}")
-
-    def letter(self, i: int) -> str:
-        return _letter(i)
 
     # -- checks ----------------------------------------------------------------------------------
     def check_invariant(self, record: StepRecord) -> Failure | None:

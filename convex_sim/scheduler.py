@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import limits
-from .database import Transaction
+from .database import TOP, Transaction
 from .errors import ConvexError, ConvexSimError, InvalidValueError
 from .functions import ACTION, MUTATION, ConvexFunction
 from .runtime import ActionCtx, MutationCtx, Runtime, Step, _immediate
 from .schema import define_table
 from .validators import v
-from .values import check_value, format_value, value_size
+from .values import check_value, format_value, sort_key, value_size
 
 SCHEDULED_FUNCTIONS = "_scheduled_functions"
 
@@ -319,9 +319,6 @@ class SchedulerService:
 
     def next_due(self, until_ms: float) -> dict | None:
         """The pending job due first (ties: scheduled first), if it is due by ``until_ms``."""
-        from .database import TOP
-        from .values import sort_key
-
         txn = self.db.begin("scheduler", read_only=True)
         lo = (sort_key("pending"),)
         hi = (sort_key("pending"), sort_key(float(until_ms)), TOP)

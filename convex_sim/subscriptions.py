@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .database import Commit, ReadRange, _Bound
-from .errors import ConvexError, ConvexSimError
+from .errors import ConvexSimError
 from .functions import ACTION, MUTATION, QUERY, ConvexFunction
 from .runtime import Runtime, UserIdentity, stable_seed
 from .values import format_value, to_json
@@ -260,7 +260,7 @@ class PaginatedSubscription:
             return False
         end = last.value["continue_cursor"]
         opts = last.args[self._opts_arg]
-        pinned = self._client.subscribe(self._ref, {**self._args, self._opts_arg: {**opts, "end_cursor": end}})
+        pinned = self._add_page(opts["cursor"], opts["num_items"], end_cursor=end)
         last.unsubscribe()
         self.pages[-1] = pinned
         self.pages.append(self._add_page(end, num_items))
@@ -441,14 +441,18 @@ class SubscriptionManager:
         return client
 
     def key_for(self, ref: Any, args: Mapping[str, Any] | None, identity: UserIdentity | None) -> tuple:
+        """The key identical subscriptions share: (path, canonical args, identity)."""
+        return self._resolve(ref, args, identity)[0]
+
+    def _resolve(self, ref: Any, args: Mapping[str, Any] | None,
+                 identity: UserIdentity | None) -> tuple[tuple, ConvexFunction, dict]:
         fn = self.runtime.resolve(ref, QUERY, public_only=True)
         checked = self.runtime.check_args(fn, args)
-        return (fn.path, _canonical(checked), identity.token_identifier if identity else None)
+        key = (fn.path, _canonical(checked), identity.token_identifier if identity else None)
+        return key, fn, checked
 
     def subscribe(self, client: Client, ref: Any, args: Mapping[str, Any] | None) -> Subscription:
-        fn = self.runtime.resolve(ref, QUERY, public_only=True)
-        checked = self.runtime.check_args(fn, args)
-        key = (fn.path, _canonical(checked), client.identity.token_identifier if client.identity else None)
+        key, fn, checked = self._resolve(ref, args, client.identity)
         instance = self.instances.get(key)
         if instance is None:
             instance = QueryInstance(key, fn, checked, client.identity)
@@ -475,7 +479,7 @@ class SubscriptionManager:
         try:
             value, txn = self.runtime.call_query(instance.fn, instance.args, instance.identity, at_ts=ts, seed=seed)
             instance.value, instance.error, instance.reads = value, None, list(txn.reads)
-        except (ConvexError, ConvexSimError, Exception) as exc:  # the subscription holds the error
+        except Exception as exc:  # the subscription holds the error (ConvexError or any other)
             instance.value, instance.error = None, exc
             instance.reads = list(getattr(exc, "convex_sim_reads", instance.reads))
         instance.ts = ts
