@@ -44,7 +44,6 @@ from .ids import RANDOM_BYTES, decode_table_number, encode_id
 from .schema import (
     BUILTIN_INDEXES,
     SYSTEM_FIELDS,
-    IndexDefinition,
     SchemaDefinition,
     TableDefinition,
     check_identifier,
@@ -335,10 +334,6 @@ class Database:
                 f'{_where(function)}cannot use index "{index}" for table "{table}" because it '
                 "is not declared in the schema.")
         return fields
-
-    def index_definition(self, table: str, index: str) -> IndexDefinition | None:
-        definition = self._declared.get(table, (0, None))[1]
-        return (definition.all_indexes() if definition else BUILTIN_INDEXES).get(index)
 
     # -- transactions ---------------------------------------------------------------
     def begin(self, function: str = "", *, read_only: bool = False,

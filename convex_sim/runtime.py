@@ -100,13 +100,6 @@ class UserIdentity:
     updated_at: str | None = None
     claims: Mapping[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The non-empty fields (for traces and reports)."""
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "claims"}
-        out = {k: x for k, x in out.items() if x is not None}
-        out.update(self.claims)
-        return out
-
 
 DEFAULT_ISSUER = "https://convex.test"
 _IDENTITY_FIELDS = {f.name for f in fields(UserIdentity)} - {"claims"}
@@ -402,11 +395,6 @@ def stable_seed(*parts: Any) -> int:
     string, which ``PYTHONHASHSEED`` randomizes)."""
     digest = hashlib.blake2b(repr(parts).encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "big")
-
-
-def current_frame() -> CallFrame | None:
-    """The function execution whose app code is running now, if any."""
-    return _CURRENT.get()
 
 
 def run_guarded(frame: CallFrame, body: Callable[[], Any]) -> Any:

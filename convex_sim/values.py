@@ -200,16 +200,6 @@ def value_size(value: Any) -> int:
     return 0
 
 
-def nesting_depth(value: Any) -> int:
-    """How deeply arrays and objects nest inside ``value`` (a scalar is 0)."""
-    t = type(value)
-    if t is dict:
-        return 1 + max((nesting_depth(x) for x in value.values()), default=0)
-    if t is list or t is tuple:
-        return 1 + max((nesting_depth(x) for x in value), default=0)
-    return 0
-
-
 # --- Convex's JSON export encoding -------------------------------------------------
 
 def _b64(data: bytes) -> str:
