@@ -11,6 +11,13 @@ from __future__ import annotations
 DEFAULT_START_MS = 1_704_067_200_000.0
 
 
+def check_duration(ms: object) -> float:
+    """``ms`` as a float, if it is a finite number of milliseconds >= 0; else ValueError."""
+    if type(ms) not in (int, float) or not 0 <= ms < float("inf"):
+        raise ValueError(f"advance_time: ms must be a finite number >= 0, got {ms!r}")
+    return float(ms)
+
+
 class VirtualClock:
     """Milliseconds since the epoch; never goes backwards."""
 
@@ -24,9 +31,7 @@ class VirtualClock:
 
     def advance(self, ms: float) -> float:
         """Move forward by ``ms`` (>= 0) and return the new time."""
-        if not isinstance(ms, int | float) or isinstance(ms, bool) or not ms >= 0:
-            raise ValueError(f"advance_time: ms must be a finite number >= 0, got {ms!r}")
-        self.now_ms += float(ms)
+        self.now_ms += check_duration(ms)
         return self.now_ms
 
     def set(self, now_ms: float) -> None:

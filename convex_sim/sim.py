@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from .auth import AuthError, AuthService
-from .clock import DEFAULT_START_MS, VirtualClock
+from .clock import DEFAULT_START_MS, VirtualClock, check_duration
 from .database import Database
 from .errors import ConvexError
 from .files import STORAGE, STORAGE_TABLE, FileStorage
@@ -229,7 +229,7 @@ class ConvexSim(_Caller):
     def advance_time(self, ms: float) -> float:
         """Move the virtual clock forward by ``ms``, running every scheduled function (and cron
         run) that becomes due, in due-time order; return the new time."""
-        target = self._clock.now_ms + _check_ms(ms)
+        target = self._clock.now_ms + check_duration(ms)
         self.scheduler.advance_to(target)
         return self._clock.now_ms
 
@@ -398,8 +398,3 @@ class ConvexSim(_Caller):
     def __repr__(self) -> str:
         return f"<ConvexSim seed={self.seed} ts={self.db.latest_ts} clock={self.clock:.0f}>"
 
-
-def _check_ms(ms: Any) -> float:
-    if type(ms) not in (int, float) or not ms >= 0 or ms == float("inf"):
-        raise ValueError(f"advance_time: ms must be a finite number >= 0, got {ms!r}")
-    return float(ms)
