@@ -602,6 +602,10 @@ class Runtime:
         self.max_retries = limits.MAX_OCC_RETRIES
         #: Called after each OCC conflict of a mutation: (function path, Conflict, attempt).
         self.on_conflict: list[Callable[[str, Any, int], None]] = []
+        #: What app code printed (``console.log`` in TypeScript functions), oldest first.
+        self.logs: list[str] = []
+        #: The deployment's environment variables (``process.env`` in TypeScript functions).
+        self.env: dict[str, str] = {}
         install_network_guard()
 
     # -- resolving and validating --------------------------------------------------------

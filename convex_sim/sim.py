@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -219,6 +221,31 @@ class ConvexSim(_Caller):
         self.explorations: list[Any] = []
         self._last_exploration: tuple[Any, dict] | None = None
         self._identity_counter = 0
+        #: The TypeScript project this simulator runs (see :meth:`from_project`), else None.
+        self.project: Any = None
+
+    @classmethod
+    def from_project(cls, path: str | os.PathLike[str], *, seed: int = 0,
+                     start_time_ms: float = DEFAULT_START_MS,
+                     auth_providers: list[Mapping[str, Any]] | None = None,
+                     env: Mapping[str, str] | None = None) -> ConvexSim:
+        """A simulator running a Convex project's own TypeScript ``convex/`` folder.
+
+        ``path`` holds ``convex/`` and ``node_modules/`` (``npm install`` done). The folder is
+        bundled with the project's esbuild (cached by content) and loaded once per process;
+        each simulator gets its own database. ``auth_providers`` default to
+        ``convex/auth.config.ts``; ``env`` is what the app reads as ``process.env``.
+        """
+        from .js import load_project
+
+        project = load_project(path)
+        registry = Registry(project.registry.functions, {
+            "crons": SimpleNamespace(crons=project.crons), "http": SimpleNamespace(http=project.http)})
+        providers = auth_providers if auth_providers is not None else project.auth_providers
+        sim = cls(project.schema, registry, seed=seed, start_time_ms=start_time_ms, auth_providers=providers)
+        sim.runtime.env = dict(env or {})
+        sim.project = project
+        return sim
 
     # -- time ---------------------------------------------------------------------------
     @property

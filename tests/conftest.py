@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from convex_sim import ConvexSim, define_schema, define_table, v
@@ -31,3 +33,26 @@ def bank():
     sim.mutation("bank:open_account", {"owner": "ada", "balance": 100})
     sim.mutation("bank:open_account", {"owner": "bob", "balance": 0})
     return sim
+
+
+TS_BANK = Path(__file__).resolve().parent.parent / "scenarios" / "ts_bank"
+
+
+@pytest.fixture(scope="session")
+def ts_bank_project():
+    """The TypeScript bank scenario, its node_modules installed from its lock file (skipped,
+    saying what to install, where Node.js and npm are missing)."""
+    from convex_sim.js import node_tools_missing
+    from convex_sim.js.bundler import install_node_modules
+
+    missing = node_tools_missing()
+    if missing and not (TS_BANK / "node_modules" / ".bin" / "esbuild").exists():
+        pytest.skip(missing)
+    install_node_modules(TS_BANK)
+    return TS_BANK
+
+
+@pytest.fixture
+def ts(ts_bank_project):
+    """A fresh simulator of the TypeScript bank scenario."""
+    return ConvexSim.from_project(ts_bank_project, seed=0)

@@ -1,0 +1,264 @@
+"""A Convex project's TypeScript functions, registered into convex-sim's own registry.
+
+A :class:`JsFunction` is a :class:`~convex_sim.functions.ConvexFunction` like
+any Python one — a kind, a visibility, validators and an ``invoke`` — so the
+runtime, scheduler, subscriptions and explorer run it unchanged. Its
+``invoke`` runs the function in the shared engine and serves its syscalls
+through :mod:`convex_sim.js.abi`.
+
+The schema's exported JSON and each function's exported validators become
+convex-sim's own schema and validators, so errors read the same as for
+Python apps.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from ..errors import ConvexSimError
+from ..functions import (
+    ACTION,
+    HTTP_ACTION,
+    INTERNAL,
+    PUBLIC,
+    ConvexFunction,
+    Registry,
+)
+from ..http import HttpRouter, Route
+from ..scheduler import Crons
+from ..schema import SchemaDefinition, define_schema, define_table
+from ..validators import Validator, v
+from ..values import from_json, to_json
+from .abi import Host
+from .bundler import bundle_project
+from .engine import Engine, Execution, JsStuckError, engine_for, error_payload
+
+# --- validators and schema from their exported JSON ---------------------------------------------
+
+
+def validator_from_json(spec: Mapping[str, Any], where: str) -> Validator:
+    """A convex-sim validator for the JSON a ``convex`` validator exports (``{"type": ...}``)."""
+    kind = spec.get("type")
+    if kind == "string":
+        return v.string()
+    if kind == "number":
+        return v.float64()
+    if kind == "bigint":
+        return v.int64()
+    if kind == "boolean":
+        return v.boolean()
+    if kind == "null":
+        return v.null()
+    if kind == "any":
+        return v.any()
+    if kind == "bytes":
+        return v.bytes()
+    if kind == "id":
+        return v.id(spec["tableName"])
+    if kind == "literal":
+        return v.literal(from_json(spec["value"]))
+    if kind == "array":
+        return v.array(validator_from_json(spec["value"], where))
+    if kind == "object":
+        return v.object({name: _field(f, where) for name, f in spec["value"].items()})
+    if kind == "record":
+        return v.record(validator_from_json(spec["keys"], where), _field(spec["values"], where))
+    if kind == "union":
+        return v.union(*(validator_from_json(m, where) for m in spec["value"]))
+    raise ConvexSimError(f"{where}: unknown validator type {kind!r} in {json.dumps(spec)[:200]}")
+
+
+def _field(spec: Mapping[str, Any], where: str) -> Validator:
+    inner = validator_from_json(spec["fieldType"], where)
+    return v.optional(inner) if spec.get("optional") else inner
+
+
+def schema_from_json(exported: str | None) -> SchemaDefinition | None:
+    """``defineSchema(...).export()`` as a convex-sim schema."""
+    if exported is None:
+        return None
+    data = json.loads(exported)
+    tables = {}
+    for table in data["tables"]:
+        name = table["tableName"]
+        doc = table.get("documentType") or {"type": "any"}
+        definition = define_table(validator_from_json(doc, f"schema table {name!r}"))
+        for index in table.get("indexes", []):
+            definition = definition.index(index["indexDescriptor"], index["fields"])
+        for index in table.get("searchIndexes", []):
+            definition = definition.search_index(index["indexDescriptor"], search_field=index["searchField"],
+                                                 filter_fields=index.get("filterFields", []))
+        for index in table.get("vectorIndexes", []):
+            definition = definition.vector_index(index["indexDescriptor"], vector_field=index["vectorField"],
+                                                 dimensions=index["dimensions"],
+                                                 filter_fields=index.get("filterFields", []))
+        tables[name] = definition
+    return define_schema(tables, schema_validation=data.get("schemaValidation", True))
+
+
+def crons_from_json(exported: Mapping[str, Any] | None) -> Crons | None:
+    """``cronJobs()``'s ``crons`` map as convex-sim :class:`Crons`."""
+    if not exported:
+        return None
+    crons = Crons()
+    for name, job in exported.items():
+        schedule = job["schedule"]
+        ref = job["name"]
+        args = from_json(job["args"][0]) if job.get("args") else {}
+        kind = schedule.get("type")
+        utc = {"minute_utc": schedule.get("minuteUTC", 0), "hour_utc": schedule.get("hourUTC", 0)}
+        if kind == "interval":
+            crons.interval(name, {k: schedule[k] for k in ("seconds", "minutes", "hours") if k in schedule}, ref, args)
+        elif kind == "hourly":
+            crons.hourly(name, utc, ref, args)
+        elif kind == "daily":
+            crons.daily(name, utc, ref, args)
+        elif kind == "weekly":
+            crons.weekly(name, {**utc, "day_of_week": schedule["dayOfWeek"]}, ref, args)
+        elif kind == "monthly":
+            crons.monthly(name, {**utc, "day": schedule["day"]}, ref, args)
+        elif kind == "cron":
+            crons.cron(name, schedule["cron"], ref, args)
+        else:
+            raise ConvexSimError(f"crons.ts: cron job {name!r} has an unknown schedule {schedule!r}")
+    return crons
+
+
+# --- functions --------------------------------------------------------------------------------------
+
+
+class JsFunction(ConvexFunction):
+    """A function exported by the project's TypeScript; ``invoke`` runs it in the engine."""
+
+    def __init__(self, project: Project, kind: str, visibility: str, path: str,
+                 args: Validator | None, returns: Validator | None, route: str | None = None) -> None:
+        super().__init__(kind, visibility, _no_python_handler, args, returns)
+        self.project, self.path, self.route = project, path, route
+        self.is_async = kind in (ACTION, HTTP_ACTION)
+        self.__name__ = path
+        self.__module__ = "convex/" + path.split(":")[0]
+
+    def invoke(self, ctx: Any, args: Any) -> Any:
+        engine = self.project.engine
+        runtime = ctx._runtime
+        engine.set_env(runtime.env)
+        host = Host(ctx, self.path or "", self.kind, runtime.logs)
+        if self.kind == HTTP_ACTION:
+            return self._serve_http(engine, host, args)
+        args_json = json.dumps([to_json(args)])
+        if self.kind == ACTION:
+            return self._run_action(engine, host, ACTION, args_json, None)
+        execution = engine.start(host, self.kind, self.path or "", args_json, host.now_ms())
+        return engine.result(execution)
+
+    async def _run_action(self, engine: Engine, host: Host, kind: str, args_json: str, route: str | None) -> Any:
+        execution = engine.start(host, kind, self.route_path if kind == "http" else self.path or "",
+                                 args_json, host.now_ms(), route)
+        try:
+            while execution.outcome is None:
+                await self._step(engine, host, execution)
+            return engine.raw_result(execution) if kind == "http" else engine.result(execution)
+        finally:
+            engine.forget(execution)
+
+    async def _step(self, engine: Engine, host: Host, execution: Execution) -> None:
+        if execution.pending:
+            request_id, op, payload = execution.pending.popleft()
+            try:
+                result = "=" + json.dumps(await host.perform(op, payload))
+            except Exception as exc:
+                execution.errors.append(exc)
+                result = "!" + error_payload(exc)
+            engine.settle(execution, request_id, result, host.now_ms())
+        elif not engine.fire_timer(execution, host.now_ms()):
+            raise JsStuckError(
+                f"{self.path} did not finish: it awaits a promise that nothing will ever settle "
+                "(no pending ctx call, fetch or timer is left).")
+
+    @property
+    def route_path(self) -> str:
+        return self.project.router_path or ""
+
+    async def _serve_http(self, engine: Engine, host: Host, request: httpx.Request) -> httpx.Response:
+        body = request.read()
+        convex_json = json.dumps({
+            "url": str(request.url), "method": request.method,
+            "headers": [[k, v] for k, v in request.headers.multi_items()],
+            "body": base64.b64encode(body).decode("ascii") if body else None})
+        text = await self._run_action(engine, host, "http", convex_json, None)
+        data = json.loads(text)
+        return httpx.Response(data["status"], headers=data["headers"],
+                              content=base64.b64decode(data["body"]) if data.get("body") else b"")
+
+
+def _no_python_handler(ctx: Any, args: Any) -> Any:  # pragma: no cover - JsFunction overrides invoke
+    raise AssertionError("a JavaScript function has no Python handler")
+
+
+# --- the project ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Project:
+    """A loaded Convex project: its engine, registry, schema, crons, HTTP routes, auth config."""
+
+    path: str
+    engine: Engine
+    registry: Registry = field(default_factory=Registry)
+    schema: SchemaDefinition | None = None
+    crons: Crons | None = None
+    http: HttpRouter | None = None
+    router_path: str | None = None
+    auth_providers: list[dict] = field(default_factory=list)
+
+
+_PROJECTS: dict[str, tuple[str, Project]] = {}
+
+
+def load_project(path: str | os.PathLike[str]) -> Project:
+    """Bundle (from cache when unchanged) and load the project at ``path``; projects are shared
+    between simulators, never their databases."""
+    bundle = bundle_project(path)
+    cached = _PROJECTS.get(str(bundle.project))
+    if cached is not None and cached[0] == bundle.digest:
+        return cached[1]
+    engine = engine_for(bundle)
+    manifest = engine.manifest
+    project = Project(str(bundle.project), engine)
+    project.schema = schema_from_json(manifest.get("schema"))
+    for entry in manifest["functions"]:
+        if entry["kind"] == "router":
+            project.router_path = entry["path"]
+            project.http = _router(project, entry)
+            continue
+        where = f"{entry['path']} (args)"
+        args_spec, returns_spec = json.loads(entry["args"]), json.loads(entry["returns"])
+        args_v = None if args_spec.get("type") == "any" else validator_from_json(args_spec, where)
+        returns_v = None if returns_spec is None else validator_from_json(returns_spec, f"{entry['path']} (returns)")
+        fn = JsFunction(project, entry["kind"], INTERNAL if entry["visibility"] == INTERNAL else PUBLIC,
+                        entry["path"], args_v, returns_v)
+        project.registry.register(entry["path"], fn)
+    project.crons = crons_from_json(manifest.get("crons"))
+    auth = manifest.get("authConfig") or {}
+    project.auth_providers = [{"domain": p["domain"], "application_id": p.get("applicationID")}
+                              for p in auth.get("providers", []) if "domain" in p]
+    _PROJECTS[str(bundle.project)] = (bundle.digest, project)
+    return project
+
+
+def _router(project: Project, entry: Mapping[str, Any]) -> HttpRouter:
+    router = HttpRouter()
+    for path, method in entry["routes"]:
+        prefix = path.endswith("*")
+        handler = JsFunction(project, HTTP_ACTION, PUBLIC, f"{entry['path']} {method} {path}", None, None,
+                             route=path)
+        router.routes.append(Route(method, path[:-1] if prefix else path, prefix, handler))
+    return router
+

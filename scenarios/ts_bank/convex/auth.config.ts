@@ -1,0 +1,8 @@
+export default {
+  providers: [
+    {
+      domain: "https://issuer.test",
+      applicationID: "app",
+    },
+  ],
+};

@@ -1,0 +1,40 @@
+import { defineSchema, defineTable } from "convex/server";
+import { v } from "convex/values";
+
+export default defineSchema({
+  accounts: defineTable({
+    owner: v.string(),
+    balance: v.number(),
+  }).index("by_owner", ["owner"]),
+
+  messages: defineTable({
+    author: v.string(),
+    body: v.string(),
+    channel: v.optional(v.string()),
+  })
+    .index("by_channel", ["channel"])
+    .searchIndex("search_body", {
+      searchField: "body",
+      filterFields: ["author"],
+    }),
+
+  files: defineTable({
+    storageId: v.id("_storage"),
+    name: v.string(),
+  }),
+
+  tasks: defineTable({
+    title: v.string(),
+    assignee: v.optional(v.string()),
+  }),
+
+  embeddings: defineTable({
+    text: v.string(),
+    vector: v.array(v.float64()),
+    tag: v.string(),
+  }).vectorIndex("by_vector", {
+    vectorField: "vector",
+    dimensions: 3,
+    filterFields: ["tag"],
+  }),
+});
