@@ -39,6 +39,10 @@ MIN_VECTOR_DIMENSIONS, MAX_VECTOR_DIMENSIONS = 2, 4096
 # before the caller gets ContentionError (convex-js discussion; unverified).
 MAX_OCC_RETRIES = 4
 
+# Not a Convex limit: console lines kept from functions run outside a handle call
+# (scheduled functions, explorations), so a long run's memory stays bounded.
+MAX_LOG_LINES_KEPT = 1_000
+
 
 def exceeded(what: str, limit: int, reached: int, function: str) -> LimitExceededError:
     """The error for one exceeded limit: names the limit, the figure and the function."""

@@ -17,6 +17,7 @@ time-machine), and network access from queries and mutations is refused.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import contextvars
 import hashlib
@@ -602,8 +603,9 @@ class Runtime:
         self.max_retries = limits.MAX_OCC_RETRIES
         #: Called after each OCC conflict of a mutation: (function path, Conflict, attempt).
         self.on_conflict: list[Callable[[str, Any, int], None]] = []
-        #: What app code printed (``console.log`` in TypeScript functions), oldest first.
-        self.logs: list[str] = []
+        #: Where app code's output goes (``console.log`` of TypeScript functions): each call
+        #: through the test handle collects its own; the rest keeps the latest lines only.
+        self.logs: list[str] | collections.deque[str] = collections.deque(maxlen=limits.MAX_LOG_LINES_KEPT)
         #: The deployment's environment variables (``process.env`` in TypeScript functions).
         self.env: dict[str, str] = {}
         install_network_guard()

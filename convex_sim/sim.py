@@ -14,7 +14,7 @@ import asyncio
 import inspect
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
@@ -55,13 +55,13 @@ class CallRecord:
     outcome: str = "running"        # "ok" | "ConvexError" | "error"
     result: Any = None
     error: str | None = None
+    logs: list[str] = field(default_factory=list)   # what app code printed (console.log)
 
     def __str__(self) -> str:
         who = f" as {self.identity}" if self.identity else ""
         head = f"{self.kind} {self.path}({format_value(self.args, 200)}){who}"
-        if self.outcome == "ok":
-            return f"{head} -> {format_value(self.result, 200)}"
-        return f"{head} !! {self.error}"
+        text = f"{head} -> {format_value(self.result, 200)}" if self.outcome == "ok" else f"{head} !! {self.error}"
+        return "\n".join([text, *(f"       {line}" for line in self.logs)])
 
 
 @dataclass(frozen=True)
@@ -411,6 +411,8 @@ class ConvexSim(_Caller):
                 call: Callable[[], Any]) -> Any:
         record = CallRecord(kind, path or "?", args, identity.subject if identity else None)
         self.calls.append(record)
+        runtime = self.runtime
+        outside, runtime.logs = runtime.logs, record.logs   # this call's console output
         try:
             record.result = call()
         except ConvexError as exc:
@@ -419,6 +421,8 @@ class ConvexSim(_Caller):
         except BaseException as exc:
             record.outcome, record.error = "error", f"{type(exc).__name__}: {exc}"
             raise
+        finally:
+            runtime.logs = outside
         record.outcome = "ok"
         return record.result
 

@@ -8,7 +8,10 @@ Configure the app once, in ``pyproject.toml``::
 
 and write tests that take ``convex``, a fresh :class:`~convex_sim.ConvexSim`
 per test. ``@pytest.mark.convex_app("otherapp", schema="otherapp.schema:schema")``
-overrides the app for one test or module. ``--convex-seed N`` sets the seed
+overrides the app for one test or module. For a Convex TypeScript project, set
+``convex_sim_project = "path/to/app"`` (or mark a test
+``@pytest.mark.convex_project("path")``): the fixture then runs that project's
+own ``convex/`` folder. ``--convex-seed N`` sets the seed
 (default 0); ``--convex-seed random`` picks one and prints it. When a test
 fails, its report gets a "convex-sim" section with the seed and every call
 the test made through the fixture, and the timeline and replay line of each
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import importlib
 import random
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,12 +49,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("convex_sim_app", "package holding the app's Convex functions (e.g. myapp)")
     parser.addini("convex_sim_schema",
                   "the app's schema object, 'module:attribute' (default: <app>.schema:schema)")
+    parser.addini("convex_sim_project",
+                  "a Convex TypeScript project (folder with convex/ and node_modules/), relative "
+                  "to the rootdir; the convex fixture then runs it")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "convex_app(package, schema=None): the app the convex fixture loads for this test")
+    config.addinivalue_line(
+        "markers",
+        "convex_project(path): the Convex TypeScript project the convex fixture loads for this test")
     config.stash[_SEED] = seed = _parse_seed(config.getoption("convex_seed"))
     budget = config.getoption("convex_explore_budget")
     if budget is not None and budget < 1:
@@ -119,13 +129,41 @@ def _app_config(request: pytest.FixtureRequest) -> tuple[str | None, Any]:
     return None, None
 
 
+def _project_config(request: pytest.FixtureRequest) -> Path | None:
+    """The TypeScript project of this test: the ``convex_project`` marker, else the ini option
+    (an ``convex_app`` marker on the test wins over the ini option)."""
+    marker = request.node.get_closest_marker("convex_project")
+    if marker is not None:
+        if not marker.args:
+            raise pytest.UsageError("@pytest.mark.convex_project needs the project folder: convex_project('app')")
+        raw = marker.args[0]
+    elif request.node.get_closest_marker("convex_app") is None:
+        raw = request.config.getini("convex_sim_project") or None
+    else:
+        raw = None
+    if raw is None:
+        return None
+    path = Path(raw)
+    return path if path.is_absolute() else Path(request.config.rootpath) / path
+
+
 @pytest.fixture
 def convex(request: pytest.FixtureRequest) -> ConvexSim:
     """A fresh simulator of the configured app, seeded with ``--convex-seed``."""
-    app, schema = _app_config(request)
     seed = request.config.stash[_SEED]
+    project = _project_config(request)
     try:
-        sim = ConvexSim(schema, modules=app, seed=seed)
+        if project is not None:
+            if not (project / "node_modules").is_dir():
+                from convex_sim.js import node_tools_missing
+
+                missing = node_tools_missing()
+                if missing:
+                    pytest.skip(f"convex_project {project}: {missing}")
+            sim = ConvexSim.from_project(project, seed=seed)
+        else:
+            app, schema = _app_config(request)
+            sim = ConvexSim(schema, modules=app, seed=seed)
     except ConvexSimError as exc:
         raise pytest.UsageError(f"convex fixture: {exc}") from exc
     request.node.stash.setdefault(_SIMS, []).append(sim)

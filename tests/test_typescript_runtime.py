@@ -1,0 +1,116 @@
+"""The TypeScript runtime's sandbox: determinism, console capture, timers, errors, pytest."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from convex_sim import ConvexSim, NondeterminismError
+from convex_sim.js import BundleError
+from convex_sim.js.bundler import bundle_project, module_paths
+
+
+def test_math_random_is_seeded_per_call_and_date_is_the_virtual_clock(ts_bank_project):
+    one, two = ConvexSim.from_project(ts_bank_project, seed=3), ConvexSim.from_project(ts_bank_project, seed=3)
+    first = [one.mutation("outbound:roll", {}) for _ in range(3)]
+    assert first == [two.mutation("outbound:roll", {}) for _ in range(3)]
+    randoms = [r["random"] for r in first]
+    assert len(set(randoms)) == 3 and all(0 <= r < 1 for r in randoms)
+    assert first[0]["now"] == one.clock
+    one.advance_time(1500)
+    assert one.mutation("outbound:roll", {})["now"] == one.clock
+    other = ConvexSim.from_project(ts_bank_project, seed=4).mutation("outbound:roll", {})
+    assert other["random"] != first[0]["random"]
+
+
+def test_same_seed_same_run_in_another_process(ts_bank_project):
+    script = textwrap.dedent(f"""
+        from convex_sim import ConvexSim
+        sim = ConvexSim.from_project({str(ts_bank_project)!r}, seed=11)
+        print([sim.mutation("outbound:roll", {{}})["random"] for _ in range(2)],
+              sim.mutation("bank:open", {{"owner": "a", "amount": 1}}))
+    """)
+    runs = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                           env={"PYTHONHASHSEED": str(n), "PATH": ""}).stdout for n in (1, 2)}
+    assert len(runs) == 1 and "[0." in runs.pop()
+
+
+def test_pytest_marker_and_ini_load_the_project_and_report_ts_errors(pytester, ts_bank_project):
+    pytester.makepyfile(test_app=f"""
+        import pytest
+
+        @pytest.mark.convex_project({str(ts_bank_project)!r})
+        def test_marked(convex):
+            convex.mutation("bank:open", {{"owner": "ada", "amount": 5}})
+            assert convex.query("bank:balance", {{"owner": "ada"}}) == 5
+
+        def test_from_ini(convex):
+            convex.mutation("errors:boom", {{}})
+    """)
+    pytester.makeini(f"[pytest]\nconvex_sim_project = {ts_bank_project}\n")
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*convex-sim*", "*mutation errors:boom({}) !! JsError*boom from ts*",
+                                 "*convex/errors.ts:7*"])
+
+
+def test_settimeout_in_a_mutation_is_refused(tmp_path, ts_bank_project):
+    project = _copy_project(tmp_path, ts_bank_project, "timers.ts", """
+        import { mutation, action } from "./_generated/server";
+        export const late = mutation({ args: {}, handler: async () => {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        } });
+        export const waits = action({ args: {}, handler: async () => {
+          const order: string[] = [];
+          await Promise.all([
+            new Promise((r) => setTimeout(() => { order.push("slow"); r(null); }, 20)),
+            new Promise((r) => setTimeout(() => { order.push("fast"); r(null); }, 5)),
+          ]);
+          console.log("timers fired", order);
+          return order;
+        } });
+        export const hangs = action({ args: {}, handler: async () => { await new Promise(() => {}); } });
+    """)
+    sim = ConvexSim.from_project(project)
+    with pytest.raises(NondeterminismError, match="timers:late: Can't use setTimeout in queries and mutations"):
+        sim.mutation("timers:late", {})
+    assert sim.action("timers:waits", {}) == ["fast", "slow"]
+    assert sim.calls[-1].logs == ['[LOG] timers:waits: timers fired [ "fast", "slow" ]']
+    with pytest.raises(Exception, match="timers:hangs did not finish"):
+        sim.action("timers:hangs", {})
+
+
+def test_a_syntax_error_names_the_file_and_line(tmp_path, ts_bank_project):
+    project = _copy_project(tmp_path, ts_bank_project, "broken.ts", """
+        export const x = ;
+    """)
+    with pytest.raises(BundleError, match=r"convex/broken\.ts:2:\d+"):
+        bundle_project(project)
+
+
+def test_module_discovery_follows_the_convex_cli(tmp_path):
+    convex = tmp_path / "convex"
+    for name in ("a.ts", "dir/b.ts", "schema.ts", "auth.config.ts", "x.test.ts", "types.d.ts",
+                 "_generated/api.js", ".hidden.ts", "notes.md"):
+        (convex / name).parent.mkdir(parents=True, exist_ok=True)
+        (convex / name).write_text("")
+    assert module_paths(convex) == ["a", "dir/b"]
+
+
+def test_no_esbuild_is_a_clear_error(tmp_path):
+    (tmp_path / "convex").mkdir()
+    with pytest.raises(BundleError, match="run `npm install`"):
+        bundle_project(tmp_path)
+
+
+def _copy_project(tmp_path, source, name, code):
+    """A copy of the TS bank (node_modules linked) with one more module."""
+    import shutil
+
+    target = tmp_path / "app"
+    shutil.copytree(source / "convex", target / "convex")
+    shutil.copy(source / "package.json", target / "package.json")
+    (target / "node_modules").symlink_to(source / "node_modules")
+    (target / "convex" / name).write_text(textwrap.dedent(code))
+    return target
