@@ -81,6 +81,35 @@ def demo_explore() -> None:
     _print(str(invariant_failure))
 
 
+def demo_typescript() -> None:
+    from scenarios.ts_bank import PROJECT, no_overdraft, open_accounts
+
+    from .js import BundleError, node_tools_missing
+    from .js.bundler import install_node_modules
+
+    _print("== typescript: scenarios/ts_bank/convex, the app's own .ts files, run unchanged")
+    missing = node_tools_missing()
+    if missing and not (PROJECT / "node_modules").is_dir():
+        _print(f"  skipped: {missing}")
+        return
+    try:
+        install_node_modules(PROJECT)
+        sim = ConvexSim.from_project(PROJECT, seed=0)
+    except BundleError as exc:
+        _print(f"  skipped: {exc}")
+        return
+    open_accounts(sim, ada=100, bob=0)
+    transfer = {"src": "ada", "dst": "bob", "amount": 60}
+    correct = sim.explore([Op("bank:transfer", transfer)] * 3, invariant=no_overdraft)
+    _print(f"  bank:transfer x3 (one mutation each)      {correct}")
+    racy = sim.explore([Op("bank:transferViaAction", transfer)] * 2, invariant=no_overdraft)
+    _print(f"  bank:transferViaAction x2                 {racy}")
+    failure = next(f for f in racy.failures if f.kind == "invariant")
+    _print()
+    _print("The TypeScript overdraft, shrunk to its shortest schedule:")
+    _print(str(failure))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="convex-sim", description="A deterministic Convex simulator.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -95,6 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo_chat()
     _print()
     demo_explore()
+    _print()
+    demo_typescript()
     return 0
 
 

@@ -15,7 +15,6 @@ import inspect
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -239,10 +238,8 @@ class ConvexSim(_Caller):
         from .js import load_project
 
         project = load_project(path)
-        registry = Registry(project.registry.functions, {
-            "crons": SimpleNamespace(crons=project.crons), "http": SimpleNamespace(http=project.http)})
         providers = auth_providers if auth_providers is not None else project.auth_providers
-        sim = cls(project.schema, registry, seed=seed, start_time_ms=start_time_ms, auth_providers=providers)
+        sim = cls(project.schema, project.registry, seed=seed, start_time_ms=start_time_ms, auth_providers=providers)
         sim.runtime.env = dict(env or {})
         sim.project = project
         return sim

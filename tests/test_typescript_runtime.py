@@ -3,6 +3,7 @@
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -55,30 +56,55 @@ def test_pytest_marker_and_ini_load_the_project_and_report_ts_errors(pytester, t
                                  "*convex/errors.ts:7*"])
 
 
-def test_settimeout_in_a_mutation_is_refused(tmp_path, ts_bank_project):
-    project = _copy_project(tmp_path, ts_bank_project, "timers.ts", """
-        import { mutation, action } from "./_generated/server";
-        export const late = mutation({ args: {}, handler: async () => {
-          await new Promise((resolve) => setTimeout(resolve, 10));
-        } });
-        export const waits = action({ args: {}, handler: async () => {
-          const order: string[] = [];
-          await Promise.all([
-            new Promise((r) => setTimeout(() => { order.push("slow"); r(null); }, 20)),
-            new Promise((r) => setTimeout(() => { order.push("fast"); r(null); }, 5)),
-          ]);
-          console.log("timers fired", order);
-          return order;
-        } });
-        export const hangs = action({ args: {}, handler: async () => { await new Promise(() => {}); } });
-    """)
-    sim = ConvexSim.from_project(project)
-    with pytest.raises(NondeterminismError, match="timers:late: Can't use setTimeout in queries and mutations"):
-        sim.mutation("timers:late", {})
-    assert sim.action("timers:waits", {}) == ["fast", "slow"]
-    assert sim.calls[-1].logs == ['[LOG] timers:waits: timers fired [ "fast", "slow" ]']
-    with pytest.raises(Exception, match="timers:hangs did not finish"):
-        sim.action("timers:hangs", {})
+SANDBOX_TS = """
+    import { mutation, action, query } from "./_generated/server";
+    export const late = mutation({ args: {}, handler: async () => {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    } });
+    export const waits = action({ args: {}, handler: async () => {
+      const order: string[] = [];
+      await Promise.all([
+        new Promise((r) => setTimeout(() => { order.push("slow"); r(null); }, 20)),
+        new Promise((r) => setTimeout(() => { order.push("fast"); r(null); }, 5)),
+      ]);
+      console.log("timers fired", order);
+      return order;
+    } });
+    export const hangs = action({ args: {}, handler: async () => { await new Promise(() => {}); } });
+    export const region = query({ args: {}, handler: async () => process.env.REGION ?? null });
+    export const dates = query({ args: {}, handler: async () =>
+      [String(new Date(0)), new Date(2024, 0, 2, 3).toISOString(), new Date(0).getHours()] });
+"""
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory, ts_bank_project):
+    return _copy_project(tmp_path_factory.mktemp("sandbox"), ts_bank_project, "sandbox.ts", SANDBOX_TS)
+
+
+def test_settimeout_in_a_mutation_is_refused_and_virtual_in_actions(sandbox):
+    sim = ConvexSim.from_project(sandbox)
+    with pytest.raises(NondeterminismError, match="sandbox:late: Can't use setTimeout in queries and mutations"):
+        sim.mutation("sandbox:late", {})
+    assert sim.action("sandbox:waits", {}) == ["fast", "slow"]
+    assert sim.calls[-1].logs == ['[LOG] sandbox:waits: timers fired [ "fast", "slow" ]']
+    with pytest.raises(Exception, match="sandbox:hangs did not finish"):
+        sim.action("sandbox:hangs", {})
+
+
+def test_process_env(sandbox):
+    assert ConvexSim.from_project(sandbox).query("sandbox:region", {}) is None
+    assert ConvexSim.from_project(sandbox, env={"REGION": "eu"}).query("sandbox:region", {}) == "eu"
+
+
+def test_dates_are_utc_whatever_the_host_timezone(sandbox, monkeypatch):
+    expected = ["Thu Jan 01 1970 00:00:00 GMT+0000 (Coordinated Universal Time)", "2024-01-02T03:00:00.000Z", 0.0]
+    for zone in ("UTC", "Asia/Tokyo", "America/New_York"):
+        monkeypatch.setenv("TZ", zone)
+        time.tzset()
+        assert ConvexSim.from_project(sandbox).query("sandbox:dates", {}) == expected
+    monkeypatch.undo()
+    time.tzset()
 
 
 def test_a_syntax_error_names_the_file_and_line(tmp_path, ts_bank_project):

@@ -36,6 +36,8 @@ from ..runtime import (
 from ..values import UNDEFINED, from_json, to_json
 
 FUNCTION_HANDLE_PREFIX = "function://"
+#: Queries limited to at most this many rows are read in one crossing (see ``query_stream``).
+PREFETCH_LIMIT = 8
 
 
 class UnsupportedSyscallError(ConvexSimError):
@@ -280,10 +282,17 @@ class Host:
         return None
 
     def query_stream(self, p: Mapping[str, Any]) -> Any:
+        """Open a query. With a small known limit (``first``, ``unique``, ``take(n)``) its
+        rows come back at once — exactly the rows the lazy stream would read — and the
+        JavaScript side serves ``queryStreamNext`` from them without crossing over."""
         query, limit = build_query(self._reader("db.query"), p["query"])
         table = p["query"]["source"].get("tableName") or p["query"]["source"]["indexName"]
+        system = table.startswith("_")
         self._next_stream += 1
-        self._streams[self._next_stream] = (_limited(query, limit), table.startswith("_"))
+        if limit is not None and limit <= PREFETCH_LIMIT:
+            encode = system_json if system else to_json
+            return {"queryId": self._next_stream, "rows": [encode(d) for d in _limited(query, limit)]}
+        self._streams[self._next_stream] = (_limited(query, limit), system)
         return {"queryId": self._next_stream}
 
     def query_stream_next(self, p: Mapping[str, Any]) -> Any:

@@ -82,30 +82,38 @@ def module_paths(convex_dir: Path) -> list[str]:
     return found
 
 
-def _inputs(project: Path) -> list[Path]:
+def _inputs(project: Path) -> tuple[list[str], list[str]]:
+    """Every input file of the bundle, and the folders holding them (to notice new files)."""
     convex_dir = project / "convex"
-    files = [p for p in sorted(convex_dir.rglob("*")) if p.is_file() and "node_modules" not in p.parts]
+    files, folders = [], [str(convex_dir)]
+    for path in sorted(convex_dir.rglob("*")):
+        if "node_modules" in path.parts:
+            continue
+        (files if path.is_file() else folders).append(str(path))
     for extra in ("package.json", "tsconfig.json", "node_modules/convex/package.json"):
         if (project / extra).exists():
-            files.append(project / extra)
-    return files
+            files.append(str(project / extra))
+    return files, folders
 
 
-def _fingerprint(files: list[Path]) -> tuple:
-    """Cheap change detection for the in-memory cache (names, sizes, mtimes)."""
+def _fingerprint(paths: list[str]) -> tuple:
+    """Cheap change detection (sizes and mtimes); a missing file is a change too."""
     out = []
-    for f in files:
-        st = f.stat()
-        out.append((str(f), st.st_size, st.st_mtime_ns))
+    for path in paths:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return ()
+        out.append((st.st_size, st.st_mtime_ns))
     return tuple(out)
 
 
-def _digest(project: Path, files: list[Path]) -> str:
+def _digest(project: Path, files: list[str]) -> str:
     h = hashlib.sha256(BUNDLE_FORMAT.encode())
     h.update(" ".join(ESBUILD_FLAGS).encode())
     for f in files:
-        h.update(str(f.relative_to(project)).encode() + b"\0")
-        h.update(f.read_bytes() + b"\0")
+        h.update(str(Path(f).relative_to(project)).encode() + b"\0")
+        h.update(Path(f).read_bytes() + b"\0")
     return h.hexdigest()[:32]
 
 
@@ -130,21 +138,28 @@ def _entry_source(project: Path, modules: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-_MEMORY: dict[str, tuple[tuple, Bundle]] = {}
+class _Cached:
+    """A bundle and what it was built from: the input files and folders, and their stats."""
+
+    def __init__(self, files: list[str], folders: list[str], bundle: Bundle) -> None:
+        self.paths, self.bundle = files + folders, bundle
+        self.fingerprint = _fingerprint(self.paths)
+
+
+_MEMORY: dict[str, _Cached] = {}
 
 
 def bundle_project(project: str | os.PathLike[str]) -> Bundle:
     """Bundle ``project`` (a folder with ``convex/`` and ``node_modules/``), from cache when
-    nothing changed."""
+    nothing changed: a file edited, added or removed rebundles."""
+    cached = _MEMORY.get(os.fspath(project))
+    if cached is not None and _fingerprint(cached.paths) == cached.fingerprint:
+        return cached.bundle
     root = Path(project).resolve()
     convex_dir = root / "convex"
     if not convex_dir.is_dir():
         raise BundleError(f"ConvexSim.from_project({str(project)!r}): no convex/ folder in {root}.")
-    files = _inputs(root)
-    fingerprint = _fingerprint(files)
-    cached = _MEMORY.get(str(root))
-    if cached is not None and cached[0] == fingerprint:
-        return cached[1]
+    files, folders = _inputs(root)
     esbuild = find_esbuild(root)
     digest = _digest(root, files)
     modules = module_paths(convex_dir)
@@ -154,7 +169,7 @@ def bundle_project(project: str | os.PathLike[str]) -> Bundle:
         _build(root, esbuild, cache_dir, out, _entry_source(root, modules))
     bundle = Bundle(root, out.read_text("utf-8"), json.loads(Path(f"{out}.map").read_text("utf-8")),
                     tuple(modules), digest)
-    _MEMORY[str(root)] = (fingerprint, bundle)
+    _MEMORY[os.fspath(project)] = _Cached(files, folders, bundle)
     return bundle
 
 

@@ -114,7 +114,7 @@ class Engine:
         self._forget: Callable[..., Any] = ctx.eval("__cs.forget")
         self._set_env: Callable[..., Any] = ctx.eval("__cs.setEnv")
         self.manifest: dict = json.loads(ctx.eval("__cs.manifest()"))
-        self._env_json = "{}"
+        self._env: dict[str, str] = {}
 
     # -- callbacks from JavaScript (never raise into the engine) ---------------------
     def _on_sync(self, op: str, payload: str) -> str:
@@ -153,10 +153,9 @@ class Engine:
     # -- running executions ----------------------------------------------------------------
     def set_env(self, env: dict[str, str]) -> None:
         """``process.env`` for the app (Convex deployment environment variables)."""
-        text = json.dumps(env, sort_keys=True)
-        if text != self._env_json:
-            self._env_json = text
-            self._set_env(text)
+        if env != self._env:
+            self._env = dict(env)
+            self._set_env(json.dumps(env, sort_keys=True))
 
     def start(self, host: SyscallHost, kind: str, path: str, args_json: str, now_ms: float,
               route: str | None = None) -> Execution:

@@ -31,14 +31,36 @@
     return e;
   }
 
+  // Streams whose rows the host sent with 1.0/queryStream (a small known limit, as in
+  // first/unique/take): their queryStreamNext and queryCleanup never leave JavaScript.
+  const prefetched = new Map();
+
   const pending = new Map();
   g.Convex = {
     syscall(op, json) {
+      if (op === "1.0/queryCleanup" && prefetched.size > 0 && prefetched.delete(JSON.parse(json).queryId)) {
+        return "true";
+      }
       const r = pySync(op, json);
-      if (r.charCodeAt(0) === 61) return r.slice(1);
-      throw hostError(r.slice(1));
+      if (r.charCodeAt(0) !== 61) throw hostError(r.slice(1));
+      if (op === "1.0/queryStream") {
+        const result = JSON.parse(r.slice(1));
+        if (result.rows !== undefined) prefetched.set(result.queryId, { rows: result.rows, at: 0 });
+        return `{"queryId":${result.queryId}}`;
+      }
+      return r.slice(1);
     },
     asyncSyscall(op, json) {
+      if (op === "1.0/queryStreamNext" && prefetched.size > 0) {
+        const queryId = JSON.parse(json).queryId;
+        const stream = prefetched.get(queryId);
+        if (stream !== undefined) {
+          const row = stream.rows[stream.at++];
+          if (row === undefined) prefetched.delete(queryId);
+          return Promise.resolve(row === undefined ? '{"value":null,"done":true}'
+            : JSON.stringify({ value: row, done: false }));
+        }
+      }
       const r = pyAsync(op, json);
       const c = r.charCodeAt(0);
       if (c === 61) return Promise.resolve(r.slice(1));
@@ -81,8 +103,32 @@
   function now() { return cur === null ? 0 : cur.now; }
   function VirtualDate(...args) {
     if (!new.target) return new RealDate(now()).toString();
-    return args.length === 0 ? new RealDate(now()) : new RealDate(...args);
+    if (args.length === 0) return new RealDate(now());
+    // Convex runs in UTC: date parts given to the constructor are UTC, never the host's zone.
+    return args.length >= 2 ? new RealDate(RealDate.UTC(...args)) : new RealDate(args[0]);
   }
+  // Local-time methods read and write UTC, whatever TZ the test process has.
+  const proto = RealDate.prototype;
+  for (const part of ["FullYear", "Month", "Date", "Day", "Hours", "Minutes", "Seconds", "Milliseconds"]) {
+    proto["get" + part] = proto["getUTC" + part];
+    if (part !== "Day") proto["set" + part] = proto["setUTC" + part];
+  }
+  proto.getTimezoneOffset = function getTimezoneOffset() { return 0; };
+  const DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+  const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  const pad = (n) => String(n).padStart(2, "0");
+  proto.toDateString = function toDateString() {
+    return `${DAYS[this.getUTCDay()]} ${MONTHS[this.getUTCMonth()]} ${pad(this.getUTCDate())} ${this.getUTCFullYear()}`;
+  };
+  proto.toTimeString = function toTimeString() {
+    return `${pad(this.getUTCHours())}:${pad(this.getUTCMinutes())}:${pad(this.getUTCSeconds())} GMT+0000 (Coordinated Universal Time)`;
+  };
+  proto.toString = function toString() {
+    return isNaN(this.valueOf()) ? "Invalid Date" : `${this.toDateString()} ${this.toTimeString()}`;
+  };
+  proto.toLocaleString = proto.toString;
+  proto.toLocaleDateString = proto.toDateString;
+  proto.toLocaleTimeString = proto.toTimeString;
   VirtualDate.prototype = RealDate.prototype;
   Object.defineProperty(RealDate.prototype, "constructor", { value: VirtualDate, writable: true, configurable: true });
   VirtualDate.now = now;

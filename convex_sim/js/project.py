@@ -18,6 +18,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -37,7 +38,7 @@ from ..schema import SchemaDefinition, define_schema, define_table
 from ..validators import Validator, v
 from ..values import from_json, to_json
 from .abi import Host
-from .bundler import bundle_project
+from .bundler import Bundle, bundle_project
 from .engine import Engine, Execution, JsStuckError, engine_for, error_payload
 
 # --- validators and schema from their exported JSON ---------------------------------------------
@@ -219,7 +220,7 @@ class Project:
     auth_providers: list[dict] = field(default_factory=list)
 
 
-_PROJECTS: dict[str, tuple[str, Project]] = {}
+_PROJECTS: dict[str, tuple[Bundle, Project]] = {}
 
 
 def load_project(path: str | os.PathLike[str]) -> Project:
@@ -227,7 +228,7 @@ def load_project(path: str | os.PathLike[str]) -> Project:
     between simulators, never their databases."""
     bundle = bundle_project(path)
     cached = _PROJECTS.get(str(bundle.project))
-    if cached is not None and cached[0] == bundle.digest:
+    if cached is not None and cached[0] is bundle:
         return cached[1]
     engine = engine_for(bundle)
     manifest = engine.manifest
@@ -246,10 +247,13 @@ def load_project(path: str | os.PathLike[str]) -> Project:
                         entry["path"], args_v, returns_v)
         project.registry.register(entry["path"], fn)
     project.crons = crons_from_json(manifest.get("crons"))
+    # where ConvexSim looks for an app's crons and HTTP router
+    project.registry.modules.update(crons=SimpleNamespace(crons=project.crons),
+                                    http=SimpleNamespace(http=project.http))
     auth = manifest.get("authConfig") or {}
     project.auth_providers = [{"domain": p["domain"], "application_id": p.get("applicationID")}
                               for p in auth.get("providers", []) if "domain" in p]
-    _PROJECTS[str(bundle.project)] = (bundle.digest, project)
+    _PROJECTS[str(bundle.project)] = (bundle, project)
     return project
 
 
