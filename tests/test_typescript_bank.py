@@ -106,3 +106,11 @@ def test_instances_share_the_bundle_but_never_the_database(ts_bank_project):
     assert one.project is two.project
     open_accounts(one, ada=1)
     assert two.query("bank:balance", {"owner": "ada"}) == 0
+
+
+def test_abandoned_schedules_leave_no_pending_javascript(bank):
+    transfer = {"src": "ada", "dst": "bob", "amount": 60}
+    bank.explore([Op("bank:transferViaAction", transfer)] * 2, invariant=no_overdraft)
+    engine = bank.project.engine
+    assert engine._executions == {}
+    assert engine._ctx.eval("__cs.pendingCount()") == 0

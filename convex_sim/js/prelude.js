@@ -65,7 +65,8 @@
       const c = r.charCodeAt(0);
       if (c === 61) return Promise.resolve(r.slice(1));
       if (c === 33) return Promise.reject(hostError(r.slice(1)));
-      return new Promise((resolve, reject) => pending.set(r.slice(1), { resolve, reject }));
+      const exec = cur;
+      return new Promise((resolve, reject) => pending.set(r.slice(1), { resolve, reject, exec }));
     },
     jsSyscall(op, arg) {
       const handler = jsSyscalls[op];
@@ -532,7 +533,11 @@
       Promise.resolve().then(() => t.fn(...t.args));
       return true;
     },
-    forget(id) { execs.delete(id); },
+    forget(id) {
+      execs.delete(id);
+      for (const [requestId, p] of pending) if (p.exec !== null && p.exec.id === id) pending.delete(requestId);
+    },
+    pendingCount() { return pending.size + execs.size; },
     setEnv(json) { g.process.env = JSON.parse(json); },
     manifest() {
       const app = g.__convexApp;
