@@ -58,6 +58,7 @@ def test_pytest_marker_and_ini_load_the_project_and_report_ts_errors(pytester, t
 
 SANDBOX_TS = """
     import { mutation, action, query } from "./_generated/server";
+    import { api } from "./_generated/api";
     export const late = mutation({ args: {}, handler: async () => {
       await new Promise((resolve) => setTimeout(resolve, 10));
     } });
@@ -74,6 +75,18 @@ SANDBOX_TS = """
     export const region = query({ args: {}, handler: async () => process.env.REGION ?? null });
     export const dates = query({ args: {}, handler: async () =>
       [String(new Date(0)), new Date(2024, 0, 2, 3).toISOString(), new Date(0).getHours()] });
+    export const meta = mutation({ args: {}, handler: async (ctx) => {
+      await ctx.db.insert("tasks", { title: "t" });
+      const metrics = await ctx.meta.getTransactionMetrics();
+      return { ts: ctx.meta.getSnapshotTs(), fn: await ctx.meta.getFunctionMetadata(),
+               written: metrics.documentsWritten.used };
+    } });
+    export const stale = mutation({ args: {}, handler: async (ctx) => {
+      await ctx.db.insert("accounts", { owner: "new", balance: 5 });
+      const fresh = await ctx.runQuery(api.bank.balance, { owner: "new" });
+      const old = await ctx.runQuery(api.bank.balance, { owner: "new" }, { useStaleSnapshot: true });
+      return [fresh, old];
+    } });
 """
 
 
@@ -90,6 +103,19 @@ def test_settimeout_in_a_mutation_is_refused_and_virtual_in_actions(sandbox):
     assert sim.calls[-1].logs == ['[LOG] sandbox:waits: timers fired [ "fast", "slow" ]']
     with pytest.raises(Exception, match="sandbox:hangs did not finish"):
         sim.action("sandbox:hangs", {})
+
+
+def test_meta_snapshot_ts_transaction_metrics_and_function_metadata(sandbox):
+    sim = ConvexSim.from_project(sandbox)
+    sim.mutation("tasks:create", {"title": "first"})
+    got = sim.mutation("sandbox:meta", {})
+    assert got["ts"] == sim.db.latest_ts - 1 and isinstance(got["ts"], int)   # a bigint snapshot
+    assert got["fn"] == {"name": "sandbox:meta", "componentPath": "", "type": "mutation", "visibility": "public"}
+    assert got["written"] == 1
+
+
+def test_run_query_with_a_stale_snapshot_misses_the_transactions_own_writes(sandbox):
+    assert ConvexSim.from_project(sandbox).mutation("sandbox:stale", {}) == [5, 0]
 
 
 def test_process_env(sandbox):
