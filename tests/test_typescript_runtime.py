@@ -1,5 +1,6 @@
 """The TypeScript runtime's sandbox: determinism, console capture, timers, errors, pytest."""
 
+import asyncio
 import subprocess
 import sys
 import textwrap
@@ -81,6 +82,17 @@ SANDBOX_TS = """
       return { ts: ctx.meta.getSnapshotTs(), fn: await ctx.meta.getFunctionMetadata(),
                written: metrics.documentsWritten.used };
     } });
+    export const failing = mutation({ args: {}, handler: async (ctx) => {
+      await ctx.db.insert("tasks", { title: "inner" });
+      throw new Error("inner fails");
+    } });
+    export const outer = mutation({ args: {}, handler: async (ctx) => {
+      await ctx.db.insert("tasks", { title: "outer" });
+      let caught = "";
+      try { await ctx.runMutation(api.sandbox.failing, {}); } catch (e) { caught = String(e.message); }
+      const titles = (await ctx.db.query("tasks").collect()).map((t) => t.title);
+      return { caught, titles };
+    } });
     export const stale = mutation({ args: {}, handler: async (ctx) => {
       await ctx.db.insert("accounts", { owner: "new", balance: 5 });
       const fresh = await ctx.runQuery(api.bank.balance, { owner: "new" });
@@ -116,6 +128,18 @@ def test_meta_snapshot_ts_transaction_metrics_and_function_metadata(sandbox):
 
 def test_run_query_with_a_stale_snapshot_misses_the_transactions_own_writes(sandbox):
     assert ConvexSim.from_project(sandbox).mutation("sandbox:stale", {}) == [5, 0]
+
+
+def test_a_failing_nested_mutation_rolls_back_only_its_own_writes(sandbox):
+    sim = ConvexSim.from_project(sandbox)
+    got = sim.mutation("sandbox:outer", {})
+    assert "inner fails" in got["caught"] and got["titles"] == ["outer"]
+    assert [t["title"] for t in sim.run(lambda ctx: ctx.db.query("tasks").collect())] == ["outer"]
+
+
+def test_action_async_runs_a_ts_action_on_a_worker_thread(sandbox):
+    sim = ConvexSim.from_project(sandbox)
+    assert asyncio.run(sim.action_async("sandbox:waits", {})) == ["fast", "slow"]
 
 
 def test_process_env(sandbox):
