@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+import orjson
 import quickjs
 
 from ..errors import ConvexError, ConvexSimError
@@ -33,6 +34,14 @@ from .bundler import Bundle
 from .sourcemap import SourceMap
 
 PRELUDE = (Path(__file__).parent / "prelude.js").read_text("utf-8")
+
+
+def dumps(value: Any) -> str:
+    """JSON text for the engine (orjson: the syscall payloads cross over on every call)."""
+    return orjson.dumps(value).decode()
+
+
+loads = orjson.loads
 
 
 class JsError(Exception):
@@ -120,7 +129,7 @@ class Engine:
     def _on_sync(self, op: str, payload: str) -> str:
         execution = self._stack[-1]
         try:
-            return "=" + json.dumps(execution.host.sync(op, json.loads(payload)))
+            return "=" + dumps(execution.host.sync(op, loads(payload)))
         except BaseException as exc:
             execution.errors.append(exc)
             return "!" + error_payload(exc)
@@ -128,12 +137,12 @@ class Engine:
     def _on_async(self, op: str, payload: str) -> str:
         execution = self._stack[-1]
         try:
-            done, value = execution.host.immediate(op, json.loads(payload))
+            done, value = execution.host.immediate(op, loads(payload))
         except BaseException as exc:
             execution.errors.append(exc)
             return "!" + error_payload(exc)
         if done:
-            return "=" + json.dumps(value)
+            return "=" + dumps(value)
         request_id = str(next(self._requests))
         execution.pending.append((request_id, op, value))
         return "~" + request_id
@@ -214,7 +223,7 @@ class Engine:
                 f"{execution.host.function} did not finish: it awaits a promise that nothing "
                 "will ever settle (in a query or mutation every ctx call settles at once).")
         if outcome[0] == "=":
-            return from_json(json.loads(outcome[1:]))
+            return from_json(loads(outcome[1:]))
         raise self._error(execution, json.loads(outcome[1:]))
 
     def raw_result(self, execution: Execution) -> str:

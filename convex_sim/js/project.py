@@ -39,7 +39,7 @@ from ..validators import Validator, v
 from ..values import from_json, to_json
 from .abi import Host
 from .bundler import Bundle, bundle_project
-from .engine import Engine, Execution, JsStuckError, engine_for, error_payload
+from .engine import Engine, Execution, JsStuckError, dumps, engine_for, error_payload
 
 # --- validators and schema from their exported JSON ---------------------------------------------
 
@@ -153,7 +153,7 @@ class JsFunction(ConvexFunction):
         host = Host(ctx, self.path or "", self.kind, runtime.logs)
         if self.kind == HTTP_ACTION:
             return self._serve_http(engine, host, args)
-        args_json = json.dumps([to_json(args)])
+        args_json = dumps([to_json(args)])
         if self.kind == ACTION:
             return self._run_action(engine, host, ACTION, args_json, None)
         execution = engine.start(host, self.kind, self.path or "", args_json, host.now_ms())
@@ -173,7 +173,7 @@ class JsFunction(ConvexFunction):
         if execution.pending:
             request_id, op, payload = execution.pending.popleft()
             try:
-                result = "=" + json.dumps(await host.perform(op, payload))
+                result = "=" + dumps(await host.perform(op, payload))
             except Exception as exc:
                 execution.errors.append(exc)
                 result = "!" + error_payload(exc)
