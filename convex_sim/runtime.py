@@ -634,7 +634,7 @@ class Runtime:
     def check_args(self, fn: ConvexFunction, args: Any) -> dict:
         if args is None:
             args = {}
-        if not isinstance(args, Mapping):
+        if type(args) is not dict and not isinstance(args, Mapping):
             raise ArgumentValidationError(
                 f"Failed to validate arguments for {fn.path}: arguments must be a dict, got "
                 f"{format_value(args)}")

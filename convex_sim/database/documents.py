@@ -38,7 +38,11 @@ def _walk(value: Any, path: tuple) -> tuple[Any, int, int]:
     """(normalized value, size, nesting depth) of a value inside a document."""
     t = type(value)
     if t is str:
+        if value.isascii():
+            return value, 2 + len(value), 0
         return value, 2 + len(check_value(value, path).encode("utf-8")), 0
+    if t is float:
+        return value, 9, 0
     if t is int:
         return check_value(value, path), 9, 0
     if t in _SCALARS:

@@ -18,14 +18,14 @@ class ReadRange:
     index: str
     lo: tuple
     hi: tuple
-    description: str = ""
+    description: object = ""   # a str, or an object formatting itself only when shown
 
     def contains(self, key: tuple) -> bool:
         return self.lo <= key <= self.hi
 
     def __str__(self) -> str:
         if self.description:
-            return self.description
+            return str(self.description)
         if self.index == "by_id" and len(self.lo) == 1:
             return f"{self.table} {self.lo[0][1]}"  # a point read: db.get(id)
         return f"{self.table}.{self.index}"

@@ -67,7 +67,7 @@ class Transaction:
         return doc
 
     def scan(self, table: str, index: str, lo: tuple = (), hi: tuple = (TOP,),
-             order: str = "asc", description: str = "") -> Iterator[dict]:
+             order: str = "asc", description: object = "") -> Iterator[dict]:
         """Stream the documents of ``table.index`` with ``lo <= key <= hi``, in ``order``.
 
         Yields the stored documents themselves (callers copy what they hand out).
@@ -83,7 +83,7 @@ class Transaction:
         bounds = key_bounds(lo, hi, len(key_fields))
         snapshot = self._snapshot_stream(t, index, bounds, descending)
         overlay = self._pending_in_range(table, key_fields, bounds, descending)
-        for key, doc, size in _merge(snapshot, overlay, descending):
+        for key, doc, size in _merge(snapshot, overlay, descending) if overlay else snapshot:
             if self.closed:
                 self._check_open()
             if descending:
@@ -180,7 +180,7 @@ class Transaction:
         """Checks shared by patch and replace; returns the table and the current document."""
         self._check_writable(op)
         table_name, current = self._existing(doc_id, table, op)
-        if not isinstance(fields, Mapping):
+        if type(fields) is not dict and not isinstance(fields, Mapping):
             raise InvalidValueError(f"In {self.function}: {op} expects a dict of fields, got {format_value(fields)}")
         self._check_system_fields(current, fields, op)
         return table_name, current
@@ -223,7 +223,7 @@ class Transaction:
     def _checked_fields(self, table: str, fields: Any, op: str) -> tuple[dict, int]:
         """Check document rules and the table's validator; return the fields, normalized, and
         the document's size in bytes (system fields included)."""
-        if not isinstance(fields, Mapping):
+        if type(fields) is not dict and not isinstance(fields, Mapping):
             raise InvalidValueError(f"In {self.function}: {op} into \"{table}\" expects a dict of fields, got {format_value(fields)}")
         for name in fields:
             if type(name) is str and name.startswith("_") and fields[name] is not UNDEFINED:
