@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +61,48 @@ class CallRecord:
         if self.outcome == "ok":
             return f"{head} -> {format_value(self.result, 200)}"
         return f"{head} !! {self.error}"
+
+
+class CallLog:
+    """The calls made through a handle, oldest first: the latest ``limit`` are kept (what a
+    failure report shows), so a million-call run does not keep a million records.
+
+    ``total`` counts every call; ``dropped`` the records no longer kept. Indexing and
+    iteration see the kept records.
+    """
+
+    #: How many call records a simulator keeps.
+    LIMIT = 10_000
+
+    def __init__(self, limit: int = LIMIT) -> None:
+        self._records: deque[CallRecord] = deque(maxlen=limit)
+        self.total = 0
+
+    def append(self, record: CallRecord) -> None:
+        self._records.append(record)
+        self.total += 1
+
+    @property
+    def dropped(self) -> int:
+        return self.total - len(self._records)
+
+    def truncate(self, total: int) -> None:
+        """Forget the calls after the first ``total`` (a state restored to that point)."""
+        for _ in range(min(self.total - total, len(self._records))):
+            self._records.pop()
+        self.total = min(self.total, total)
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __iter__(self) -> Iterator[CallRecord]:
+        return iter(self._records)
+
+    def __getitem__(self, index: int) -> CallRecord:
+        return self._records[index]
+
+    def __repr__(self) -> str:
+        return f"<CallLog {self.total} calls, last {len(self._records)} kept>"
 
 
 @dataclass(frozen=True)
@@ -215,7 +258,7 @@ class ConvexSim(_Caller):
         self._handle_clients: dict[str | None, Client] = {}
         router = getattr(self.registry.modules.get("http"), "http", None)
         self.http: HttpRouter | None = router if isinstance(router, HttpRouter) else None
-        self.calls: list[CallRecord] = []
+        self.calls = CallLog()
         self.explorations: list[Any] = []
         self._last_exploration: tuple[Any, dict] | None = None
         self._identity_counter = 0
@@ -321,7 +364,7 @@ class ConvexSim(_Caller):
     def capture_state(self) -> SimState:
         """Everything a run can change, cheaply: an MVCC rewind point plus counters."""
         return SimState(self.db.snapshot(), self._clock.now_ms, self.runtime.capture(),
-                        self.scheduler.capture(), self.storage.capture(), len(self.calls),
+                        self.scheduler.capture(), self.storage.capture(), self.calls.total,
                         self._identity_counter, self.subscriptions.capture())
 
     def restore_state(self, state: SimState) -> None:
@@ -331,7 +374,7 @@ class ConvexSim(_Caller):
         self.runtime.restore(state.runtime)
         self.scheduler.restore(state.scheduler)
         self.storage.restore(state.storage)
-        del self.calls[state.calls:]
+        self.calls.truncate(state.calls)
         self._identity_counter = state.identities
         self.subscriptions.restore(state.subscriptions)
 

@@ -239,3 +239,16 @@ def test_readers_see_their_snapshot_exactly_while_history_is_retired(ops, batch)
     assert (stats["documents"], stats["versions"]) == (len(current), len(current))
     assert stats["index_entries"] == INDEXES * len(current)
     assert sorted(owners(db.begin())) == sorted(current.values())
+
+
+def test_the_call_log_keeps_the_latest_calls(bank):
+    from convex_sim.sim import CallLog
+
+    bank.calls = CallLog(limit=3)
+    state = bank.capture_state()
+    for _ in range(5):
+        bank.query("bank:balance", {"owner": "ada"})
+    assert (bank.calls.total, len(bank.calls), bank.calls.dropped) == (5, 3, 2)
+    assert all(record.path == "bank:balance" for record in bank.calls)
+    bank.restore_state(state)
+    assert (bank.calls.total, len(bank.calls)) == (0, 0)
