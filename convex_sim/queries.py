@@ -542,11 +542,11 @@ class Query:
         if type(n) is not int or n < 0:
             raise QueryError(f"{self._where()}: take(n) expects an int >= 0, got {n!r}")
         out: list[dict] = []
+        self._consume("take")
         if n == 0:
-            self._consume("take")
             return out
-        for doc in self:
-            out.append(doc)
+        for doc in self._stream(*self._range):
+            out.append(copy_value(doc))
             if len(out) == n:
                 break
         return out

@@ -23,6 +23,7 @@ import hashlib
 import random
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -583,6 +584,24 @@ class MutationAttempt:
     error: BaseException | None = None
 
 
+class WeakService:
+    """``method`` (bound to a service object) for ``Runtime.services``, holding its object
+    weakly: a service keeps its runtime, so a strong reference back would make a cycle that
+    only the garbage collector frees, and a simulator should go as soon as it is dropped."""
+
+    __slots__ = ("_function", "_owner")
+
+    def __init__(self, method: Callable[..., Any]) -> None:
+        self._owner = weakref.ref(method.__self__)  # type: ignore[attr-defined]
+        self._function = method.__func__  # type: ignore[attr-defined]
+
+    def __call__(self, *args: Any) -> Any:
+        owner = self._owner()
+        if owner is None:
+            raise ConvexSimError(f"{self._function.__qualname__}: its service object no longer exists.")
+        return self._function(owner, *args)
+
+
 class Runtime:
     """Executes registered functions against a database.
 
@@ -639,7 +658,8 @@ class Runtime:
                 f"Failed to validate arguments for {fn.path}: arguments must be a dict, got "
                 f"{format_value(args)}")
         try:
-            checked = fn.args.check(dict(args), (), self.db.table_of_id) if fn.args else check_value(dict(args))
+            args = args if type(args) is dict else dict(args)   # both checks build a new dict
+            checked = fn.args.check(args, (), self.db.table_of_id) if fn.args else check_value(args)
         except (ValidationError, InvalidValueError) as exc:
             raise ArgumentValidationError(f"Failed to validate arguments for {fn.path}: {exc}") from None
         size = value_size(checked)

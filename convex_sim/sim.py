@@ -11,6 +11,7 @@ functions. Create one per test; it is cheap::
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -229,6 +230,10 @@ class ConvexSim(_Caller):
         (``TestIssuer(...).provider`` is one).
     """
 
+    @property
+    def _sim(self) -> ConvexSim:  # type: ignore[override]
+        return self  # the handle is its own simulator (a property: no reference cycle to collect)
+
     #: Where ``sim.fetch`` finds HTTP actions, and where storage URLs point.
     SITE_ORIGIN = "https://sim.convex.site"
     CLOUD_ORIGIN = "https://sim.convex.cloud"
@@ -240,7 +245,7 @@ class ConvexSim(_Caller):
             raise TypeError(f"ConvexSim: schema must come from define_schema(...), got {schema!r}")
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise TypeError(f"ConvexSim: seed must be an int, got {seed!r}")
-        self._sim, self._identity = self, None
+        self._identity = None
         self.seed = seed
         self.schema = schema
         self._clock = VirtualClock(start_time_ms)
@@ -253,7 +258,7 @@ class ConvexSim(_Caller):
         self.runtime = Runtime(self.db, self.registry, seed=seed)
         self.scheduler = SchedulerService(self.runtime, getattr(self.registry.modules.get("crons"), "crons", None))
         self.storage = FileStorage(self.runtime, self.CLOUD_ORIGIN, seed)
-        self.auth = AuthService(auth_providers or [], lambda: self._clock.now_ms)
+        self.auth = AuthService(auth_providers or [], functools.partial(getattr, self._clock, "now_ms"))
         self.subscriptions = SubscriptionManager(self.runtime)
         self._handle_clients: dict[str | None, Client] = {}
         router = getattr(self.registry.modules.get("http"), "http", None)

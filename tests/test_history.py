@@ -252,3 +252,16 @@ def test_the_call_log_keeps_the_latest_calls(bank):
     assert all(record.path == "bank:balance" for record in bank.calls)
     bank.restore_state(state)
     assert (bank.calls.total, len(bank.calls)) == (0, 0)
+
+
+def test_a_dropped_simulator_is_freed_at_once_without_the_garbage_collector():
+    import weakref
+
+    gc.disable()
+    try:
+        sim = ConvexSim(bank_schema, modules="scenarios.bank", seed=0)
+        freed = weakref.ref(sim.db)
+        del sim
+        assert freed() is None  # no reference cycle: freed by reference counting
+    finally:
+        gc.enable()

@@ -57,8 +57,7 @@ class Database:
         self.log: list[Commit] = []
         self._log_ts: list[int] = []
         self.latest_ts = 0
-        self.history = History(self._tables, self.log, self._log_ts, lambda: self.latest_ts,
-                               self._id_tables)
+        self.history = History(self._tables, self.log, self._log_ts, self._id_tables)
         self.commit_listeners: list[Callable[[Commit], None]] = []
         for number, (name, definition) in enumerate((system_tables or {}).items(), start=1):
             self._declare(name, number, definition)
@@ -122,7 +121,7 @@ class Database:
 
     def commits_after(self, ts: int) -> list[Commit]:
         """The commits with a timestamp greater than ``ts``, oldest first."""
-        if ts < self.history.log_start():
+        if ts < self.history.log_start(self.latest_ts):
             self.history.check_readable(ts + 1, "commits_after")
         return self.log[bisect.bisect_right(self._log_ts, ts):]
 
@@ -163,7 +162,7 @@ class Database:
         self.latest_ts = ts
         for listener in list(self.commit_listeners):
             listener(commit)
-        self.history.after_commit()
+        self.history.after_commit(ts)
         return commit
 
     # -- snapshots and history --------------------------------------------------------
@@ -201,7 +200,7 @@ class Database:
     def collect_history(self) -> int:
         """Retire now every version no reader can see (commits do it in batches); return how
         many versions were retired."""
-        return self.history.collect()
+        return self.history.collect(self.latest_ts)
 
     # -- allocation -----------------------------------------------------------------
     def _new_id(self, table: _Table) -> str:

@@ -34,7 +34,6 @@ from __future__ import annotations
 import bisect
 import heapq
 from collections import deque
-from collections.abc import Callable
 
 from ..errors import ConvexSimError
 from .log import Commit
@@ -75,8 +74,8 @@ class History:
     BATCH = 64
 
     def __init__(self, tables: dict[str, _Table], log: list[Commit], log_ts: list[int],
-                 latest: Callable[[], int], id_tables: dict[str, str]) -> None:
-        self._tables, self._log, self._log_ts, self._latest = tables, log, log_ts, latest
+                 id_tables: dict[str, str]) -> None:
+        self._tables, self._log, self._log_ts = tables, log, log_ts
         self._id_tables = id_tables
         # Invariant: _counts[ts] is the number of live pins at ts; every key of _counts is in
         # _heap (which may also hold stale timestamps, skipped lazily).
@@ -115,24 +114,23 @@ class History:
         else:
             self._counts[ts] = count - 1
 
-    def horizon(self) -> int:
-        """The oldest timestamp any reader may still ask for."""
+    def horizon(self, latest: int) -> int:
+        """The oldest timestamp any reader may still ask for (``latest``: the latest commit)."""
         heap, counts = self._heap, self._counts
         while heap and heap[0] not in counts:
             heapq.heappop(heap)
-        latest = self._latest()
         return min(heap[0], latest) if heap else latest
 
     # -- collection ---------------------------------------------------------------------------
-    def after_commit(self) -> None:
+    def after_commit(self, latest: int) -> None:
         """Collect if a batch of superseded versions (or of old commits) is waiting."""
         if len(self.superseded) >= self.batch or len(self._log) >= 2 * self.batch:
-            self.collect(batched=True)
+            self.collect(latest, batched=True)
 
-    def collect(self, *, batched: bool = False) -> int:
+    def collect(self, latest: int, *, batched: bool = False) -> int:
         """Retire everything below the horizon (old commits only by whole batches if
         ``batched``); return how many versions were retired."""
-        horizon = self.horizon()
+        horizon = self.horizon(latest)
         self.floor = max(self.floor, horizon)
         queue, retired = self.superseded, 0
         counts: dict[tuple[str, str], int] = {}
@@ -164,9 +162,9 @@ class History:
         while queue and queue[-1][0] > ts:
             queue.pop()
 
-    def log_start(self) -> int:
+    def log_start(self, latest: int) -> int:
         """Commits after this timestamp are all in the log."""
-        return self._log_ts[0] - 1 if self._log_ts else self._latest()
+        return self._log_ts[0] - 1 if self._log_ts else latest
 
     def stats(self) -> dict[str, int]:
         """Sizes of the kept history: versions, index entries, log entries, waiting supersessions."""

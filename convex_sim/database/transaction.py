@@ -31,6 +31,10 @@ class Transaction:
     Methods that return documents return copies: app code may mutate them.
     """
 
+    __slots__ = ("_pin", "_written_bytes", "begin_ts", "bytes_read", "bytes_written", "closed",
+                 "commit_ts", "db", "docs_read", "extras", "function", "pending", "ranges_read",
+                 "read_only", "reads")
+
     def __init__(self, db: Database, begin_ts: int, function: str, read_only: bool) -> None:
         self.db = db
         self.begin_ts = begin_ts
@@ -52,9 +56,11 @@ class Transaction:
         doc = self._get_raw(doc_id, table)
         return copy_value(doc) if doc is not None else None
 
-    def _get_raw(self, doc_id: Any, table: str | None = None) -> dict | None:
-        self._check_open()
-        table_name = self._table_of(doc_id, table, "db.get")
+    def _get_raw(self, doc_id: Any, table: str | None = None, resolved: str | None = None) -> dict | None:
+        """The stored document (not a copy); ``resolved``: the table, already checked."""
+        if self.closed:
+            self._check_open()
+        table_name = resolved or self._table_of(doc_id, table, "db.get")
         key = (sort_key(doc_id),)
         self._record(ReadRange(table_name, "by_id", key, (*key, TOP)))
         if doc_id in self.pending:
@@ -73,16 +79,17 @@ class Transaction:
         Yields the stored documents themselves (callers copy what they hand out).
         The read set records the range up to the last document consumed.
         """
-        self._check_open()
-        key_fields = self.db.index_fields(table, index, self.function)
+        if self.closed:
+            self._check_open()
         t = self.db.table(table, function=self.function)
+        key_fields = t.index_fields.get(index) or self.db.index_fields(table, index, self.function)
         descending = order == "desc"
-        read = ReadRange(table, index, lo, lo, description) if not descending else \
-            ReadRange(table, index, hi, hi, description)
+        read = ReadRange(table, index, hi, hi, description) if descending else \
+            ReadRange(table, index, lo, lo, description)
         self._record(read)
         bounds = key_bounds(lo, hi, len(key_fields))
         snapshot = self._snapshot_stream(t, index, bounds, descending)
-        overlay = self._pending_in_range(table, key_fields, bounds, descending)
+        overlay = self._pending_in_range(table, key_fields, bounds, descending) if self.pending else None
         for key, doc, size in _merge(snapshot, overlay, descending) if overlay else snapshot:
             if self.closed:
                 self._check_open()
@@ -120,8 +127,6 @@ class Transaction:
                           bounds: tuple[tuple, tuple, tuple[bool, bool]],
                           descending: bool) -> list[tuple[tuple, dict, int]]:
         found = []
-        if not self.pending:
-            return found
         for doc_id, (doc_table, doc) in self.pending.items():
             if doc_table == table and doc is not None:
                 key = index_key(doc, key_fields)
@@ -197,7 +202,7 @@ class Transaction:
 
     def _existing(self, doc_id: Any, table: str | None, op: str) -> tuple[str, dict]:
         table_name = self._table_of(doc_id, table, op)
-        current = self._get_raw(doc_id, table_name)
+        current = self._get_raw(doc_id, resolved=table_name)
         if current is None:
             raise InvalidIdError(f'In {self.function}: {op} on nonexistent document ID "{doc_id}"')
         return table_name, current
@@ -293,7 +298,8 @@ class Transaction:
                 "used after its function returns.")
 
     def _check_writable(self, op: str) -> None:
-        self._check_open()
+        if self.closed:
+            self._check_open()
         if self.read_only:
             raise WriteInReadOnlyError(
                 f"In {self.function}: {op} is not allowed in a query; queries are read-only. "
