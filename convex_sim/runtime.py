@@ -398,6 +398,18 @@ def stable_seed(*parts: Any) -> int:
     return int.from_bytes(digest, "big")
 
 
+_last_travel: tuple[float, time_machine.travel] | None = None
+
+
+def _travel_to(now_ms: float) -> time_machine.travel:
+    """A time-machine destination at ``now_ms``; the last one is reused (the virtual clock
+    rarely moves between calls, and building one costs more than starting it)."""
+    global _last_travel
+    if _last_travel is None or _last_travel[0] != now_ms:
+        _last_travel = (now_ms, time_machine.travel(now_ms / 1000.0, tick=False))
+    return _last_travel[1]
+
+
 def run_guarded(frame: CallFrame, body: Callable[[], Any]) -> Any:
     """Run ``body`` as app code of ``frame``: seeded ``random``, virtual time, no network.
 
@@ -406,7 +418,7 @@ def run_guarded(frame: CallFrame, body: Callable[[], Any]) -> Any:
     if _CURRENT.get() is not None:
         return body()
     token = _CURRENT.set(frame)
-    traveller = time_machine.travel(frame.now_ms / 1000.0, tick=False)
+    traveller = _travel_to(frame.now_ms)
     traveller.start()
     try:
         return body()
