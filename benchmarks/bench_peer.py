@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -30,6 +31,7 @@ from benchmarks.peer_bank.schema import schema
 from convex_sim import ConvexSim
 
 MODULES = "benchmarks.peer_bank"
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 #: (JSON field, row label, unit, higher is better)
 ROWS = [
     ("setup_us", "fresh instance", "µs", False),
@@ -111,17 +113,18 @@ def install_peer(source: Path, into: Path) -> Path:
 
 def run(command: list[str], cwd: Path, what: str) -> str:
     done = subprocess.run(command, cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, "VITE_CONFIG_NATIVE_IGNORE_WARNING": "true"})
+                          env={**os.environ, "VITE_CONFIG_NATIVE_IGNORE_WARNING": "true",
+                               "NO_COLOR": "1", "FORCE_COLOR": "0"})
     if done.returncode != 0:
         sys.exit(f"bench-peer: {what} failed (exit {done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
     return done.stdout
 
 
 def json_line(output: str, what: str) -> dict[str, float]:
-    for line in output.splitlines():
-        line = line.strip()
-        if line.startswith("{") and '"setup_us"' in line:
-            return json.loads(line)
+    for line in ANSI_ESCAPE.sub("", output).splitlines():
+        start = line.find("{")
+        if start >= 0 and '"setup_us"' in line:
+            return json.loads(line[start:])
     sys.exit(f"bench-peer: {what} printed no result line:\n{output[-2000:]}")
 
 
