@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo bench lint clean
+.PHONY: test demo bench bench-peer lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,8 +21,14 @@ test: lint
 demo: $(STAMP)
 	$(BIN)/python -m convex_sim.cli demo
 
+# bench_peer.py needs node and npm and runs for minutes: it has its own target.
 bench: $(STAMP)
-	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+	@for f in benchmarks/bench_*.py; do [ "$$f" = benchmarks/bench_peer.py ] && continue; \
+		echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+# convex-sim and convex-test (../shared/peer/convex-test-bench) side by side, in one run.
+bench-peer: $(STAMP)
+	$(BIN)/python benchmarks/bench_peer.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

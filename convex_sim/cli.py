@@ -40,7 +40,7 @@ def demo_chat() -> None:
         cursor = page["continue_cursor"]
     _print(f"  pages, newest first: {pages}")
     _print(f"  summarize action: {sim.action('messages:summarize', {'channel': channel})!r}")
-    _print(f"  {len(sim.calls)} calls, {sim.db.latest_ts} commits, virtual clock {sim.clock:.0f} ms")
+    _print(f"  {sim.calls.total} calls, {sim.db.latest_ts} commits, virtual clock {sim.clock:.0f} ms")
 
 
 def _bank(schema: Any) -> ConvexSim:

@@ -18,7 +18,7 @@ import httpx
 
 from .database import Database, Transaction
 from .errors import ConvexSimError
-from .runtime import ActionCtx, MutationCtx, QueryCtx, Runtime, Step, _immediate
+from .runtime import ActionCtx, MutationCtx, QueryCtx, Runtime, Step, WeakService, _immediate
 from .schema import define_table
 from .validators import v
 
@@ -112,8 +112,8 @@ class FileStorage:
         self._blobs: dict[str, bytes] = {}          # storage ID -> bytes
         self._uploads: dict[str, float] = {}        # upload token -> expiry (virtual ms)
         self._token_counter = 0
-        runtime.services["storage"] = self._for_ctx
-        runtime.services.update(dict.fromkeys(_STEP_KINDS, self._action_step))
+        runtime.services["storage"] = WeakService(self._for_ctx)
+        runtime.services.update(dict.fromkeys(_STEP_KINDS, WeakService(self._action_step)))
 
     def _for_ctx(self, ctx: Any) -> Any:
         if isinstance(ctx, ActionCtx):

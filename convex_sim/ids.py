@@ -13,11 +13,13 @@ and footer are unverified, so IDs are compared only for equality.
 
 from __future__ import annotations
 
+import base64
 import zlib
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 _DECODE = {c: i for i, c in enumerate(_ALPHABET)}
-_PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]  # 10 bits -> 2 characters
+#: RFC 4648 base32 has the same bit layout with another alphabet: encode in C, then translate.
+_FROM_RFC4648 = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _ALPHABET.encode("ascii"))
 RANDOM_BYTES = 16
 
 
@@ -48,13 +50,8 @@ def _checksum(data: bytes) -> bytes:
 
 
 def _b32encode(data: bytes) -> str:
-    n = int.from_bytes(data, "big")
-    bits = len(data) * 8
-    chars = -(-bits // 5)
-    n <<= chars * 5 - bits
-    head = _ALPHABET[n >> (5 * (chars - 1))] if chars % 2 else ""
-    pairs = chars // 2
-    return head + "".join([_PAIRS[(n >> (10 * i)) & 1023] for i in range(pairs - 1, -1, -1)])
+    """Base32 of ``data``, 5 bits a character from the first bit on, the last one zero-padded."""
+    return base64.b32encode(data).rstrip(b"=").translate(_FROM_RFC4648).decode("ascii")
 
 
 def _b32decode(text: str) -> bytes | None:

@@ -50,7 +50,7 @@ class IndexRangeBuilder:
         self._eq: list[tuple] = []
         self._lower: tuple[str, tuple, bool] | None = None   # (field, key, inclusive)
         self._upper: tuple[str, tuple, bool] | None = None
-        self.parts: list[str] = []
+        self.parts: list[tuple[str, str, Any]] = []   # (field, symbol, value), formatted on demand
 
     def _next_field(self, method: str, field: str) -> str:
         position = len(self._eq)
@@ -79,7 +79,7 @@ class IndexRangeBuilder:
                 "equalities come first.")
         self._next_field("eq", field)
         self._eq.append(self._key(field, value, "eq"))
-        self.parts.append(f"{field} == {format_value(value)}")
+        self.parts.append((field, "==", value))
         return self
 
     def _bound(self, method: str, field: str, value: Any, lower: bool) -> IndexRangeBuilder:
@@ -101,8 +101,7 @@ class IndexRangeBuilder:
             self._lower = bound
         else:
             self._upper = bound
-        symbol = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[method]
-        self.parts.append(f"{field} {symbol} {format_value(value)}")
+        self.parts.append((field, {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[method], value))
         return self
 
     def gt(self, field: str, value: Any) -> IndexRangeBuilder:
@@ -443,7 +442,8 @@ class Query:
         self._definition: TableDefinition | None = txn.db.table(table, function=txn.function).definition
         self._index = BY_CREATION_TIME
         self._range: tuple[tuple, tuple] = ((), (TOP,))
-        self._range_text = ""
+        self._range_parts: list[tuple[str, str, Any]] = []
+        self._search_text = ""
         self._filters: list[Expr] = []
         self._order: str | None = None
         self._indexed = False
@@ -469,7 +469,7 @@ class Query:
                     f"builder) or None, got {format_value(result)}")
         self._index, self._indexed = name, True
         self._range = builder.bounds()
-        self._range_text = " and ".join(builder.parts)
+        self._range_parts = builder.parts
         return self
 
     def with_search_index(self, name: str, search_fn: Callable[[SearchFilterBuilder], Any]) -> Query:
@@ -493,7 +493,7 @@ class Query:
         if len(terms) > limits.MAX_SEARCH_TERMS:
             raise limits.exceeded("search terms", limits.MAX_SEARCH_TERMS, len(terms), self._txn.function)
         self._search, self._indexed = builder, True
-        self._range_text = f"search {spec.search_field} for {builder.text!r}"
+        self._search_text = f"search {spec.search_field} for {builder.text!r}"
         return self
 
     def filter(self, predicate: Callable[[FilterBuilder], Any]) -> Query:
@@ -530,6 +530,9 @@ class Query:
         for doc in self._stream(*self._range):
             yield copy_value(doc)
 
+    def _description(self) -> _RangeDescription:
+        return _RangeDescription(self._table, self._index, self._search_text, self._range_parts)
+
     def collect(self) -> list[dict]:
         """Every matching document."""
         return list(self)
@@ -539,11 +542,11 @@ class Query:
         if type(n) is not int or n < 0:
             raise QueryError(f"{self._where()}: take(n) expects an int >= 0, got {n!r}")
         out: list[dict] = []
+        self._consume("take")
         if n == 0:
-            self._consume("take")
             return out
-        for doc in self:
-            out.append(doc)
+        for doc in self._stream(*self._range):
+            out.append(copy_value(doc))
             if len(out) == n:
                 break
         return out
@@ -607,20 +610,20 @@ class Query:
 
     # -- internals -----------------------------------------------------------------
     def _stream(self, lo: tuple, hi: tuple) -> Iterator[dict]:
-        for doc, matched in self._scan(lo, hi):
-            if matched:
-                yield doc
+        if not self._filters and self._search is None:  # the common case, one generator less
+            return self._txn.scan(self._table, self._index, lo, hi, self._order or "asc", self._description())
+        return (doc for doc, matched in self._scan(lo, hi) if matched)
 
     def _scan(self, lo: tuple, hi: tuple) -> Iterator[tuple[dict, bool]]:
         """Every document of the range, with whether the filters keep it."""
-        description = f"{self._table}.{self._index}" + (f" [{self._range_text}]" if self._range_text else "")
+        description = self._description()
         filters = self._filters
         docs = self._search_results(description) if self._search is not None else \
             self._txn.scan(self._table, self._index, lo, hi, self._order or "asc", description)
         for doc in docs:
             yield doc, all(f(doc) is True for f in filters)
 
-    def _search_results(self, description: str) -> list[dict]:
+    def _search_results(self, description: object) -> list[dict]:
         search = self._search
         assert search is not None and search.text is not None
         terms = tokenize(search.text)
@@ -678,6 +681,20 @@ class Query:
 
     def _where(self) -> str:
         return f'In {self._txn.function}: query on "{self._table}"'
+
+
+class _RangeDescription:
+    """What a read range shows in reports (``accounts.by_owner [owner == 'ada']``), formatted
+    only when someone looks."""
+
+    __slots__ = ("_index", "_parts", "_search", "_table")
+
+    def __init__(self, table: str, index: str, search: str, parts: list[tuple[str, str, Any]]) -> None:
+        self._table, self._index, self._search, self._parts = table, index, search, parts
+
+    def __str__(self) -> str:
+        text = self._search or " and ".join(f"{f} {op} {format_value(x)}" for f, op, x in self._parts)
+        return f"{self._table}.{self._index}" + (f" [{text}]" if text else "")
 
 
 def _field_validator_is_float(definition: TableDefinition | None, path: str) -> bool:

@@ -24,6 +24,7 @@ import hashlib
 import random
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -398,6 +399,18 @@ def stable_seed(*parts: Any) -> int:
     return int.from_bytes(digest, "big")
 
 
+_last_travel: tuple[float, time_machine.travel] | None = None
+
+
+def _travel_to(now_ms: float) -> time_machine.travel:
+    """A time-machine destination at ``now_ms``; the last one is reused (the virtual clock
+    rarely moves between calls, and building one costs more than starting it)."""
+    global _last_travel
+    if _last_travel is None or _last_travel[0] != now_ms:
+        _last_travel = (now_ms, time_machine.travel(now_ms / 1000.0, tick=False))
+    return _last_travel[1]
+
+
 def run_guarded(frame: CallFrame, body: Callable[[], Any]) -> Any:
     """Run ``body`` as app code of ``frame``: seeded ``random``, virtual time, no network.
 
@@ -406,7 +419,7 @@ def run_guarded(frame: CallFrame, body: Callable[[], Any]) -> Any:
     if _CURRENT.get() is not None:
         return body()
     token = _CURRENT.set(frame)
-    traveller = time_machine.travel(frame.now_ms / 1000.0, tick=False)
+    traveller = _travel_to(frame.now_ms)
     traveller.start()
     try:
         return body()
@@ -584,6 +597,24 @@ class MutationAttempt:
     error: BaseException | None = None
 
 
+class WeakService:
+    """``method`` (bound to a service object) for ``Runtime.services``, holding its object
+    weakly: a service keeps its runtime, so a strong reference back would make a cycle that
+    only the garbage collector frees, and a simulator should go as soon as it is dropped."""
+
+    __slots__ = ("_function", "_owner")
+
+    def __init__(self, method: Callable[..., Any]) -> None:
+        self._owner = weakref.ref(method.__self__)  # type: ignore[attr-defined]
+        self._function = method.__func__  # type: ignore[attr-defined]
+
+    def __call__(self, *args: Any) -> Any:
+        owner = self._owner()
+        if owner is None:
+            raise ConvexSimError(f"{self._function.__qualname__}: its service object no longer exists.")
+        return self._function(owner, *args)
+
+
 class Runtime:
     """Executes registered functions against a database.
 
@@ -640,12 +671,13 @@ class Runtime:
     def check_args(self, fn: ConvexFunction, args: Any) -> dict:
         if args is None:
             args = {}
-        if not isinstance(args, Mapping):
+        if type(args) is not dict and not isinstance(args, Mapping):
             raise ArgumentValidationError(
                 f"Failed to validate arguments for {fn.path}: arguments must be a dict, got "
                 f"{format_value(args)}")
         try:
-            checked = fn.args.check(dict(args), (), self.db.table_of_id) if fn.args else check_value(dict(args))
+            args = args if type(args) is dict else dict(args)   # both checks build a new dict
+            checked = fn.args.check(args, (), self.db.table_of_id) if fn.args else check_value(args)
         except (ValidationError, InvalidValueError) as exc:
             raise ArgumentValidationError(f"Failed to validate arguments for {fn.path}: {exc}") from None
         size = value_size(checked)

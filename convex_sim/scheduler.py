@@ -22,7 +22,7 @@ from . import limits
 from .database import TOP, Transaction
 from .errors import ConvexError, ConvexSimError, InvalidValueError
 from .functions import ACTION, MUTATION, ConvexFunction
-from .runtime import ActionCtx, MutationCtx, Runtime, Step, _immediate
+from .runtime import ActionCtx, MutationCtx, Runtime, Step, WeakService, _immediate
 from .schema import define_table
 from .validators import v
 from .values import check_value, format_value, sort_key, value_size
@@ -254,9 +254,9 @@ class SchedulerService:
         self._cron_next = {name: job.next_after(self._cron_start, self._cron_start)
                            for name, job in self.crons.jobs.items()}
         self.history: list[str] = []  # paths of jobs run, in order (for loop diagnostics)
-        runtime.services["scheduler"] = self._for_ctx
-        runtime.services["step:scheduler.schedule"] = self._schedule_step
-        runtime.services["step:scheduler.cancel"] = self._cancel_step
+        runtime.services["scheduler"] = WeakService(self._for_ctx)
+        runtime.services["step:scheduler.schedule"] = WeakService(self._schedule_step)
+        runtime.services["step:scheduler.cancel"] = WeakService(self._cancel_step)
 
     def _for_ctx(self, ctx: Any) -> Scheduler:
         if not isinstance(ctx, MutationCtx | ActionCtx):

@@ -11,9 +11,11 @@ functions. Create one per test; it is cheap::
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +63,48 @@ class CallRecord:
         head = f"{self.kind} {self.path}({format_value(self.args, 200)}){who}"
         text = f"{head} -> {format_value(self.result, 200)}" if self.outcome == "ok" else f"{head} !! {self.error}"
         return "\n".join([text, *(f"       {line}" for line in self.logs)])
+
+
+class CallLog:
+    """The calls made through a handle, oldest first: the latest ``limit`` are kept (what a
+    failure report shows), so a million-call run does not keep a million records.
+
+    ``total`` counts every call; ``dropped`` the records no longer kept. Indexing and
+    iteration see the kept records.
+    """
+
+    #: How many call records a simulator keeps.
+    LIMIT = 10_000
+
+    def __init__(self, limit: int = LIMIT) -> None:
+        self._records: deque[CallRecord] = deque(maxlen=limit)
+        self.total = 0
+
+    def append(self, record: CallRecord) -> None:
+        self._records.append(record)
+        self.total += 1
+
+    @property
+    def dropped(self) -> int:
+        return self.total - len(self._records)
+
+    def truncate(self, total: int) -> None:
+        """Forget the calls after the first ``total`` (a state restored to that point)."""
+        for _ in range(min(self.total - total, len(self._records))):
+            self._records.pop()
+        self.total = min(self.total, total)
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __iter__(self) -> Iterator[CallRecord]:
+        return iter(self._records)
+
+    def __getitem__(self, index: int) -> CallRecord:
+        return self._records[index]
+
+    def __repr__(self) -> str:
+        return f"<CallLog {self.total} calls, last {len(self._records)} kept>"
 
 
 @dataclass(frozen=True)
@@ -187,6 +231,10 @@ class ConvexSim(_Caller):
         (``TestIssuer(...).provider`` is one).
     """
 
+    @property
+    def _sim(self) -> ConvexSim:  # type: ignore[override]
+        return self  # the handle is its own simulator (a property: no reference cycle to collect)
+
     #: Where ``sim.fetch`` finds HTTP actions, and where storage URLs point.
     SITE_ORIGIN = "https://sim.convex.site"
     CLOUD_ORIGIN = "https://sim.convex.cloud"
@@ -198,7 +246,7 @@ class ConvexSim(_Caller):
             raise TypeError(f"ConvexSim: schema must come from define_schema(...), got {schema!r}")
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise TypeError(f"ConvexSim: seed must be an int, got {seed!r}")
-        self._sim, self._identity = self, None
+        self._identity = None
         self.seed = seed
         self.schema = schema
         self._clock = VirtualClock(start_time_ms)
@@ -211,12 +259,12 @@ class ConvexSim(_Caller):
         self.runtime = Runtime(self.db, self.registry, seed=seed)
         self.scheduler = SchedulerService(self.runtime, getattr(self.registry.modules.get("crons"), "crons", None))
         self.storage = FileStorage(self.runtime, self.CLOUD_ORIGIN, seed)
-        self.auth = AuthService(auth_providers or [], lambda: self._clock.now_ms)
+        self.auth = AuthService(auth_providers or [], functools.partial(getattr, self._clock, "now_ms"))
         self.subscriptions = SubscriptionManager(self.runtime)
         self._handle_clients: dict[str | None, Client] = {}
         router = getattr(self.registry.modules.get("http"), "http", None)
         self.http: HttpRouter | None = router if isinstance(router, HttpRouter) else None
-        self.calls: list[CallRecord] = []
+        self.calls = CallLog()
         self.explorations: list[Any] = []
         self._last_exploration: tuple[Any, dict] | None = None
         self._identity_counter = 0
@@ -345,7 +393,7 @@ class ConvexSim(_Caller):
     def capture_state(self) -> SimState:
         """Everything a run can change, cheaply: an MVCC rewind point plus counters."""
         return SimState(self.db.snapshot(), self._clock.now_ms, self.runtime.capture(),
-                        self.scheduler.capture(), self.storage.capture(), len(self.calls),
+                        self.scheduler.capture(), self.storage.capture(), self.calls.total,
                         self._identity_counter, self.subscriptions.capture())
 
     def restore_state(self, state: SimState) -> None:
@@ -355,7 +403,7 @@ class ConvexSim(_Caller):
         self.runtime.restore(state.runtime)
         self.scheduler.restore(state.scheduler)
         self.storage.restore(state.storage)
-        del self.calls[state.calls:]
+        self.calls.truncate(state.calls)
         self._identity_counter = state.identities
         self.subscriptions.restore(state.subscriptions)
 

@@ -11,7 +11,8 @@
   transition of their commit (read-your-writes); optimistic updates show
   until that transition arrives.
 * :func:`check_consistency` re-runs every subscription at every delivered
-  timestamp (MVCC keeps the old snapshots) and reports any view that no
+  timestamp (a client pins the history from its first transition until it is
+  closed, so MVCC keeps those snapshots) and reports any view that no
   single point in time had, timestamps going backwards, or a missed change.
 """
 
@@ -23,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .database import Commit, ReadRange, _Bound
+from .database import Commit, Pin, ReadRange, _Bound
 from .errors import ConvexSimError
 from .functions import ACTION, MUTATION, QUERY, ConvexFunction
 from .runtime import Runtime, UserIdentity, stable_seed
@@ -281,6 +282,8 @@ class Client:
         self.connected = True
         self._layers: list[dict[int, Any]] = []   # optimistic updates, oldest first
         self._layer_for_next_commit = False
+        #: Keeps the database readable from the first transition on, for check_consistency.
+        self._pin: Pin | None = None
 
     # -- subscribing ---------------------------------------------------------------------
     def subscribe(self, ref: Any, args: Mapping[str, Any] | None = None) -> Subscription:
@@ -365,15 +368,20 @@ class Client:
     resume = reconnect
 
     def close(self) -> None:
+        """Unsubscribe everything and leave; the history kept for this client is released."""
         for sub in list(self.subscriptions.values()):
             sub.unsubscribe()
         self.manager.clients.remove(self)
+        if self._pin is not None:
+            self._pin.release()
 
     # -- delivery ------------------------------------------------------------------------
     def _transition(self, ts: int, updates: dict[int, Any], computed_at: dict[int, int]) -> None:
         if self.ts is not None and ts < self.ts:
             ts = self.ts  # a late subscriber joins at the client's timestamp, never earlier
         self.ts = ts
+        if self._pin is None:
+            self._pin = self.manager.db.pin(ts, f"client {self.id}")
         shown = {sid: _show_server(self.subscriptions[sid]) for sid in updates if sid in self.subscriptions}
         self.transitions.append(Transition(ts, updates, shown, computed_at))
         for sid in updates:

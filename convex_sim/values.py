@@ -138,6 +138,8 @@ def check_value(value: Any, path: tuple = ()) -> Any:
                 f"Value does not fit in int64 at path {format_path(path)}: {value}")
         return value
     if t is str:
+        if value.isascii():
+            return value
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
@@ -186,7 +188,7 @@ def value_size(value: Any) -> int:
     """
     t = type(value)
     if t is str:
-        return 2 + len(value.encode("utf-8"))
+        return 2 + (len(value) if value.isascii() else len(value.encode("utf-8")))
     if t is int or t is float:
         return 9
     if value is None or t is bool:

@@ -183,8 +183,10 @@ def describe(sims: list[ConvexSim], item: pytest.Item) -> str:
     """The failure section: seed, every call (path, args, result or error), a replay line."""
     lines = []
     for sim in sims:
-        lines.append(f"seed {sim.seed}, {len(sim.calls)} call(s), virtual clock {sim.clock:.0f} ms")
-        for number, record in enumerate(sim.calls, start=1):
+        dropped = sim.calls.dropped
+        kept = f" (the first {dropped} not kept)" if dropped else ""
+        lines.append(f"seed {sim.seed}, {sim.calls.total} call(s){kept}, virtual clock {sim.clock:.0f} ms")
+        for number, record in enumerate(sim.calls, start=dropped + 1):
             lines.append(f"  {number:>3}. {record}")
         for result in sim.explorations:
             lines.append(f"explore: {result}")

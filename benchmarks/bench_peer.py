@@ -1,0 +1,197 @@
+"""convex-sim against convex-test, side by side in one run (``make bench-peer``).
+
+Copies the peer bench (``../shared/peer/convex-test-bench`` from the repository
+root, or ``$CONVEX_TEST_BENCH``) into a temporary folder, installs it from its
+lock file (``npm ci``), then alternates: the Python mirror of ``bench.test.js``
+in a fresh interpreter, then ``npx vitest run bench.test.js``, for
+``$BENCH_PEER_ROUNDS`` rounds (default 2). Each side's figure is its best round.
+Prints one table: row, convex-sim, convex-test, ratio (> 1: convex-sim is faster).
+
+``python benchmarks/bench_peer.py --python-only`` runs just the mirror and prints
+its JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.peer_bank.schema import schema
+from convex_sim import ConvexSim
+
+MODULES = "benchmarks.peer_bank"
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+#: (JSON field, row label, unit, higher is better)
+ROWS = [
+    ("setup_us", "fresh instance", "µs", False),
+    ("mutations_per_s", "transfer mutation (2 indexed reads + 2 patches)", "/s", True),
+    ("queries_per_s", "balance query (indexed, between transfers)", "/s", True),
+    ("inserts_per_s_10k", "inserts into a 10k-row table", "/s", True),
+    ("indexed_queries_per_s_10k", "indexed query on 10k rows", "/s", True),
+]
+
+
+# --- The workload: bench.test.js, line for line ------------------------------------------------
+
+def performance_now() -> float:
+    return time.perf_counter() * 1000  # ms, as performance.now()
+
+
+def med(xs: list[float]) -> float:
+    return sorted(xs)[len(xs) // 2]
+
+
+def bench() -> dict[str, float]:
+    """``bench.test.js`` in Python: the same calls, counts, timers and medians."""
+    setup, mut, qry, ins, rq = [], [], [], [], []
+    for _rep in range(3):
+        t0 = performance_now()
+        for _i in range(1000):
+            ConvexSim(schema, MODULES)
+        setup.append((performance_now() - t0) / 1000 * 1000)  # us per creation
+        t = ConvexSim(schema, MODULES)
+        t.mutation("bank:open", {"owner": "a", "amount": 1e9})
+        t.mutation("bank:open", {"owner": "b", "amount": 0})
+        tm, tq = 0.0, 0.0
+        for _i in range(2000):
+            s = performance_now(); t.mutation("bank:transfer", {"src": "a", "dst": "b", "amount": 1}); tm += performance_now() - s  # noqa: E702
+            s = performance_now(); t.query("bank:balance", {"owner": "b"}); tq += performance_now() - s  # noqa: E702
+        mut.append(2000 / (tm / 1000)); qry.append(2000 / (tq / 1000))  # noqa: E702
+        t2 = ConvexSim(schema, MODULES)
+        s = performance_now()
+        for i in range(10000):
+            t2.mutation("bank:open", {"owner": "o" + str(i), "amount": i})
+        ins.append(10000 / ((performance_now() - s) / 1000))
+        s = performance_now()
+        for i in range(1000):
+            t2.query("bank:balance", {"owner": "o" + str((i * 7919) % 10000)})
+        rq.append(1000 / ((performance_now() - s) / 1000))
+    return {"setup_us": med(setup), "mutations_per_s": med(mut), "queries_per_s": med(qry),
+            "inserts_per_s_10k": med(ins), "indexed_queries_per_s_10k": med(rq)}
+
+
+# --- Running both sides -------------------------------------------------------------------------
+
+def find_peer() -> Path:
+    """The peer bench folder; a clear error when it is missing."""
+    configured = os.environ.get("CONVEX_TEST_BENCH")
+    candidates = [Path(configured)] if configured else [
+        ROOT.parent / "shared" / "peer" / "convex-test-bench",
+        *(parent / "shared" / "peer" / "convex-test-bench" for parent in ROOT.parents),
+    ]
+    for candidate in candidates:
+        if (candidate / "bench.test.js").is_file() and (candidate / "package-lock.json").is_file():
+            return candidate
+    tried = ", ".join(str(c) for c in candidates[:3])
+    sys.exit(f"bench-peer: cannot find the convex-test bench (bench.test.js + package-lock.json); "
+             f"tried {tried}. Set CONVEX_TEST_BENCH to its folder.")
+
+
+def install_peer(source: Path, into: Path) -> Path:
+    """Copy the peer bench to a writable folder and install it from its lock file."""
+    for tool in ("node", "npm", "npx"):
+        if shutil.which(tool) is None:
+            sys.exit(f"bench-peer: `{tool}` is not on PATH; install Node.js 20 to run the peer bench.")
+    target = into / "convex-test-bench"
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("node_modules"))
+    for path in [target, *target.rglob("*")]:
+        path.chmod(path.stat().st_mode | stat.S_IWUSR)
+    run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], target, "npm ci")
+    return target
+
+
+def run(command: list[str], cwd: Path, what: str) -> str:
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, "VITE_CONFIG_NATIVE_IGNORE_WARNING": "true",
+                               "NO_COLOR": "1", "FORCE_COLOR": "0"})
+    if done.returncode != 0:
+        sys.exit(f"bench-peer: {what} failed (exit {done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    return done.stdout
+
+
+def json_line(output: str, what: str) -> dict[str, float]:
+    for line in ANSI_ESCAPE.sub("", output).splitlines():
+        start = line.find("{")
+        if start >= 0 and '"setup_us"' in line:
+            return json.loads(line[start:])
+    sys.exit(f"bench-peer: {what} printed no result line:\n{output[-2000:]}")
+
+
+def run_peer(folder: Path) -> dict[str, float]:
+    return json_line(run(["npx", "vitest", "run", "bench.test.js"], folder, "the convex-test bench"),
+                     "the convex-test bench")
+
+
+def run_python() -> dict[str, float]:
+    output = run([sys.executable, str(Path(__file__).resolve()), "--python-only"], ROOT, "the Python mirror")
+    return json_line(output, "the Python mirror")
+
+
+def best(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Each row's best figure over the rounds (noise only ever slows a run down)."""
+    return {key: (max if higher else min)(r[key] for r in runs) for key, _label, _unit, higher in ROWS}
+
+
+# --- The table ----------------------------------------------------------------------------------
+
+def extra_columns(rows: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """More columns for the table: ``{column name: {JSON field: figure}}``.
+
+    ``rows`` holds the measured columns (``"convex-sim"``, ``"convex-test"``). This is
+    where ``"convex-sim (TypeScript)"`` goes once the TypeScript runtime lands: the
+    peer's own ``convex/`` folder run through ``ConvexSim.from_project`` with the
+    same workload as :func:`bench`, measured in the same alternation.
+    """
+    return {}
+
+
+def table(columns: dict[str, dict[str, float]]) -> str:
+    names = list(columns)
+    head = ["row", *names, "ratio (convex-sim / convex-test)"]
+    lines = [head]
+    for key, label, unit, higher in ROWS:
+        ours, theirs = columns["convex-sim"][key], columns["convex-test"][key]
+        ratio = ours / theirs if higher else theirs / ours
+        cells = [f"{columns[n][key]:,.1f} {unit}" if unit == "µs" else f"{columns[n][key]:,.0f}{unit}"
+                 for n in names]
+        lines.append([label, *cells, f"{ratio:.2f}x"])
+    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+    out = ["| " + " | ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)) + " |"
+           for line in lines]
+    out.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(out)
+
+
+def main() -> None:
+    if "--python-only" in sys.argv:
+        print(json.dumps(bench()))
+        return
+    rounds = int(os.environ.get("BENCH_PEER_ROUNDS", "2"))
+    source = find_peer()
+    with tempfile.TemporaryDirectory(prefix="convex-test-bench-") as tmp:
+        print(f"# bench_peer: installing {source} into a temporary folder (npm ci)", flush=True)
+        folder = install_peer(source, Path(tmp))
+        ours, theirs = [], []
+        for number in range(1, rounds + 1):
+            ours.append(run_python())
+            print(f"  round {number}: convex-sim  {json.dumps(ours[-1])}", flush=True)
+            theirs.append(run_peer(folder))
+            print(f"  round {number}: convex-test {json.dumps(theirs[-1])}", flush=True)
+    columns = {"convex-sim": best(ours), "convex-test": best(theirs)}
+    columns.update(extra_columns(columns))
+    print(table(columns))
+
+
+if __name__ == "__main__":
+    main()

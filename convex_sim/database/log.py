@@ -1,0 +1,85 @@
+"""Read sets, writes and commits: what the committer checks and the write log keeps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+
+@dataclass(slots=True)
+class ReadRange:
+    """One index range a transaction read: keys ``lo <= key <= hi`` of ``table.index``.
+
+    ``hi`` (or ``lo`` for a descending scan) grows as a stream is consumed, so
+    a ``take(5)`` records only the part of the range it actually read.
+    """
+
+    table: str
+    index: str
+    lo: tuple
+    hi: tuple
+    description: object = ""   # a str, or an object formatting itself only when shown
+
+    def contains(self, key: tuple) -> bool:
+        return self.lo <= key <= self.hi
+
+    def __str__(self) -> str:
+        if self.description:
+            return str(self.description)
+        if self.index == "by_id" and len(self.lo) == 1:
+            return f"{self.table} {self.lo[0][1]}"  # a point read: db.get(id)
+        return f"{self.table}.{self.index}"
+
+
+class Write(NamedTuple):
+    """One document written by a commit: ``old``/``new`` are ``None`` for insert/delete."""
+
+    table: str
+    id: str
+    old: dict | None
+    new: dict | None
+    keys: tuple[tuple[str, tuple | None, tuple | None], ...]  # (index, old key, new key)
+
+    @property
+    def kind(self) -> str:
+        return "insert" if self.old is None else "delete" if self.new is None else "update"
+
+    def touches(self, read: ReadRange) -> bool:
+        if read.table != self.table:
+            return False
+        for index, old_key, new_key in self.keys:
+            if index == read.index and (
+                    (old_key is not None and read.contains(old_key))
+                    or (new_key is not None and read.contains(new_key))):
+                return True
+        return False
+
+
+class Commit(NamedTuple):
+    """The writes of one committed transaction, at timestamp ``ts``."""
+
+    ts: int
+    writes: tuple[Write, ...]
+    function: str = ""
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Why a commit failed: a concurrent ``write`` (committed at ``commit_ts``) hit ``read``."""
+
+    read: ReadRange
+    write: Write
+    commit_ts: int
+    function: str
+
+    def __str__(self) -> str:
+        return (f"{self.function or 'a transaction'} committed at ts {self.commit_ts} "
+                f"({self.write.kind} of {self.write.table} {self.write.id}) inside the read range "
+                f"{self.read}")
+
+
+def key_changes(names: tuple[str, ...], old: tuple | None, new: tuple | None) -> tuple:
+    """``(index, old key, new key)`` for every index of a written document."""
+    olds = old if old is not None else (None,) * len(names)
+    news = new if new is not None else (None,) * len(names)
+    return tuple(zip(names, olds, news, strict=True))

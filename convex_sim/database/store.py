@@ -1,0 +1,148 @@
+"""One table's version chains and indexes, and what a database allocates."""
+
+from __future__ import annotations
+
+import bisect
+import random
+from operator import itemgetter
+
+from sortedcontainers import SortedList
+
+from ..ids import RANDOM_BYTES
+from ..schema import BUILTIN_INDEXES, TableDefinition
+from ..values import sort_key
+from .keys import field_value
+
+#: A version of a document: ``(ts, doc or None if deleted, size in bytes, keys or None)``.
+Version = tuple[int, dict | None, int, tuple | None]
+_TS = itemgetter(0)
+
+
+class _Table:
+    """One table's documents (version chains, oldest first) and its indexes.
+
+    A version's ``keys`` holds the document's key in each index, in
+    ``index_names`` order (None if deleted). A key that did not change from
+    one version to the next is the *same* tuple object, so most writes leave
+    the indexes alone.
+
+    Invariant: ``indexes[name]`` holds exactly the distinct keys (per document)
+    that the versions kept in ``versions`` have in that index — one entry for
+    a document whose key never changed, however many versions it has. A read
+    at timestamp T resolves each entry through the document's chain and keeps
+    it only if the version visible at T has that key.
+    """
+
+    __slots__ = ("_key_paths", "_paths_of", "definition", "index_fields", "index_names",
+                 "index_position", "indexes", "name", "number", "sorted_indexes", "versions")
+
+    def __init__(self, name: str, number: int, definition: TableDefinition | None) -> None:
+        self.name, self.number, self.definition = name, number, definition
+        defs = definition.all_indexes() if definition else BUILTIN_INDEXES
+        self.index_fields: dict[str, tuple[str, ...]] = {n: d.key_fields for n, d in defs.items()}
+        self.index_names = tuple(self.index_fields)
+        self.index_position = {n: i for i, n in enumerate(self.index_names)}
+        self.indexes: dict[str, SortedList] = {n: SortedList() for n in defs}
+        self.sorted_indexes = tuple(self.indexes[n] for n in self.index_names)
+        self.versions: dict[str, list[Version]] = {}
+        self._key_paths = tuple(dict.fromkeys(f for fields in self.index_fields.values() for f in fields))
+        self._paths_of = tuple(self.index_fields.values())
+
+    def visible(self, doc_id: str, ts: int) -> Version | None:
+        """The version of ``doc_id`` a reader at ``ts`` sees, or None if none existed."""
+        chain = self.versions.get(doc_id)
+        if not chain:
+            return None
+        if chain[-1][0] <= ts:
+            return chain[-1]
+        at = bisect.bisect_right(chain, ts, key=_TS)
+        return chain[at - 1] if at else None
+
+    def keys_of(self, doc: dict, old: dict | None = None, old_keys: tuple | None = None) -> tuple:
+        """The document's key in each index, in ``index_names`` order.
+
+        Given the previous version (``old`` and its ``old_keys``), a key whose
+        fields hold the very same values is reused, and so is the whole tuple
+        when no index key changed.
+        """
+        paths = self._key_paths
+        if old is not None and old_keys is not None:
+            changed = {f for f in paths if field_value(doc, f) is not field_value(old, f)}
+            if not changed:
+                return old_keys
+        else:
+            changed = None
+        field_keys = {f: sort_key(field_value(doc, f)) for f in paths
+                      if changed is None or f in changed}
+        keys = []
+        same = old_keys is not None
+        for i, fields in enumerate(self._paths_of):
+            if changed is not None and changed.isdisjoint(fields):
+                keys.append(old_keys[i])  # type: ignore[index]
+                continue
+            key = tuple(field_keys[f] if f in field_keys else sort_key(field_value(doc, f))
+                        for f in fields)
+            if old_keys is not None and key == old_keys[i]:
+                key = old_keys[i]
+            else:
+                same = False
+            keys.append(key)
+        return old_keys if same else tuple(keys)  # type: ignore[return-value]
+
+    def add(self, doc_id: str, version: Version, previous: Version | None) -> None:
+        """Append ``version`` to the document's chain and index its new keys."""
+        keys, old_keys = version[3], previous[3] if previous is not None else None
+        if previous is None:
+            self.versions[doc_id] = [version]
+        else:
+            self.versions[doc_id].append(version)
+        if keys is None or keys is old_keys:
+            return
+        for i, key in enumerate(keys):
+            if old_keys is None:
+                self.sorted_indexes[i].add(key)  # a new document: its keys are new
+            elif key is not old_keys[i] and key not in self.sorted_indexes[i]:
+                self.sorted_indexes[i].add(key)
+
+    def unindex(self, gone: list[Version], kept: list[Version]) -> None:
+        """Remove the index entries of versions leaving the chain (``kept`` is what remains)."""
+        kept_keys = [v[3] for v in kept if v[3] is not None]
+        if all(v[3] is None or any(v[3] is k for k in kept_keys) for v in gone):
+            return  # the common case: no indexed field changed
+        for i, entries in enumerate(self.sorted_indexes):
+            keep = {keys[i] for keys in kept_keys}
+            for version in gone:
+                if version[3] is not None and (key := version[3][i]) not in keep:
+                    keep.add(key)  # removed once, however many versions had it
+                    entries.remove(key)
+
+
+class _Allocator:
+    """What a database allocates: IDs (from a seeded generator), creation times, table numbers."""
+
+    __slots__ = ("_rng", "last_creation_time", "next_table_number", "seed")
+
+    def __init__(self, seed: int, first_table_number: int) -> None:
+        self.seed = seed
+        self._rng: random.Random | None = None  # created on the first insert: cheap to construct
+        self.last_creation_time: dict[str, float] = {}
+        self.next_table_number = first_table_number
+
+    def random_bytes(self) -> bytes:
+        if self._rng is None:
+            self._rng = random.Random(self.seed)
+        return self._rng.getrandbits(RANDOM_BYTES * 8).to_bytes(RANDOM_BYTES, "big")
+
+    def state(self) -> tuple:
+        rng = self._rng.getstate() if self._rng is not None else None
+        return (rng, dict(self.last_creation_time), self.next_table_number)
+
+    def restore(self, state: tuple) -> None:
+        rng_state, last, self.next_table_number = state
+        if rng_state is None:
+            self._rng = None
+        else:
+            self._rng = self._rng or random.Random()
+            self._rng.setstate(rng_state)
+        self.last_creation_time = dict(last)
+

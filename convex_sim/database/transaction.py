@@ -1,0 +1,334 @@
+"""Transactions: a snapshot read with a read set of index ranges, plus buffered writes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .. import limits
+from ..errors import (
+    InvalidIdError,
+    InvalidValueError,
+    TransactionClosedError,
+    ValidationError,
+    WriteConflict,
+    WriteInReadOnlyError,
+)
+from ..schema import SYSTEM_FIELDS
+from ..values import UNDEFINED, copy_value, format_value, sort_key
+from .documents import check_document
+from .keys import TOP, in_bounds, index_key, key_bounds
+from .log import Conflict, ReadRange
+from .store import _Table
+
+if TYPE_CHECKING:
+    from .core import Database
+
+
+class Transaction:
+    """A snapshot read plus buffered writes; commit it with :meth:`commit`.
+
+    Methods that return documents return copies: app code may mutate them.
+    """
+
+    __slots__ = ("_pin", "_written_bytes", "begin_ts", "bytes_read", "bytes_written", "closed",
+                 "commit_ts", "db", "docs_read", "extras", "function", "pending", "ranges_read",
+                 "read_only", "reads")
+
+    def __init__(self, db: Database, begin_ts: int, function: str, read_only: bool) -> None:
+        self.db = db
+        self.begin_ts = begin_ts
+        self.function = function or "<transaction>"
+        self.read_only = read_only
+        self.reads: list[ReadRange] = []
+        # Invariant: pending maps each written ID to (table, latest buffered doc or None).
+        self.pending: dict[str, tuple[str, dict | None]] = {}
+        self._written_bytes: dict[str, int] = {}
+        self.docs_read = self.bytes_read = self.ranges_read = self.bytes_written = 0
+        self.commit_ts: int | None = None
+        self.closed = False
+        self._pin = db.history.pin(begin_ts, self.function)  # released when the transaction ends
+        self.extras: dict[str, Any] = {}  # per-transaction state of the services above (counters)
+
+    # -- reads ----------------------------------------------------------------------
+    def get(self, doc_id: str, table: str | None = None) -> dict | None:
+        """The document ``doc_id`` as this transaction sees it, or None."""
+        doc = self._get_raw(doc_id, table)
+        return copy_value(doc) if doc is not None else None
+
+    def _get_raw(self, doc_id: Any, table: str | None = None, resolved: str | None = None) -> dict | None:
+        """The stored document (not a copy); ``resolved``: the table, already checked."""
+        if self.closed:
+            self._check_open()
+        table_name = resolved or self._table_of(doc_id, table, "db.get")
+        key = (sort_key(doc_id),)
+        self._record(ReadRange(table_name, "by_id", key, (*key, TOP)))
+        if doc_id in self.pending:
+            doc, size = self.pending[doc_id][1], self._written_bytes[doc_id]
+        else:
+            version = self.db.table(table_name).visible(doc_id, self.begin_ts)
+            doc, size = (version[1], version[2]) if version else (None, 0)
+        if doc is not None:
+            self._count_read(size)
+        return doc
+
+    def scan(self, table: str, index: str, lo: tuple = (), hi: tuple = (TOP,),
+             order: str = "asc", description: object = "") -> Iterator[dict]:
+        """Stream the documents of ``table.index`` with ``lo <= key <= hi``, in ``order``.
+
+        Yields the stored documents themselves (callers copy what they hand out).
+        The read set records the range up to the last document consumed.
+        """
+        if self.closed:
+            self._check_open()
+        t = self.db.table(table, function=self.function)
+        key_fields = t.index_fields.get(index) or self.db.index_fields(table, index, self.function)
+        descending = order == "desc"
+        read = ReadRange(table, index, hi, hi, description) if descending else \
+            ReadRange(table, index, lo, lo, description)
+        self._record(read)
+        bounds = key_bounds(lo, hi, len(key_fields))
+        snapshot = self._snapshot_stream(t, index, bounds, descending)
+        overlay = self._pending_in_range(table, key_fields, bounds, descending) if self.pending else None
+        for key, doc, size in _merge(snapshot, overlay, descending) if overlay else snapshot:
+            if self.closed:
+                self._check_open()
+            if descending:
+                read.lo = key
+            else:
+                read.hi = key
+            self._count_read(size)
+            yield doc
+        if descending:
+            read.lo = lo
+        else:
+            read.hi = hi
+
+    def _snapshot_stream(self, t: _Table, index: str, bounds: tuple[tuple, tuple, tuple[bool, bool]],
+                         descending: bool) -> Iterator[tuple[tuple, dict, int]]:
+        """The snapshot's documents in the range: each index entry resolved through its
+        document's chain, kept if the version visible at ``begin_ts`` has that key."""
+        ts, pending, versions = self.begin_ts, self.pending, t.versions
+        position = t.index_position[index]
+        for key in t.sorted_indexes[position].irange(*bounds, reverse=descending):
+            doc_id = key[-1][1]
+            if doc_id in pending:
+                continue
+            version = versions[doc_id][-1]
+            if version[0] > ts:
+                version = t.visible(doc_id, ts)  # type: ignore[assignment]
+                if version is None:
+                    continue
+            keys = version[3]
+            if keys is not None and (keys[position] is key or keys[position] == key):
+                yield key, version[1], version[2]  # type: ignore[misc]
+
+    def _pending_in_range(self, table: str, key_fields: tuple[str, ...],
+                          bounds: tuple[tuple, tuple, tuple[bool, bool]],
+                          descending: bool) -> list[tuple[tuple, dict, int]]:
+        found = []
+        for doc_id, (doc_table, doc) in self.pending.items():
+            if doc_table == table and doc is not None:
+                key = index_key(doc, key_fields)
+                if in_bounds(key, *bounds):
+                    found.append((key, doc, self._written_bytes[doc_id]))
+        found.sort(key=lambda kd: kd[0], reverse=descending)
+        return found
+
+    def _record(self, read: ReadRange) -> None:
+        self.ranges_read += 1
+        if self.ranges_read > limits.MAX_INDEX_RANGES_READ:
+            raise limits.exceeded("index ranges read", limits.MAX_INDEX_RANGES_READ,
+                                  self.ranges_read, self.function)
+        self.reads.append(read)
+
+    def _count_read(self, size: int) -> None:
+        self.docs_read += 1
+        self.bytes_read += size
+        if self.docs_read > limits.MAX_DOCUMENTS_READ:
+            raise limits.exceeded("documents read", limits.MAX_DOCUMENTS_READ,
+                                  self.docs_read, self.function)
+        if self.bytes_read > limits.MAX_BYTES_READ:
+            raise limits.exceeded("bytes read", limits.MAX_BYTES_READ, self.bytes_read, self.function)
+
+    # -- writes ---------------------------------------------------------------------
+    def insert(self, table: str, fields: Mapping[str, Any]) -> str:
+        """Insert a new document into ``table`` and return its ID."""
+        self._check_writable("db.insert")
+        t = self.db.table(table, create=True, function=self.function)
+        body, size = self._checked_fields(table, fields, "db.insert")
+        doc_id = self.db._new_id(t)
+        doc = {"_id": doc_id, "_creationTime": self.db._new_creation_time(table), **body}
+        self._put(doc_id, table, doc, size)
+        return doc_id
+
+    def patch(self, doc_id: str, fields: Mapping[str, Any], table: str | None = None) -> None:
+        """Shallow-merge ``fields`` into the document; a field set to ``UNDEFINED`` is removed."""
+        table_name, current = self._updatable(doc_id, fields, table, "db.patch")
+        merged = {k: x for k, x in current.items() if k not in SYSTEM_FIELDS}
+        for name, value in fields.items():
+            if name in SYSTEM_FIELDS:
+                continue
+            if value is UNDEFINED:
+                merged.pop(name, None)
+            else:
+                merged[name] = value
+        self._update(doc_id, table_name, current, merged, "db.patch")
+
+    def replace(self, doc_id: str, fields: Mapping[str, Any], table: str | None = None) -> None:
+        """Replace the document's fields with ``fields`` (system fields are kept)."""
+        table_name, current = self._updatable(doc_id, fields, table, "db.replace")
+        body = {k: x for k, x in fields.items() if k not in SYSTEM_FIELDS}
+        self._update(doc_id, table_name, current, body, "db.replace")
+
+    def _updatable(self, doc_id: Any, fields: Any, table: str | None, op: str) -> tuple[str, dict]:
+        """Checks shared by patch and replace; returns the table and the current document."""
+        self._check_writable(op)
+        table_name, current = self._existing(doc_id, table, op)
+        if type(fields) is not dict and not isinstance(fields, Mapping):
+            raise InvalidValueError(f"In {self.function}: {op} expects a dict of fields, got {format_value(fields)}")
+        self._check_system_fields(current, fields, op)
+        return table_name, current
+
+    def _update(self, doc_id: str, table: str, current: dict, fields: dict, op: str) -> None:
+        body, size = self._checked_fields(table, fields, op)
+        self._put(doc_id, table, {"_id": doc_id, "_creationTime": current["_creationTime"], **body}, size)
+
+    def delete(self, doc_id: str, table: str | None = None) -> None:
+        """Delete the document ``doc_id``."""
+        self._check_writable("db.delete")
+        table_name, _current = self._existing(doc_id, table, "db.delete")
+        self._put(doc_id, table_name, None, 0)
+
+    def _existing(self, doc_id: Any, table: str | None, op: str) -> tuple[str, dict]:
+        table_name = self._table_of(doc_id, table, op)
+        current = self._get_raw(doc_id, resolved=table_name)
+        if current is None:
+            raise InvalidIdError(f'In {self.function}: {op} on nonexistent document ID "{doc_id}"')
+        return table_name, current
+
+    def _put(self, doc_id: str, table: str, doc: dict | None, size: int) -> None:
+        self.pending[doc_id] = (table, doc)
+        self.bytes_written += size - self._written_bytes.get(doc_id, 0)
+        self._written_bytes[doc_id] = size
+        if len(self.pending) > limits.MAX_DOCUMENTS_WRITTEN:
+            raise limits.exceeded("documents written", limits.MAX_DOCUMENTS_WRITTEN,
+                                  len(self.pending), self.function)
+        if self.bytes_written > limits.MAX_BYTES_WRITTEN:
+            raise limits.exceeded("bytes written", limits.MAX_BYTES_WRITTEN,
+                                  self.bytes_written, self.function)
+
+    def _check_system_fields(self, current: dict, fields: Mapping[str, Any], op: str) -> None:
+        for name in SYSTEM_FIELDS:
+            if name in fields and fields[name] != current[name]:
+                raise InvalidValueError(
+                    f"In {self.function}: {op} cannot change the system field {name} "
+                    f"(document has {format_value(current[name])}, got {format_value(fields[name])})")
+
+    def _checked_fields(self, table: str, fields: Any, op: str) -> tuple[dict, int]:
+        """Check document rules and the table's validator; return the fields, normalized, and
+        the document's size in bytes (system fields included)."""
+        if type(fields) is not dict and not isinstance(fields, Mapping):
+            raise InvalidValueError(f"In {self.function}: {op} into \"{table}\" expects a dict of fields, got {format_value(fields)}")
+        for name in fields:
+            if type(name) is str and name.startswith("_") and fields[name] is not UNDEFINED:
+                raise InvalidValueError(
+                    f"In {self.function}: {op} into \"{table}\": field {name!r} starts with '_', "
+                    "which is reserved for system fields.")
+        try:
+            body, size = check_document(fields)
+        except InvalidValueError as exc:
+            raise InvalidValueError(f"In {self.function}: {op} into \"{table}\": {exc}") from None
+        definition = self.db.table(table).definition
+        schema = self.db.schema
+        if definition is not None and (schema is None or schema.schema_validation or table.startswith("_")):
+            try:
+                body = definition.document.check(body, (), self.db.table_of_id)
+            except ValidationError as exc:
+                raise ValidationError(
+                    f"In {self.function}: {op} into \"{table}\": Failed to insert or update a "
+                    f"document in table \"{table}\" because it does not match the schema. {exc}"
+                ) from None
+        return body, size
+
+    # -- savepoints and commit -----------------------------------------------------
+    def savepoint(self) -> tuple:
+        """A marker to :meth:`rollback_to` (nested mutations roll back on error)."""
+        return (dict(self.pending), dict(self._written_bytes), self.bytes_written)
+
+    def rollback_to(self, mark: tuple) -> None:
+        pending, written, self.bytes_written = mark
+        self.pending, self._written_bytes = dict(pending), dict(written)
+
+    def conflict(self) -> Conflict | None:
+        """The first concurrent commit that invalidates this transaction's reads, if any."""
+        return self.db.find_conflict(self.reads, self.begin_ts)
+
+    def commit(self) -> int:
+        """Validate (OCC) and apply the buffered writes; return the commit timestamp.
+
+        Raises :class:`WriteConflict` if a write committed after ``begin_ts``
+        intersects the read set. A transaction with no writes commits at its
+        begin timestamp: it is serializable there.
+        """
+        self._check_open()
+        if not self.pending:
+            self.abort()
+            self.commit_ts = self.begin_ts
+            return self.begin_ts
+        found = self.conflict()
+        self.abort()
+        if found is not None:
+            raise WriteConflict(
+                f"{self.function}: optimistic concurrency conflict: {found}", found)
+        commit = self.db._apply(self.pending, self._written_bytes, self.function)
+        self.commit_ts = commit.ts
+        return commit.ts
+
+    def abort(self) -> None:
+        """End the transaction without committing (idempotent)."""
+        self.closed = True
+        self._pin.release()
+
+    # -- helpers --------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self.closed:
+            raise TransactionClosedError(
+                f"{self.function}: this transaction has already finished; a ctx must not be "
+                "used after its function returns.")
+
+    def _check_writable(self, op: str) -> None:
+        if self.closed:
+            self._check_open()
+        if self.read_only:
+            raise WriteInReadOnlyError(
+                f"In {self.function}: {op} is not allowed in a query; queries are read-only. "
+                "Use a mutation to write.")
+
+    def _table_of(self, doc_id: Any, table: str | None, op: str) -> str:
+        if type(doc_id) is not str:
+            raise InvalidIdError(
+                f"In {self.function}: {op} expects a document ID (str), got {format_value(doc_id)}")
+        actual = self.db.table_of_id(doc_id)
+        if actual is None:
+            raise InvalidIdError(f'In {self.function}: {op}: "{doc_id}" is not a valid document ID.')
+        if table is not None and actual != table:
+            raise InvalidIdError(
+                f'In {self.function}: {op}: ID "{doc_id}" is for table "{actual}", not "{table}".')
+        return actual
+
+
+def _merge(a: Iterator[tuple[tuple, dict, int]], b: list[tuple[tuple, dict, int]],
+           descending: bool) -> Iterator[tuple[tuple, dict, int]]:
+    """Merge two key-sorted streams (the snapshot and the transaction's own writes)."""
+    if not b:
+        yield from a
+        return
+    i = 0
+    for item in a:
+        while i < len(b) and ((b[i][0] > item[0]) if descending else (b[i][0] < item[0])):
+            yield b[i]
+            i += 1
+        yield item
+    yield from b[i:]
+
