@@ -21,12 +21,14 @@ test: lint
 demo: $(STAMP)
 	$(BIN)/python -m convex_sim.cli demo
 
-# bench_peer.py needs node and npm and runs for minutes: it has its own target.
+# bench_peer.py and bench_typescript.py run the peer (node, npm, minutes): target bench-peer.
 bench: $(STAMP)
-	@for f in benchmarks/bench_*.py; do [ "$$f" = benchmarks/bench_peer.py ] && continue; \
+	@for f in benchmarks/bench_*.py; do \
+		case "$$f" in benchmarks/bench_peer.py|benchmarks/bench_typescript.py) continue;; esac; \
 		echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
-# convex-sim and convex-test (../shared/peer/convex-test-bench) side by side, in one run.
+# convex-sim (Python and TypeScript) and convex-test (../shared/peer/convex-test-bench)
+# side by side, in one run.
 bench-peer: $(STAMP)
 	$(BIN)/python benchmarks/bench_peer.py
 

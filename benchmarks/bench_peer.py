@@ -3,12 +3,15 @@
 Copies the peer bench (``../shared/peer/convex-test-bench`` from the repository
 root, or ``$CONVEX_TEST_BENCH``) into a temporary folder, installs it from its
 lock file (``npm ci``), then alternates: the Python mirror of ``bench.test.js``
-in a fresh interpreter, then ``npx vitest run bench.test.js``, for
-``$BENCH_PEER_ROUNDS`` rounds (default 2). Each side's figure is its best round.
-Prints one table: row, convex-sim, convex-test, ratio (> 1: convex-sim is faster).
+in a fresh interpreter, ``npx vitest run bench.test.js``, and the peer's own
+TypeScript ``convex/`` folder run by ``ConvexSim.from_project`` with the same
+workload, for ``$BENCH_PEER_ROUNDS`` rounds (default 2). Each column's figure is
+its best round. Prints one table: row, each column, and each convex-sim column's
+ratio to convex-test (> 1: convex-sim is faster).
 
 ``python benchmarks/bench_peer.py --python-only`` runs just the mirror and prints
-its JSON line.
+its JSON line; ``--typescript-only FOLDER`` runs the workload on the TypeScript
+project in FOLDER.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,15 +56,21 @@ def med(xs: list[float]) -> float:
     return sorted(xs)[len(xs) // 2]
 
 
-def bench() -> dict[str, float]:
-    """``bench.test.js`` in Python: the same calls, counts, timers and medians."""
+def python_app() -> ConvexSim:
+    """A fresh simulator of the Python mirror of the peer's bank app."""
+    return ConvexSim(schema, MODULES)
+
+
+def bench(convex_test: Callable[[], ConvexSim] = python_app) -> dict[str, float]:
+    """``bench.test.js`` in Python: the same calls, counts, timers and medians.
+    ``convex_test()`` makes a fresh simulator, as ``convexTest(schema, modules)`` does."""
     setup, mut, qry, ins, rq = [], [], [], [], []
     for _rep in range(3):
         t0 = performance_now()
         for _i in range(1000):
-            ConvexSim(schema, MODULES)
+            convex_test()
         setup.append((performance_now() - t0) / 1000 * 1000)  # us per creation
-        t = ConvexSim(schema, MODULES)
+        t = convex_test()
         t.mutation("bank:open", {"owner": "a", "amount": 1e9})
         t.mutation("bank:open", {"owner": "b", "amount": 0})
         tm, tq = 0.0, 0.0
@@ -68,7 +78,7 @@ def bench() -> dict[str, float]:
             s = performance_now(); t.mutation("bank:transfer", {"src": "a", "dst": "b", "amount": 1}); tm += performance_now() - s  # noqa: E702
             s = performance_now(); t.query("bank:balance", {"owner": "b"}); tq += performance_now() - s  # noqa: E702
         mut.append(2000 / (tm / 1000)); qry.append(2000 / (tq / 1000))  # noqa: E702
-        t2 = ConvexSim(schema, MODULES)
+        t2 = convex_test()
         s = performance_now()
         for i in range(10000):
             t2.mutation("bank:open", {"owner": "o" + str(i), "amount": i})
@@ -138,6 +148,19 @@ def run_python() -> dict[str, float]:
     return json_line(output, "the Python mirror")
 
 
+def run_typescript(folder: Path) -> dict[str, float]:
+    """The same workload on the peer's own TypeScript app, through ``ConvexSim.from_project``
+    (in a fresh interpreter, like the mirror; the first load bundles and is not timed)."""
+    output = run([sys.executable, str(Path(__file__).resolve()), "--typescript-only", str(folder)], ROOT,
+                 "the TypeScript run")
+    return json_line(output, "the TypeScript run")
+
+
+def typescript_app(folder: Path) -> Callable[[], ConvexSim]:
+    ConvexSim.from_project(folder)  # bundle and load once, as a test suite does
+    return lambda: ConvexSim.from_project(folder)
+
+
 def best(runs: list[dict[str, float]]) -> dict[str, float]:
     """Each row's best figure over the rounds (noise only ever slows a run down)."""
     return {key: (max if higher else min)(r[key] for r in runs) for key, _label, _unit, higher in ROWS}
@@ -145,27 +168,18 @@ def best(runs: list[dict[str, float]]) -> dict[str, float]:
 
 # --- The table ----------------------------------------------------------------------------------
 
-def extra_columns(rows: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
-    """More columns for the table: ``{column name: {JSON field: figure}}``.
-
-    ``rows`` holds the measured columns (``"convex-sim"``, ``"convex-test"``). This is
-    where ``"convex-sim (TypeScript)"`` goes once the TypeScript runtime lands: the
-    peer's own ``convex/`` folder run through ``ConvexSim.from_project`` with the
-    same workload as :func:`bench`, measured in the same alternation.
-    """
-    return {}
-
-
 def table(columns: dict[str, dict[str, float]]) -> str:
+    """One row per figure: every column, then each convex-sim column's ratio to convex-test."""
     names = list(columns)
-    head = ["row", *names, "ratio (convex-sim / convex-test)"]
+    ours = [n for n in names if n != "convex-test"]
+    head = ["row", *names, *(f"ratio {n} / convex-test" for n in ours)]
     lines = [head]
     for key, label, unit, higher in ROWS:
-        ours, theirs = columns["convex-sim"][key], columns["convex-test"][key]
-        ratio = ours / theirs if higher else theirs / ours
+        theirs = columns["convex-test"][key]
+        ratios = [(columns[n][key] / theirs if higher else theirs / columns[n][key]) for n in ours]
         cells = [f"{columns[n][key]:,.1f} {unit}" if unit == "µs" else f"{columns[n][key]:,.0f}{unit}"
                  for n in names]
-        lines.append([label, *cells, f"{ratio:.2f}x"])
+        lines.append([label, *cells, *(f"{r:.2f}x" for r in ratios)])
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
     out = ["| " + " | ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)) + " |"
            for line in lines]
@@ -173,24 +187,31 @@ def table(columns: dict[str, dict[str, float]]) -> str:
     return "\n".join(out)
 
 
+def side_by_side(runners: dict[str, Callable[[Path], dict[str, float]]]) -> None:
+    """Install the peer bench, alternate ``runners`` (column name -> run on the installed
+    folder) for ``$BENCH_PEER_ROUNDS`` rounds, and print the table of best rounds."""
+    rounds = int(os.environ.get("BENCH_PEER_ROUNDS", "2"))
+    source = find_peer()
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in runners}
+    with tempfile.TemporaryDirectory(prefix="convex-test-bench-") as tmp:
+        print(f"# installing {source} into a temporary folder (npm ci)", flush=True)
+        folder = install_peer(source, Path(tmp))
+        for number in range(1, rounds + 1):
+            for name, runner in runners.items():
+                runs[name].append(runner(folder))
+                print(f"  round {number}: {name:<24} {json.dumps(runs[name][-1])}", flush=True)
+    print(table({name: best(figures) for name, figures in runs.items()}))
+
+
 def main() -> None:
     if "--python-only" in sys.argv:
         print(json.dumps(bench()))
         return
-    rounds = int(os.environ.get("BENCH_PEER_ROUNDS", "2"))
-    source = find_peer()
-    with tempfile.TemporaryDirectory(prefix="convex-test-bench-") as tmp:
-        print(f"# bench_peer: installing {source} into a temporary folder (npm ci)", flush=True)
-        folder = install_peer(source, Path(tmp))
-        ours, theirs = [], []
-        for number in range(1, rounds + 1):
-            ours.append(run_python())
-            print(f"  round {number}: convex-sim  {json.dumps(ours[-1])}", flush=True)
-            theirs.append(run_peer(folder))
-            print(f"  round {number}: convex-test {json.dumps(theirs[-1])}", flush=True)
-    columns = {"convex-sim": best(ours), "convex-test": best(theirs)}
-    columns.update(extra_columns(columns))
-    print(table(columns))
+    if "--typescript-only" in sys.argv:
+        print(json.dumps(bench(typescript_app(Path(sys.argv[sys.argv.index("--typescript-only") + 1])))))
+        return
+    side_by_side({"convex-sim": lambda _folder: run_python(), "convex-test": run_peer,
+                  "convex-sim (TypeScript)": run_typescript})
 
 
 if __name__ == "__main__":
