@@ -44,23 +44,16 @@ from .engine import Engine, Execution, JsStuckError, dumps, engine_for, error_pa
 # --- validators and schema from their exported JSON ---------------------------------------------
 
 
+#: Validators with no parameters, by the ``type`` their JSON export names.
+_SCALARS = {"string": v.string, "number": v.float64, "bigint": v.int64, "boolean": v.boolean,
+            "null": v.null, "any": v.any, "bytes": v.bytes}
+
+
 def validator_from_json(spec: Mapping[str, Any], where: str) -> Validator:
     """A convex-sim validator for the JSON a ``convex`` validator exports (``{"type": ...}``)."""
     kind = spec.get("type")
-    if kind == "string":
-        return v.string()
-    if kind == "number":
-        return v.float64()
-    if kind == "bigint":
-        return v.int64()
-    if kind == "boolean":
-        return v.boolean()
-    if kind == "null":
-        return v.null()
-    if kind == "any":
-        return v.any()
-    if kind == "bytes":
-        return v.bytes()
+    if kind in _SCALARS:
+        return _SCALARS[kind]()
     if kind == "id":
         return v.id(spec["tableName"])
     if kind == "literal":
