@@ -82,6 +82,13 @@ SANDBOX_TS = """
       return { ts: ctx.meta.getSnapshotTs(), fn: await ctx.meta.getFunctionMetadata(),
                written: metrics.documentsWritten.used };
     } });
+    export const modern = query({ args: {}, handler: async () => {
+      const o = { a: [1, { b: 2 }] };
+      const copy = structuredClone(o);
+      copy.a[1].b = 3;
+      return [[1, 2, 3].at(-1), Object.hasOwn(o, "a"), [1, 2, 3].findLast((x) => x < 3),
+              [3, 1, 2].toSorted(), o.a[1].b, Object.groupBy([1, 2, 3], (x) => (x % 2 ? "odd" : "even"))];
+    } });
     export const failing = mutation({ args: {}, handler: async (ctx) => {
       await ctx.db.insert("tasks", { title: "inner" });
       throw new Error("inner fails");
@@ -140,6 +147,11 @@ def test_a_failing_nested_mutation_rolls_back_only_its_own_writes(sandbox):
 def test_action_async_runs_a_ts_action_on_a_worker_thread(sandbox):
     sim = ConvexSim.from_project(sandbox)
     assert asyncio.run(sim.action_async("sandbox:waits", {})) == ["fast", "slow"]
+
+
+def test_builtins_newer_than_the_engine_are_provided(sandbox):
+    got = ConvexSim.from_project(sandbox).query("sandbox:modern", {})
+    assert got == [3.0, True, 2.0, [1.0, 2.0, 3.0], 2.0, {"odd": [1.0, 3.0], "even": [2.0]}]
 
 
 def test_process_env(sandbox):

@@ -157,7 +157,10 @@ class Engine:
             self._stack[-1].host.log(level, text)
 
     def _on_seed(self, _execution_id: int) -> str:
-        return self._stack[-1].host.seed_words()
+        try:
+            return self._stack[-1].host.seed_words()
+        except Exception:  # an exception must not cross into the engine: JS throws instead
+            return ""
 
     # -- running executions ----------------------------------------------------------------
     def set_env(self, env: dict[str, str]) -> None:

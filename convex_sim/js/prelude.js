@@ -15,6 +15,78 @@
   const pySync = g.__py_sync, pyAsync = g.__py_async, pyDone = g.__py_done;
   const pyLog = g.__py_log, pySeed = g.__py_seed;
 
+  // --- built-ins newer than the engine (ES2022-ES2024) that apps use ------------------
+  function define(target, name, value) {
+    if (!(name in target)) Object.defineProperty(target, name, { value, writable: true, configurable: true });
+  }
+  function at(i) {
+    const n = Math.trunc(i) || 0;
+    return this[n < 0 ? this.length + n : n];
+  }
+  const typed = Object.getPrototypeOf(Uint8Array.prototype);
+  for (const target of [Array.prototype, String.prototype, typed]) define(target, "at", at);
+  define(Object, "hasOwn", (o, k) => Object.prototype.hasOwnProperty.call(o, k));
+  for (const target of [Array.prototype, typed]) {
+    define(target, "findLast", function findLast(f, self) {
+      for (let i = this.length - 1; i >= 0; i--) if (f.call(self, this[i], i, this)) return this[i];
+      return undefined;
+    });
+    define(target, "findLastIndex", function findLastIndex(f, self) {
+      for (let i = this.length - 1; i >= 0; i--) if (f.call(self, this[i], i, this)) return i;
+      return -1;
+    });
+  }
+  define(Array.prototype, "toSorted", function toSorted(cmp) { return Array.from(this).sort(cmp); });
+  define(Array.prototype, "toReversed", function toReversed() { return Array.from(this).reverse(); });
+  define(Array.prototype, "toSpliced", function toSpliced(...a) { const c = Array.from(this); c.splice(...a); return c; });
+  define(Array.prototype, "with", function (i, v) {
+    const c = Array.from(this), n = Math.trunc(i) || 0, k = n < 0 ? c.length + n : n;
+    if (k < 0 || k >= c.length) throw new RangeError("Invalid index : " + i);
+    c[k] = v;
+    return c;
+  });
+  function groupBy(items, key, make, add) {
+    const out = make();
+    let i = 0;
+    for (const item of items) add(out, key(item, i++), item);
+    return out;
+  }
+  define(Object, "groupBy", (items, key) => groupBy(items, key, () => Object.create(null),
+    (o, k, v) => { (o[k] || (o[k] = [])).push(v); }));
+  define(Map, "groupBy", (items, key) => groupBy(items, key, () => new Map(),
+    (m, k, v) => { if (!m.has(k)) m.set(k, []); m.get(k).push(v); }));
+  define(Promise, "withResolvers", function withResolvers() {
+    let resolve, reject;
+    const promise = new Promise((a, b) => { resolve = a; reject = b; });
+    return { promise, resolve, reject };
+  });
+  define(g, "structuredClone", function structuredClone(value) {
+    const seen = new Map();
+    function clone(x) {
+      if (x === null || typeof x !== "object") {
+        if (typeof x === "function" || typeof x === "symbol") throw new Error(`${String(x)} could not be cloned.`);
+        return x;
+      }
+      if (seen.has(x)) return seen.get(x);
+      let out;
+      if (x instanceof Date) out = new Date(x.valueOf());
+      else if (x instanceof RegExp) out = new RegExp(x.source, x.flags);
+      else if (x instanceof ArrayBuffer) out = x.slice(0);
+      else if (ArrayBuffer.isView(x)) out = new x.constructor(x);
+      else if (x instanceof Map) { out = new Map(); seen.set(x, out); for (const [k, v] of x) out.set(clone(k), clone(v)); return out; }
+      else if (x instanceof Set) { out = new Set(); seen.set(x, out); for (const v of x) out.add(clone(v)); return out; }
+      else {
+        out = Array.isArray(x) ? [] : {};
+        seen.set(x, out);
+        for (const k of Object.keys(x)) out[k] = clone(x[k]);
+        return out;
+      }
+      seen.set(x, out);
+      return out;
+    }
+    return clone(value);
+  });
+
   // --- executions ---------------------------------------------------------------
   // One record per running function execution; `cur` is the one whose code runs now.
   const execs = new Map();
@@ -94,7 +166,9 @@
   Math.random = function random() {
     if (cur === null) return loadRng();
     if (cur.rng === null) {
-      const state = pySeed(cur.id).split(",").map(Number);
+      const words = pySeed(cur.id);
+      if (words === "") throw new Error("Math.random() was called where no function execution runs.");
+      const state = words.split(",").map(Number);
       cur.rng = sfc32(state);
       for (let i = 0; i < 12; i++) cur.rng();
     }
