@@ -45,11 +45,13 @@ from .runtime import (
 from .scheduler import Crons, SchedulerError
 from .schema import define_schema, define_table
 from .sim import ConvexSim
+from .steps import ActionStuckError
 from .validators import v
 from .values import UNDEFINED
 
 __all__ = [
     "UNDEFINED",
+    "ActionStuckError",
     "ArgumentValidationError",
     "AuthError",
     "ContentionError",

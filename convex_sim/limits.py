@@ -28,6 +28,7 @@ MAX_SCHEDULED_ARGS_BYTES = 16 << 20
 MAX_ARGS_BYTES = 8 << 20              # 8 MiB
 MAX_RETURN_BYTES = 16 << 20           # unverified
 MAX_FILTER_OPERATORS = 256
+MAX_ACTION_MS = 10 * 60 * 1000        # an action's (virtual) running time: 10 minutes
 
 # Search
 MAX_SEARCH_TERMS = 16

@@ -7,7 +7,7 @@
   nested mutation that raises rolls back only its own writes.
 * An **action** is driven step by step: every awaited ``ctx`` call yields a
   :class:`Step` to whoever drives it (the test handle runs each at once; the
-  explorer interleaves them with other work). No asyncio loop is needed.
+  explorer interleaves them with other work); see :mod:`convex_sim.steps`.
 
 While app code runs, the **determinism guard** is on: ``random`` is seeded
 per call, ``time.time()``/``datetime.now()`` read the virtual clock (via
@@ -16,14 +16,12 @@ time-machine), and network access from queries and mutations is refused.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import contextlib
 import contextvars
 import hashlib
 import random
 import sys
-import threading
 import weakref
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field, fields
@@ -44,6 +42,7 @@ from .errors import (
 )
 from .functions import ACTION, MUTATION, QUERY, ConvexFunction, Registry
 from .queries import Query, vector_search
+from .steps import SLEEP, ActionStuckError, ActionTask, Step, pump  # noqa: F401 (re-exported)
 from .values import check_value, format_value, value_size
 
 # --- Errors --------------------------------------------------------------------------
@@ -220,123 +219,7 @@ def _split_table_arg(a: Any, b: Any, c: Any) -> tuple[Any, str | None, Any]:
     return (a, None, b) if c is None else (b, a, c)
 
 
-# --- Steps: what an action awaits -------------------------------------------------------
-
-
-@dataclass
-class Step:
-    """One awaited ctx call of an action: run ``fn`` with ``args`` as ``identity``."""
-
-    kind: str                     # "query" | "mutation" | "action" | a service's own kind
-    fn: ConvexFunction | None
-    args: Any
-    identity: UserIdentity | None
-    payload: Any = None           # service steps (scheduler, storage) carry their own data
-
-    def __await__(self) -> Generator[Any, Any, Any]:
-        task = _ActionTask.current()
-        if task is None:
-            raise ConvexSimError(
-                f"{self.describe()} was awaited outside the action that created it; await ctx "
-                "calls directly in the action's own code.")
-        return (yield from task.post(self).__await__())
-
-    def describe(self) -> str:
-        target = self.fn.path if self.fn is not None else self.kind
-        return f"{self.kind} {target}"
-
-
-class _ActionTask:
-    """Runs one action's coroutine as a task on a private asyncio loop, pausing at each step.
-
-    ``advance`` runs the task until it awaits a :class:`Step` (returned) or
-    finishes (``StopIteration`` with its result). Other awaits (httpx, anyio)
-    work as in any asyncio program. Nothing else runs on the loop meanwhile,
-    so the interleaving is exactly what the driver chooses.
-    """
-
-    _local = threading.local()
-    _running: contextvars.ContextVar[_ActionTask | None] = contextvars.ContextVar(
-        "convex_sim_action", default=None)
-
-    def __init__(self, coro: Any) -> None:
-        self._coro = coro
-        self._task: asyncio.Task | None = None
-        self._gate: asyncio.Future | None = None
-        self._waiting: asyncio.Future | None = None
-        self._posted: Step | None = None
-
-    @classmethod
-    def loop(cls) -> asyncio.AbstractEventLoop:
-        loop = getattr(cls._local, "loop", None)
-        if loop is None or loop.is_closed():
-            loop = cls._local.loop = asyncio.new_event_loop()
-        return loop
-
-    @classmethod
-    def current(cls) -> _ActionTask | None:
-        return cls._running.get()
-
-    def post(self, step: Step) -> asyncio.Future:
-        """Called from inside the task: hand ``step`` to the driver and wait for its result."""
-        self._posted = step
-        self._waiting = self.loop().create_future()
-        if self._gate is not None and not self._gate.done():
-            self._gate.set_result(None)
-        return self._waiting
-
-    def advance(self, value: Any = None, error: BaseException | None = None) -> Step:
-        loop = self.loop()
-        self._gate = gate = loop.create_future()
-        if self._task is None:
-            token = self._running.set(self)
-            try:
-                self._task = loop.create_task(self._coro)
-            finally:
-                self._running.reset(token)
-            self._task.add_done_callback(lambda _t: gate.done() or gate.set_result(None))
-        else:
-            waiting, self._waiting = self._waiting, None
-            assert waiting is not None
-            self._task.add_done_callback(lambda _t: gate.done() or gate.set_result(None))
-            if error is not None:
-                waiting.set_exception(error)
-            else:
-                waiting.set_result(value)
-        loop.run_until_complete(gate)
-        if self._task.done():
-            raise StopIteration(self._task.result())
-        step, self._posted = self._posted, None
-        assert step is not None
-        return step
-
-    def close(self) -> None:
-        """Cancel the task if it did not finish (its driver gave up on it)."""
-        if self._task is None:
-            self._coro.close()
-        elif not self._task.done():
-            self._task.cancel()
-            loop = self.loop()
-            if not loop.is_running():
-                with contextlib.suppress(BaseException):
-                    loop.run_until_complete(self._task)
-
-
-def pump(process: Generator[Step, Any, Any],
-         perform: Callable[[Step], Generator[Any, None, Any]]) -> Generator[Any, None, Any]:
-    """Drive an action process: each step it yields is done by ``perform(step)`` (a generator,
-    so a driver may pause inside it), whose result or exception goes back into the action."""
-    send: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            step = process.throw(error) if error is not None else process.send(send)
-        except StopIteration as done:
-            return done.value
-        try:
-            send, error = (yield from perform(step)), None
-        except Exception as exc:
-            send, error = None, exc
+# --- Nested calls in queries and mutations -------------------------------------------------
 
 
 class _Ready:
@@ -777,7 +660,7 @@ class Runtime:
         checked = args if raw else self.check_args(fn, args)
         frame = self.new_frame(fn.path or "", ACTION)
         ctx = ActionCtx(self, identity, fn.path or "", True)
-        task = _ActionTask(fn.invoke(ctx, checked))
+        task = ActionTask(fn.invoke(ctx, checked), fn.path or "", self.db.clock)
         send: Any = None
         error: BaseException | None = None
         try:
@@ -795,7 +678,7 @@ class Runtime:
                     else:
                         send = yield step
                     error = None
-                except BaseException as exc:
+                except Exception as exc:  # not GeneratorExit: a driver that gives up closes us
                     send, error = None, exc
         finally:
             task.close()
@@ -813,6 +696,9 @@ class Runtime:
             finally:
                 txn.abort()
         handler = self.services.get(f"step:{step.kind}")
+        if handler is None and step.kind == SLEEP:  # no scheduler: time just passes
+            self.db.clock.advance(step.payload)
+            return None
         if handler is None:
             raise ConvexSimError(f"No handler for action step {step.kind!r}.")
         return handler(step)

@@ -24,6 +24,7 @@ from .errors import ConvexError, ConvexSimError, InvalidValueError
 from .functions import ACTION, MUTATION, ConvexFunction
 from .runtime import ActionCtx, MutationCtx, Runtime, Step, WeakService, _immediate
 from .schema import define_table
+from .steps import SLEEP
 from .validators import v
 from .values import check_value, format_value, sort_key, value_size
 
@@ -257,6 +258,7 @@ class SchedulerService:
         runtime.services["scheduler"] = WeakService(self._for_ctx)
         runtime.services["step:scheduler.schedule"] = WeakService(self._schedule_step)
         runtime.services["step:scheduler.cancel"] = WeakService(self._cancel_step)
+        runtime.services[f"step:{SLEEP}"] = WeakService(self._sleep_step)
 
     def _for_ctx(self, ctx: Any) -> Scheduler:
         if not isinstance(ctx, MutationCtx | ActionCtx):
@@ -310,6 +312,10 @@ class SchedulerService:
 
     def _cancel_step(self, step: Step) -> None:
         self._system("scheduler", lambda t: self.cancel(t, step.payload))
+
+    def _sleep_step(self, step: Step) -> None:
+        """An action waits ``step.payload`` ms: the clock moves on, running what falls due."""
+        self.advance_to(self.clock_ms() + step.payload)
 
     # -- reading jobs -------------------------------------------------------------------
     def jobs(self) -> list[dict]:
