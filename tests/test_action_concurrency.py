@@ -1,7 +1,6 @@
 """Actions: concurrent ctx calls, time passing inside an action, actions that cannot finish."""
 
 import asyncio
-import threading
 import time
 
 import pytest
@@ -95,28 +94,8 @@ def make_sim():
     return ConvexSim(SCHEMA, registry, seed=0)
 
 
-def within(seconds, call):
-    """``call()``'s result, or a test failure if it does not return in ``seconds`` (a hang
-    fails the test instead of blocking the suite)."""
-    box = {}
 
-    def run():
-        try:
-            box["value"] = call()
-        except BaseException as exc:
-            box["error"] = exc
-
-    worker = threading.Thread(target=run, daemon=True)
-    worker.start()
-    worker.join(seconds)
-    if worker.is_alive():
-        pytest.fail(f"did not finish within {seconds} s (hung)")
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
-
-
-def test_gather_of_run_mutation_returns_every_result():
+def test_gather_of_run_mutation_returns_every_result(within):
     """``Promise.all([ctx.runMutation(...), ...])`` works in Convex: each ``runMutation`` is an
     async syscall (convex-backend npm-packages/convex/src/server/impl/actions_impl.ts,
     ``performAsyncSyscall("1.0/actions/mutation", ...)``) whose promises the action may hold
@@ -126,7 +105,7 @@ def test_gather_of_run_mutation_returns_every_result():
     assert sim.query("log:count") == 5
 
 
-def test_gather_of_nested_coroutines_and_mixed_calls():
+def test_gather_of_nested_coroutines_and_mixed_calls(within):
     """Concurrent branches each awaiting several ctx calls, as ``Promise.all`` of async
     functions does (same source as above). Steps are served in the order they were awaited
     (add 1, add 2, count), so the plain count already sees both rows."""
@@ -134,7 +113,7 @@ def test_gather_of_nested_coroutines_and_mixed_calls():
     assert within(10, lambda: sim.action("log:gather_mixed")) == [2, 2, 2]
 
 
-def test_gather_return_exceptions_keeps_the_other_results():
+def test_gather_return_exceptions_keeps_the_other_results(within):
     """A failing call inside ``gather(..., return_exceptions=True)`` is that call's result only;
     in Convex a rejected ``runMutation`` promise rejects only that promise (actions_impl.ts)."""
     sim = make_sim()
@@ -142,7 +121,7 @@ def test_gather_return_exceptions_keeps_the_other_results():
     assert sim.query("log:count") == 1
 
 
-def test_each_gathered_call_is_a_step_the_explorer_interleaves():
+def test_each_gathered_call_is_a_step_the_explorer_interleaves(within):
     """Each awaited call of an action is its own step (its own transaction in Convex: an
     action's ``runMutation`` commits independently, docs "Actions"), so the explorer may place
     another operation between two gathered mutations."""
@@ -155,7 +134,7 @@ def test_each_gathered_call_is_a_step_the_explorer_interleaves():
     assert schedule[0] == schedule[-1] == "A" and "B" in schedule, schedule
 
 
-def test_sleep_moves_the_virtual_clock_and_due_scheduled_functions_run():
+def test_sleep_moves_the_virtual_clock_and_due_scheduled_functions_run(within):
     """An action that schedules a mutation and polls for its effect sees it once the delay has
     passed, as in Convex, where scheduled functions run while an action waits (docs
     "Scheduled Functions"; timers in actions: convex-backend crates/isolate/src/environment/
@@ -168,7 +147,7 @@ def test_sleep_moves_the_virtual_clock_and_due_scheduled_functions_run():
     assert sim.query("log:count") == 1
 
 
-def test_an_action_awaiting_what_never_finishes_is_an_error_naming_it():
+def test_an_action_awaiting_what_never_finishes_is_an_error_naming_it(within):
     """Nothing may wait forever: an action whose awaits can never complete fails at once,
     naming the function (Convex would time the action out, crates/isolate/src/termination.rs
     "Function execution timed out")."""
@@ -177,7 +156,7 @@ def test_an_action_awaiting_what_never_finishes_is_an_error_naming_it():
         within(10, lambda: sim.action("log:awaits_nothing"))
 
 
-def test_an_action_sleeping_past_the_action_time_limit_times_out():
+def test_an_action_sleeping_past_the_action_time_limit_times_out(within):
     """Actions have a running-time limit (Convex docs "Limits": 10 minutes; convex-backend
     crates/common/src/knobs.rs NODE_ACTION_USER_TIMEOUT 600 s) and the error reads as
     termination.rs's "Function execution timed out (maximum duration: ...)"."""
