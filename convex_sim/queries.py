@@ -66,6 +66,8 @@ class IndexRangeBuilder:
         return expected
 
     def _key(self, field: str, value: Any, method: str) -> tuple:
+        if value is UNDEFINED:  # a missing field: the lowest key (convexOrUndefinedToJson)
+            return sort_key(UNDEFINED)
         try:
             value = check_value(self._coerce(field, value))
         except InvalidValueError as exc:
@@ -163,9 +165,10 @@ class Expr:
 
 
 def _operand(x: Any) -> Expr:
+    """An expression, or a literal value (``UNDEFINED`` stands for a missing field)."""
     if isinstance(x, Expr):
         return x
-    value = check_value(x)
+    value = x if x is UNDEFINED else check_value(x)
     return Expr(lambda _doc: value, format_value(value), 0)
 
 
@@ -319,7 +322,7 @@ class SearchFilterBuilder:
         if field not in self._index.filter_fields:
             raise QueryError(f'{self._where}: "{field}" is not a filter field of search index '
                              f'"{self._index.name}" (filter fields: {list(self._index.filter_fields)}).')
-        self.equalities.append((field, check_value(value)))
+        self.equalities.append((field, value if value is UNDEFINED else check_value(value)))
         return self
 
 

@@ -34,3 +34,34 @@ export const jobsDone = query({
     return (await ctx.db.system.query("_scheduled_functions").collect()).map((j) => j.state.kind);
   },
 });
+
+// `undefined` in equality means "the field is missing" (not null) in withIndex, filter and
+// search filter fields.
+export const withoutChannel = query({
+  args: {},
+  handler: async (ctx) => {
+    const indexed = await ctx.db
+      .query("messages")
+      .withIndex("by_channel", (q) => q.eq("channel", undefined))
+      .collect();
+    const filtered = await ctx.db
+      .query("messages")
+      .filter((q) => q.eq(q.field("channel"), undefined))
+      .collect();
+    const searched = await ctx.db
+      .query("messages")
+      .withSearchIndex("search_body", (q) => q.search("body", "hello").eq("author", "ann"))
+      .filter((q) => q.eq(q.field("channel"), undefined))
+      .collect();
+    const noAuthor = await ctx.db
+      .query("messages")
+      .withSearchIndex("search_body", (q) => q.search("body", "hello").eq("author", undefined))
+      .collect();
+    return {
+      indexed: indexed.map((m) => m.body),
+      filtered: filtered.map((m) => m.body),
+      searched: searched.map((m) => m.body),
+      noAuthor: noAuthor.length,
+    };
+  },
+});
