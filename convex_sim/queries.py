@@ -568,6 +568,18 @@ class Query:
                 f"{found[0]['_id']} and {found[1]['_id']}")
         return found[0] if found else None
 
+    def count(self) -> int:
+        """How many documents the table holds (this transaction's writes included).
+
+        As in Convex (convex-js ``QueryInitializerImpl.count``, the ``1.0/count`` syscall),
+        it counts a whole table: call it on ``ctx.db.query(table)`` before any other method.
+        The table becomes a read dependency; no document counts as read."""
+        if self._indexed or self._filters or self._order:
+            raise QueryError(f"{self._where()}: count() counts a whole table; call it on "
+                             "ctx.db.query(table) directly, before with_index/filter/order.")
+        self._consume("count")
+        return self._txn.count(self._table)
+
     def paginate(self, options: Mapping[str, Any]) -> dict:
         """One page: ``{"page", "is_done", "continue_cursor", "split_cursor", "page_status"}``.
 

@@ -3,7 +3,9 @@ pagination, index ranges."""
 
 import pytest
 
-from convex_sim import UNDEFINED, ConvexSim, define_schema, define_table, v
+from convex_sim import UNDEFINED, ConvexSim, QueryError, define_schema, define_table, v
+from convex_sim.errors import WriteConflict
+from convex_sim.queries import Query
 
 SCHEMA = define_schema({
     "items": define_table({"tag": v.optional(v.union(v.string(), v.null())), "body": v.string(),
@@ -78,3 +80,45 @@ def test_undefined_in_typescript_equality(ts):
     got = ts.query("fidelity:withoutChannel", {})
     assert got == {"indexed": ["hello none"], "filtered": ["hello none"], "searched": ["hello none"],
                    "noAuthor": 0.0}  # every message has an author
+
+
+def test_count_counts_the_table_with_the_transactions_own_writes(sim):
+    """convex-backend crates/database/src/bootstrap_model/table.rs ``TableModel::count``:
+    "the number of documents in the table, up-to-date with the current transaction"."""
+    def run(ctx):
+        before = ctx.db.query("items").count()
+        doc_id = ctx.db.insert("items", {"body": "new", "n": 5})
+        after_insert = ctx.db.query("items").count()
+        ctx.db.delete(doc_id)
+        first = ctx.db.query("items").first()
+        ctx.db.delete(first["_id"])
+        return before, after_insert, ctx.db.query("items").count()
+
+    assert sim.run(run) == (4, 5, 3)
+    assert sim.run(lambda ctx: ctx.txn.docs_read if ctx.db.query("items").count() else None) == 0
+
+
+def test_count_is_a_read_dependency_on_the_whole_table(sim):
+    """``count_tablet`` records a read of the entire ``by_id`` index: a concurrent insert
+    invalidates the transaction that counted (an OCC conflict)."""
+    counting = sim.db.begin("counter")
+    assert Query(counting, "items").count() == 4
+    counting.insert("items", {"body": "counted", "n": 4})
+    sim.run(lambda ctx: ctx.db.insert("items", {"body": "concurrent", "n": 6}))
+    with pytest.raises(WriteConflict):
+        counting.commit()
+
+
+def test_count_only_on_a_whole_table(sim):
+    """convex-js query_impl.ts defines ``count()`` on ``QueryInitializerImpl`` only (the
+    ``1.0/count`` syscall takes just a table name)."""
+    with pytest.raises(QueryError, match="count\\(\\) counts a whole table"):
+        sim.run(lambda ctx: ctx.db.query("items").with_index("by_n").count())
+
+
+def test_count_from_typescript(ts):
+    """``ctx.db.query("messages").count()`` through ``1.0/count`` (returns a float64, as
+    async_syscall.rs ``count`` does)."""
+    for body in ("a", "b", "c"):
+        ts.mutation("messages:send", {"author": "ann", "body": body})
+    assert ts.query("messages:countFast", {}) == 3.0

@@ -104,6 +104,24 @@ class Transaction:
         else:
             read.hi = hi
 
+    def count(self, table: str) -> int:
+        """How many documents ``table`` holds, this transaction's writes included.
+
+        As Convex's ``1.0/count`` (convex-backend ``TableModel::count_tablet``): the whole
+        table becomes a read dependency (one index range), but no document counts as read.
+        """
+        if self.closed:
+            self._check_open()
+        t = self.db.table(table, function=self.function)
+        self._record(ReadRange(table, "by_id", (), (TOP,), f"{table} (count)"))
+        ts, pending, versions = self.begin_ts, self.pending, t.versions
+        total = 0
+        for doc_id in versions:
+            if doc_id not in pending:
+                version = t.visible(doc_id, ts)
+                total += version is not None and version[1] is not None
+        return total + sum(1 for doc_table, doc in pending.values() if doc_table == table and doc is not None)
+
     def _snapshot_stream(self, t: _Table, index: str, bounds: tuple[tuple, tuple, tuple[bool, bool]],
                          descending: bool) -> Iterator[tuple[tuple, dict, int]]:
         """The snapshot's documents in the range: each index entry resolved through its

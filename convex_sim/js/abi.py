@@ -327,7 +327,7 @@ class Host:
         table = p["table"]
         db = self._reader("count")
         query = db.system.query(table) if table.startswith("_") else db.query(table)
-        return float(sum(1 for _ in query))
+        return float(query.count())
 
     def normalize_id(self, p: Mapping[str, Any]) -> Any:
         db = self._reader("db.normalizeId")
