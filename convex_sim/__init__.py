@@ -33,7 +33,7 @@ from .functions import (
     query,
 )
 from .http import HttpRouter
-from .queries import pagination_opts_validator
+from .pagination import pagination_opts_validator
 from .runtime import (
     ArgumentValidationError,
     NetworkNotAllowedError,

@@ -9,27 +9,23 @@ valid when documents are inserted or deleted around them.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from . import limits
-from .database import BOTTOM, TOP, Transaction, field_value
+from .database import TOP, Transaction, field_value
 from .errors import IndexRangeError, InvalidValueError, QueryError, UnknownIndexError
+from .pagination import paginate, pagination_opts_validator  # noqa: F401 (re-exported)
 from .schema import BY_CREATION_TIME, TableDefinition
-from .validators import Float64Validator, ObjectValidator, OptionalValidator, Validator, v
+from .validators import Float64Validator, ObjectValidator, OptionalValidator, Validator
 from .values import (
     UNDEFINED,
     check_value,
     copy_value,
     format_value,
-    from_json,
     sort_key,
-    to_json,
 )
 
 # --- Index ranges -------------------------------------------------------------------------
@@ -390,49 +386,6 @@ class _VectorFilter:
         return lambda doc: any(p(doc) for p in predicates)
 
 
-# --- Cursors ------------------------------------------------------------------------------
-
-_END_CURSOR = "_end"
-
-
-def _encode_cursor(index: str, values: list[Any]) -> str:
-    payload = [index, [{"$undefined": None} if x is UNDEFINED else to_json(x) for x in values]]
-    raw = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
-    return base64.urlsafe_b64encode(raw).decode("ascii")
-
-
-def _decode_cursor(cursor: str, index: str) -> tuple | None:
-    """The index key a cursor points at, ``None`` for the end cursor."""
-    if cursor == _END_CURSOR:
-        return None
-    try:
-        cursor_index, values = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
-        decoded = [UNDEFINED if x == {"$undefined": None} else from_json(x) for x in values]
-    except (ValueError, TypeError, binascii.Error, UnicodeError):
-        raise QueryError(f"paginate: {format_value(cursor)} is not a cursor returned by paginate.") from None
-    if cursor_index != index:
-        raise QueryError(
-            f'paginate: this cursor belongs to a query on index "{cursor_index}", not "{index}". '
-            "Cursors are only valid for the query that produced them.")
-    return tuple(sort_key(x) for x in decoded)
-
-
-#: The validator for a function argument that takes pagination options
-#: (Convex's ``paginationOptsValidator``).
-pagination_opts_validator = v.object({
-    "num_items": v.number(),
-    "cursor": v.union(v.string(), v.null()),
-    "end_cursor": v.optional(v.union(v.string(), v.null())),
-    "id": v.optional(v.number()),
-    "maximum_rows_read": v.optional(v.number()),
-    "maximum_bytes_read": v.optional(v.number()),
-})
-
-_PAGINATE_KEYS = {"num_items": "numItems", "cursor": "cursor", "end_cursor": "endCursor",
-                  "maximum_rows_read": "maximumRowsRead", "maximum_bytes_read": "maximumBytesRead",
-                  "id": "id"}
-
-
 # --- Queries ------------------------------------------------------------------------------
 
 
@@ -581,47 +534,11 @@ class Query:
         return self._txn.count(self._table)
 
     def paginate(self, options: Mapping[str, Any]) -> dict:
-        """One page: ``{"page", "is_done", "continue_cursor", "split_cursor", "page_status"}``.
-
-        With ``end_cursor`` the page runs from ``cursor`` up to and including that
-        position whatever ``num_items`` says, so a page whose end is pinned grows
-        when rows are inserted inside it instead of pushing rows onto the next page."""
-        opts = self._paginate_options(options)
-        self._consume("paginate")
-        descending = self._order == "desc"
-        lo, hi = self._range
-        cursor_key = _decode_cursor(opts["cursor"], self._index) if opts.get("cursor") else ()
-        if cursor_key is None:  # the end cursor: nothing left
-            return {"page": [], "is_done": True, "continue_cursor": _END_CURSOR,
-                    "split_cursor": None, "page_status": None}
-        if cursor_key:
-            lo, hi = (lo, (*cursor_key, BOTTOM)) if descending else ((*cursor_key, TOP), hi)
-        if opts.get("end_cursor"):
-            end_key = _decode_cursor(opts["end_cursor"], self._index)
-            if end_key is not None:
-                lo, hi = ((*end_key,), hi) if descending else (lo, (*end_key, TOP))
-        page: list[dict] = []
-        last: dict | None = None
-        max_rows = opts.get("maximum_rows_read")
-        done = True
-        key_fields = self._txn.db.index_fields(self._table, self._index)
-        for scanned, (doc, matched) in enumerate(self._scan(lo, hi), start=1):
-            last = doc
-            if matched:
-                page.append(copy_value(doc))
-            pinned = bool(opts.get("end_cursor"))  # a pinned page runs to its end cursor
-            if (not pinned and len(page) >= opts["num_items"]) or (max_rows is not None and scanned >= max_rows):
-                done = False
-                break
-        if done and opts.get("end_cursor") and opts["end_cursor"] != _END_CURSOR:
-            done, continue_cursor = False, opts["end_cursor"]  # reached the pinned end, not the last row
-        elif done:
-            continue_cursor = _END_CURSOR
-        else:
-            assert last is not None
-            continue_cursor = _encode_cursor(self._index, [field_value(last, f) for f in key_fields])
-        return {"page": page, "is_done": done, "continue_cursor": continue_cursor,
-                "split_cursor": None, "page_status": None}
+        """One page: ``{"page", "is_done", "continue_cursor", "split_cursor", "page_status"}``;
+        options ``num_items``, ``cursor``, ``end_cursor``, ``maximum_rows_read``,
+        ``maximum_bytes_read``. At most one per function execution. See
+        :mod:`convex_sim.pagination` for the rules, which are Convex's."""
+        return paginate(self, options)
 
     # -- internals -----------------------------------------------------------------
     def _stream(self, lo: tuple, hi: tuple) -> Iterator[dict]:
@@ -654,28 +571,6 @@ class Query:
                 scored.append((-score, doc["_creationTime"], doc))
         scored.sort(key=lambda item: (item[0], item[1]))
         return [doc for _score, _ct, doc in scored[:limits.MAX_SEARCH_RESULTS]]
-
-    def _paginate_options(self, options: Mapping[str, Any]) -> dict:
-        if not isinstance(options, Mapping):
-            raise QueryError(f"{self._where()}: paginate expects a dict like "
-                             f'{{"num_items": 10, "cursor": None}}, got {format_value(options)}')
-        camel = {c: s for s, c in _PAGINATE_KEYS.items()}
-        opts = {}
-        for key, value in options.items():
-            name = key if key in _PAGINATE_KEYS else camel.get(key)
-            if name is None:
-                raise QueryError(f"{self._where()}: paginate got an unknown option {key!r}; "
-                                 f"known options: {sorted(_PAGINATE_KEYS)}")
-            opts[name] = value
-        n = opts.get("num_items")
-        if type(n) is float and n.is_integer():  # a JavaScript number, as v.number() gives
-            opts["num_items"] = n = int(n)
-        if type(n) is not int or n <= 0:
-            raise QueryError(f"{self._where()}: paginate num_items must be an int > 0, got {n!r}")
-        for key in ("cursor", "end_cursor"):
-            if opts.get(key) is not None and not isinstance(opts[key], str):
-                raise QueryError(f"{self._where()}: paginate {key} must be a str or None, got {opts[key]!r}")
-        return opts
 
     def _coerce(self, path: str, value: Any) -> Any:
         """A Python int given for a float64 field is JavaScript's number: make it a float."""
