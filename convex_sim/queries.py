@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from . import limits
 from .database import TOP, Transaction, field_value
@@ -34,32 +34,20 @@ from .values import (
 class IndexRangeBuilder:
     """The ``q`` of ``with_index(name, lambda q: ...)``.
 
-    Convex's rule: zero or more ``eq`` on the index fields in order, then at
-    most one lower bound (``gt``/``gte``) and one upper bound (``lt``/``lte``)
-    on the next field.
+    Convex's rule (convex-backend ``crates/common/src/query.rs``, ``IndexRange::compile``):
+    the fields compared with ``eq``, plus the one field given a lower bound
+    (``gt``/``gte``) and/or an upper bound (``lt``/``lte``), must be a prefix of the
+    index's fields, equalities first. The calls may come in any order.
     """
+
+    _SYMBOLS: ClassVar[dict[str, str]] = {"eq": "==", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
     def __init__(self, index: str, key_fields: tuple[str, ...], coerce: Callable[[str, Any], Any]) -> None:
         self._index = index
         self._fields = key_fields
         self._coerce = coerce
-        self._eq: list[tuple] = []
-        self._lower: tuple[str, tuple, bool] | None = None   # (field, key, inclusive)
-        self._upper: tuple[str, tuple, bool] | None = None
+        self._exprs: list[tuple[str, str, tuple]] = []  # (method, field, key), in call order
         self.parts: list[tuple[str, str, Any]] = []   # (field, symbol, value), formatted on demand
-
-    def _next_field(self, method: str, field: str) -> str:
-        position = len(self._eq)
-        if position >= len(self._fields):
-            raise IndexRangeError(
-                f'Too many fields used in withIndex on index "{self._index}": it has only the '
-                f"fields {list(self._fields)}.")
-        expected = self._fields[position]
-        if field != expected:
-            raise IndexRangeError(
-                f'Incorrect field used in withIndex, expected "{expected}", got "{field}" '
-                f'(in {method} on index "{self._index}" with fields {list(self._fields)}).')
-        return expected
 
     def _key(self, field: str, value: Any, method: str) -> tuple:
         if value is UNDEFINED:  # a missing field: the lowest key (convexOrUndefinedToJson)
@@ -70,62 +58,86 @@ class IndexRangeBuilder:
             raise IndexRangeError(f'withIndex {method}("{field}", ...): {exc}') from None
         return sort_key(value)
 
-    def eq(self, field: str, value: Any) -> IndexRangeBuilder:
-        if self._lower or self._upper:
-            raise IndexRangeError(
-                f'withIndex on "{self._index}": eq("{field}", ...) cannot follow a range bound; '
-                "equalities come first.")
-        self._next_field("eq", field)
-        self._eq.append(self._key(field, value, "eq"))
-        self.parts.append((field, "==", value))
+    def _add(self, method: str, field: str, value: Any) -> IndexRangeBuilder:
+        if not isinstance(field, str):
+            raise IndexRangeError(f"withIndex {method}(): the field must be a str, got {format_value(field)}")
+        self._exprs.append((method, field, self._key(field, value, method)))
+        self.parts.append((field, self._SYMBOLS[method], value))
         return self
 
-    def _bound(self, method: str, field: str, value: Any, lower: bool) -> IndexRangeBuilder:
-        if lower and (self._lower or self._upper):
-            raise IndexRangeError(
-                f'withIndex on "{self._index}": {method}("{field}", ...) must come before any '
-                "other range bound, and at most one lower bound is allowed.")
-        if not lower and self._upper:
-            raise IndexRangeError(
-                f'withIndex on "{self._index}": at most one upper bound (lt/lte) is allowed.')
-        if self._lower and self._lower[0] != field:
-            raise IndexRangeError(
-                f'Incorrect field used in withIndex, expected "{self._lower[0]}", got "{field}" '
-                f"(both bounds of a range must be on the same field).")
-        if not self._lower:
-            self._next_field(method, field)
-        bound = (field, self._key(field, value, method), method in ("gte", "lte"))
-        if lower:
-            self._lower = bound
-        else:
-            self._upper = bound
-        self.parts.append((field, {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[method], value))
-        return self
+    def eq(self, field: str, value: Any) -> IndexRangeBuilder:
+        return self._add("eq", field, value)
 
     def gt(self, field: str, value: Any) -> IndexRangeBuilder:
-        return self._bound("gt", field, value, lower=True)
+        return self._add("gt", field, value)
 
     def gte(self, field: str, value: Any) -> IndexRangeBuilder:
-        return self._bound("gte", field, value, lower=True)
+        return self._add("gte", field, value)
 
     def lt(self, field: str, value: Any) -> IndexRangeBuilder:
-        return self._bound("lt", field, value, lower=False)
+        return self._add("lt", field, value)
 
     def lte(self, field: str, value: Any) -> IndexRangeBuilder:
-        return self._bound("lte", field, value, lower=False)
+        return self._add("lte", field, value)
 
     def bounds(self) -> tuple[tuple, tuple]:
         """The inclusive key bounds ``(lo, hi)`` this range denotes."""
-        prefix = tuple(self._eq)
+        equalities: dict[str, tuple] = {}
+        lower: tuple[tuple, bool] | None = None   # (key, inclusive)
+        upper: tuple[tuple, bool] | None = None
+        inequality: str | None = None
+        for (method, field, key), (_, symbol, value) in zip(self._exprs, self.parts, strict=True):
+            if method == "eq":
+                if field in equalities:
+                    raise self._already("equality", field, symbol, value)
+                equalities[field] = key
+                continue
+            if (lower if method in ("gt", "gte") else upper) is not None:
+                raise self._already("lower" if method in ("gt", "gte") else "upper", field, symbol, value)
+            if inequality is not None and inequality != field:
+                raise IndexRangeError(
+                    f"Upper and lower bounds in `range` can only be applied to a single index field. "
+                    f'This query against index {self._index} attempted to set a range bound on both '
+                    f'"{inequality}" and "{field}". Consider using `filter` instead.')
+            inequality = field
+            if method in ("gt", "gte"):
+                lower = (key, method == "gte")
+            else:
+                upper = (key, method == "lte")
+        if inequality is not None and inequality in equalities:
+            raise self._already("inequality", inequality, "==", equalities[inequality])
+        self._check_prefix(equalities, inequality)
+        prefix = tuple(equalities[f] for f in self._fields if f in equalities)
         lo: tuple = prefix
         hi: tuple = (*prefix, TOP)
-        if self._lower:
-            _, key, inclusive = self._lower
+        if lower:
+            key, inclusive = lower
             lo = (*prefix, key) if inclusive else (*prefix, key, TOP)
-        if self._upper:
-            _, key, inclusive = self._upper
+        if upper:
+            key, inclusive = upper
             hi = (*prefix, key, TOP) if inclusive else (*prefix, key)
         return lo, hi
+
+    def _check_prefix(self, equalities: dict[str, tuple], inequality: str | None) -> None:
+        """Some order of the compared fields must be a prefix of the index's fields."""
+        rank = {f: i for i, f in enumerate(self._fields)}
+        for field in [*equalities, *([inequality] if inequality else [])]:
+            if field not in rank:
+                raise IndexRangeError(
+                    f'The index range included a comparison with "{field}", but {self._index} with '
+                    f"fields {list(self._fields)} doesn't index this field.")
+        used = [*sorted(equalities, key=rank.__getitem__), *([inequality] if inequality else [])]
+        for position, field in enumerate(used):
+            if field != self._fields[position]:
+                raise IndexRangeError(
+                    f"Tried to query index {self._index} but the query didn't use the index fields "
+                    f"in order. Index fields: {list(self._fields)}; query fields: {used}; first "
+                    f'incorrect field: "{field}" (Incorrect field used in withIndex, expected '
+                    f'"{self._fields[position]}", got "{field}").')
+
+    def _already(self, bound: str, field: str, symbol: str, value: Any) -> IndexRangeError:
+        return IndexRangeError(f'Already defined {bound} bound in index range. Can\'t add "{field}" '
+                               f"{symbol} {format_value(value)}.")
 
 
 # --- Filter expressions ---------------------------------------------------------------
@@ -423,8 +435,11 @@ class Query:
                 raise IndexRangeError(
                     f"{self._where()}: the with_index range function must return q (the range "
                     f"builder) or None, got {format_value(result)}")
+        try:
+            self._range = builder.bounds()
+        except IndexRangeError as exc:
+            raise IndexRangeError(f"{self._where()}: {exc}") from None
         self._index, self._indexed = name, True
-        self._range = builder.bounds()
         self._range_parts = builder.parts
         return self
 
