@@ -41,6 +41,7 @@ from .errors import (
     add_note,
 )
 from .functions import ACTION, MUTATION, QUERY, ConvexFunction, Registry
+from .meta import Meta
 from .queries import Query, vector_search
 from .steps import SLEEP, ActionStuckError, ActionTask, Step, pump  # noqa: F401 (re-exported)
 from .values import check_value, format_value, value_size
@@ -401,9 +402,16 @@ class _BaseCtx:
     """What every context has: ``auth`` and the runtime's services."""
 
     def __init__(self, runtime: Runtime, identity: UserIdentity | None, function: str,
-                 is_async: bool) -> None:
+                 is_async: bool, fn: ConvexFunction | None = None) -> None:
         self._runtime, self._identity, self._function, self._is_async = runtime, identity, function, is_async
+        self._fn = fn
         self.auth = Auth(identity)
+
+    @property
+    def meta(self) -> Meta:
+        """``ctx.meta``: ``get_function_metadata()`` and, in queries and mutations,
+        ``get_transaction_metrics()``."""
+        return Meta(self._fn, self._function, getattr(self, "txn", None))
 
     def __getattr__(self, name: str) -> Any:
         factory = self._runtime.services.get(name) if not name.startswith("_") else None
@@ -418,14 +426,20 @@ class QueryCtx(_BaseCtx):
     """The ``ctx`` of a query: ``db`` (read-only), ``auth``, ``storage`` (reader), ``run_query``."""
 
     def __init__(self, runtime: Runtime, txn: Transaction, identity: UserIdentity | None,
-                 function: str, is_async: bool) -> None:
-        super().__init__(runtime, identity, function, is_async)
+                 function: str, is_async: bool, fn: ConvexFunction | None = None) -> None:
+        super().__init__(runtime, identity, function, is_async, fn)
         self.txn = txn
         self.db = DatabaseReader(txn)
 
-    def run_query(self, ref: Any, args: Mapping[str, Any] | None = None) -> Any:
-        """Run a query in this transaction."""
-        return _immediate(self._is_async, lambda: self._runtime.nested(self, QUERY, ref, args))
+    def run_query(self, ref: Any, args: Mapping[str, Any] | None = None, *,
+                  transaction_limits: Mapping[str, Any] | None = None,
+                  use_stale_snapshot: bool = False) -> Any:
+        """Run a query in this transaction. ``transaction_limits`` caps what the call may use
+        (see docs/limits.md); ``use_stale_snapshot`` (mutations only) runs it on the
+        transaction's begin snapshot, without this mutation's writes or read dependencies."""
+        return _immediate(self._is_async, lambda: self._runtime.nested(
+            self, QUERY, ref, args, transaction_limits=transaction_limits,
+            use_stale_snapshot=use_stale_snapshot))
 
 
 class MutationCtx(QueryCtx):
@@ -433,13 +447,15 @@ class MutationCtx(QueryCtx):
     ``run_query``, ``run_mutation``."""
 
     def __init__(self, runtime: Runtime, txn: Transaction, identity: UserIdentity | None,
-                 function: str, is_async: bool) -> None:
-        super().__init__(runtime, txn, identity, function, is_async)
+                 function: str, is_async: bool, fn: ConvexFunction | None = None) -> None:
+        super().__init__(runtime, txn, identity, function, is_async, fn)
         self.db = DatabaseWriter(txn)
 
-    def run_mutation(self, ref: Any, args: Mapping[str, Any] | None = None) -> Any:
+    def run_mutation(self, ref: Any, args: Mapping[str, Any] | None = None, *,
+                     transaction_limits: Mapping[str, Any] | None = None) -> Any:
         """Run a mutation in this transaction; if it raises, only its own writes are undone."""
-        return _immediate(self._is_async, lambda: self._runtime.nested(self, MUTATION, ref, args))
+        return _immediate(self._is_async, lambda: self._runtime.nested(
+            self, MUTATION, ref, args, transaction_limits=transaction_limits))
 
 
 class ActionCtx(_BaseCtx):
@@ -597,7 +613,7 @@ class Runtime:
         checked = self.check_args(fn, args)
         txn = self.db.begin(fn.path or "", read_only=True, at_ts=at_ts)
         frame = self.new_frame(fn.path or "", QUERY, seed)
-        ctx = QueryCtx(self, txn, identity, fn.path or "", fn.is_async)
+        ctx = QueryCtx(self, txn, identity, fn.path or "", fn.is_async, fn)
         try:
             result = run_guarded(frame, lambda: self._run_sync(fn, ctx, checked))
             result = self.check_result(fn, result)
@@ -617,7 +633,7 @@ class Runtime:
         txn = self.db.begin(fn.path or "")
         attempt = MutationAttempt(fn, args, identity, txn)
         frame = self.new_frame(fn.path or "", MUTATION)
-        ctx = MutationCtx(self, txn, identity, fn.path or "", fn.is_async)
+        ctx = MutationCtx(self, txn, identity, fn.path or "", fn.is_async, fn)
         run = body or (lambda c: self.check_result(fn, self._run_sync(fn, c, args)))
         try:
             attempt.result = run_guarded(frame, lambda: run(ctx))
@@ -659,7 +675,7 @@ class Runtime:
         """
         checked = args if raw else self.check_args(fn, args)
         frame = self.new_frame(fn.path or "", ACTION)
-        ctx = ActionCtx(self, identity, fn.path or "", True)
+        ctx = ActionCtx(self, identity, fn.path or "", True, fn)
         task = ActionTask(fn.invoke(ctx, checked), fn.path or "", self.db.clock)
         send: Any = None
         error: BaseException | None = None
@@ -721,24 +737,42 @@ class Runtime:
         raise ConvexSimError("an action step paused outside the explorer")  # pragma: no cover
 
     # -- nested calls from queries and mutations ----------------------------------------------
-    def nested(self, ctx: QueryCtx, kind: str, ref: Any, args: Any) -> Any:
-        """``ctx.run_query``/``ctx.run_mutation`` inside a query or mutation: same transaction."""
+    def nested(self, ctx: QueryCtx, kind: str, ref: Any, args: Any, *,
+               transaction_limits: Mapping[str, Any] | None = None,
+               use_stale_snapshot: bool = False) -> Any:
+        """``ctx.run_query``/``ctx.run_mutation`` inside a query or mutation: same transaction
+        (a savepoint for a mutation), as convex-backend's ``run_udf`` nests a subtransaction.
+
+        ``transaction_limits`` lets the call use at most that much more of each figure (never
+        above the transaction's own limits; the caller's limits come back afterwards).
+        ``use_stale_snapshot`` (queries from mutations) reads the transaction's begin
+        snapshot without its pending writes, and adds nothing to its read set."""
         fn = self.resolve(ref, kind, caller=ctx._function)
         checked = self.check_args(fn, args)
-        txn = ctx.txn
-        if kind == QUERY:
-            inner: QueryCtx = QueryCtx(self, txn, ctx._identity, fn.path or "", fn.is_async)
-            try:
-                return self.check_result(fn, self._run_sync(fn, inner, checked))
-            except BaseException as exc:
-                raise self._app_error(fn, exc) from None
-        mark = txn.savepoint()
-        inner = MutationCtx(self, txn, ctx._identity, fn.path or "", fn.is_async)
+        if use_stale_snapshot and not isinstance(ctx, MutationCtx):
+            raise WrongFunctionKindError(
+                f"In {ctx._function}: `useStaleSnapshot` is only supported in mutations, not queries.")
+        txn = ctx.txn.db.begin(fn.path or "", read_only=True, at_ts=ctx.txn.begin_ts) \
+            if use_stale_snapshot else ctx.txn
+        saved_limits, saved_page = txn.limits, txn.extras.pop("paginated", None)
+        if transaction_limits is not None:
+            txn.limits = ctx.txn.limits.budget(transaction_limits, txn.usage())
+        mark = txn.savepoint() if kind == MUTATION else None
+        cls = MutationCtx if kind == MUTATION else QueryCtx
+        inner = cls(self, txn, ctx._identity, fn.path or "", fn.is_async, fn)
         try:
             return self.check_result(fn, self._run_sync(fn, inner, checked))
         except BaseException as exc:
-            txn.rollback_to(mark)
+            if mark is not None:
+                txn.rollback_to(mark)
             raise self._app_error(fn, exc) from None
+        finally:
+            txn.limits = saved_limits
+            txn.extras.pop("paginated", None)  # each execution may paginate once
+            if saved_page is not None:
+                txn.extras["paginated"] = saved_page
+            if use_stale_snapshot:
+                txn.abort()
 
     @staticmethod
     def _run_sync(fn: ConvexFunction, ctx: Any, args: dict) -> Any:

@@ -287,9 +287,13 @@ class SchedulerService:
     # -- writing jobs -------------------------------------------------------------------
     def insert_job(self, txn: Transaction, fn: ConvexFunction, args: dict, when_ms: float) -> str:
         count = txn.extras.get("scheduled", 0) + 1
-        if count > limits.MAX_FUNCTIONS_SCHEDULED:
-            raise limits.exceeded("functions scheduled", limits.MAX_FUNCTIONS_SCHEDULED, count, txn.function)
-        txn.extras["scheduled"] = count
+        if count > txn.limits.functions_scheduled:
+            raise limits.exceeded("functions scheduled", txn.limits.functions_scheduled, count, txn.function)
+        size = txn.extras.get("scheduled_bytes", 0) + value_size(args)
+        if size > txn.limits.scheduled_function_args_bytes:
+            raise limits.exceeded("scheduled-function argument bytes",
+                                  txn.limits.scheduled_function_args_bytes, size, txn.function)
+        txn.extras["scheduled"], txn.extras["scheduled_bytes"] = count, size
         return txn.insert(SCHEDULED_FUNCTIONS, {
             "name": fn.path, "args": [args], "scheduled_time": when_ms, "state": {"kind": "pending"}})
 

@@ -1,7 +1,7 @@
 // Behaviours convex-sim checks against Convex itself (tests/test_typescript_fidelity.py).
 import { v } from "convex/values";
 import { api, internal } from "./_generated/api";
-import { action, query } from "./_generated/server";
+import { action, internalAction, mutation, query } from "./_generated/server";
 
 // Promise.all of several runMutation calls: each is its own transaction.
 export const tickAll = action({
@@ -64,4 +64,45 @@ export const withoutChannel = query({
       noAuthor: noAuthor.length,
     };
   },
+});
+
+// A snapshot query from a mutation: the transaction's begin snapshot, without its own writes.
+export const staleCount = mutation({
+  args: {},
+  handler: async (ctx) => {
+    await ctx.db.insert("messages", { author: "stale", body: "pending" });
+    const fresh = await ctx.runQuery(api.messages.count, {});
+    const stale = await ctx.runQuery(api.messages.count, {}, { useStaleSnapshot: true });
+    return { fresh, stale };
+  },
+});
+
+// A nested call under its own transaction limits.
+export const limitedCount = mutation({
+  args: { documentsRead: v.number() },
+  handler: async (ctx, { documentsRead }) => {
+    try {
+      return await ctx.runQuery(api.messages.count, {}, {
+        transactionLimits: { documentsRead },
+      });
+    } catch (e) {
+      return `failed: ${(e as Error).message.includes("documents read")}`;
+    }
+  },
+});
+
+export const whoAmI = query({
+  args: {},
+  handler: async (ctx) => {
+    const meta = await ctx.meta.getFunctionMetadata();
+    const metrics = await ctx.meta.getTransactionMetrics();
+    await ctx.db.query("messages").collect();
+    const after = await ctx.meta.getTransactionMetrics();
+    return { meta, before: metrics.databaseQueries, after: after.databaseQueries };
+  },
+});
+
+export const whoAmIAction = internalAction({
+  args: {},
+  handler: async (ctx) => ctx.meta.getFunctionMetadata(),
 });
