@@ -40,8 +40,10 @@ MAX_SEARCH_RESULTS = 1024
 MAX_VECTOR_RESULTS = 256
 MIN_VECTOR_DIMENSIONS, MAX_VECTOR_DIMENSIONS = 2, 4096
 
-# Optimistic concurrency control: how often a conflicting mutation is re-run
-# before the caller gets ContentionError (convex-js discussion; unverified).
+# Optimistic concurrency control: how often a conflicting mutation is re-run before the
+# caller gets ContentionError (convex-backend crates/common/src/knobs.rs
+# UDF_EXECUTOR_OCC_MAX_RETRIES = 4, "Max number of times a mutation can retry due to OCC
+# conflicts"; Convex waits 100 ms to 2 s between attempts, a wait the simulator skips).
 MAX_OCC_RETRIES = 4
 
 # Not a Convex limit: console lines kept from functions run outside a handle call
