@@ -33,7 +33,7 @@ from .functions import (
     query,
 )
 from .http import HttpRouter
-from .queries import pagination_opts_validator
+from .pagination import pagination_opts_validator
 from .runtime import (
     ArgumentValidationError,
     NetworkNotAllowedError,
@@ -45,11 +45,13 @@ from .runtime import (
 from .scheduler import Crons, SchedulerError
 from .schema import define_schema, define_table
 from .sim import ConvexSim
+from .steps import ActionStuckError
 from .validators import v
 from .values import UNDEFINED
 
 __all__ = [
     "UNDEFINED",
+    "ActionStuckError",
     "ArgumentValidationError",
     "AuthError",
     "ContentionError",

@@ -1,20 +1,20 @@
-"""Document IDs that encode their table.
+"""Document IDs that encode their table: Convex's own ``id_v6`` format.
 
-An ID is the base32 encoding (lowercase, Crockford-style alphabet) of
-``varint(table_number) + 16 random bytes + 2-byte checksum`` (CRC-32, low 16 bits): 32 characters
-for table numbers up to 16383, the length of a real Convex ID. The checksum
-lets ``normalize_id`` tell an ID from any other string, and the table number
-lets it say "this ID is for table X, not Y". The random bytes come from the
-simulator's seeded generator, so IDs are reproducible.
-
-Real Convex IDs (``id_v6``) have the same ingredients; the exact alphabet
-and footer are unverified, so IDs are compared only for equality.
+An ID is the base32 encoding (Crockford's alphabet, lowercase) of
+``varint(table_number) + 16-byte internal id + footer``, where the footer is
+the Fletcher-16 checksum (modulus 256) of the bytes before it, XOR the
+version 0, written little-endian: 32 characters for table numbers up to
+16383 (convex-backend ``crates/value/src/id_v6.rs`` and ``base32.rs``). So an
+ID from a real deployment or snapshot export decodes here, and the other way
+round. The checksum lets ``normalize_id`` tell an ID from any other string,
+and the table number lets it say "this ID is for table X, not Y". The
+internal ids come from the simulator's seeded generator, so IDs are
+reproducible.
 """
 
 from __future__ import annotations
 
 import base64
-import zlib
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 _DECODE = {c: i for i, c in enumerate(_ALPHABET)}
@@ -37,7 +37,7 @@ def _varint(n: int) -> bytes:
 
 def _read_varint(data: bytes) -> tuple[int, int]:
     n = shift = 0
-    for i, byte in enumerate(data[:4]):
+    for i, byte in enumerate(data[:5]):
         n |= (byte & 0x7F) << shift
         shift += 7
         if not byte & 0x80:
@@ -45,8 +45,16 @@ def _read_varint(data: bytes) -> tuple[int, int]:
     raise ValueError("bad varint")
 
 
+VERSION = 0
+
+
 def _checksum(data: bytes) -> bytes:
-    return (zlib.crc32(data) & 0xFFFF).to_bytes(2, "big")
+    """The footer: Fletcher-16 with modulus 256 of ``data``, XOR the version, little-endian."""
+    c0 = c1 = 0
+    for byte in data:
+        c0 = (c0 + byte) & 0xFF
+        c1 = (c1 + c0) & 0xFF
+    return ((c1 << 8 | c0) ^ VERSION).to_bytes(2, "little")
 
 
 def _b32encode(data: bytes) -> str:
@@ -74,7 +82,7 @@ def encode_id(table_number: int, random_bytes: bytes) -> str:
 
 def decode_table_number(doc_id: object) -> int | None:
     """The table number encoded in ``doc_id``, or ``None`` if it is not an ID."""
-    if type(doc_id) is not str or not 30 <= len(doc_id) <= 40:
+    if type(doc_id) is not str or not 31 <= len(doc_id) <= 37:  # 19 to 23 bytes
         return None
     return _decode(doc_id)
 
@@ -90,6 +98,6 @@ def _decode(doc_id: str) -> int | None:
         number, used = _read_varint(payload)
     except ValueError:
         return None
-    if len(payload) - used != RANDOM_BYTES or encode_id(number, payload[used:]) != doc_id:
+    if number == 0 or len(payload) - used != RANDOM_BYTES or encode_id(number, payload[used:]) != doc_id:
         return None
     return number

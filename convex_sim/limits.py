@@ -6,6 +6,10 @@ half of some). See docs/limits.md for the table and the source of each.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
 from .errors import LimitExceededError
 
 # Per document
@@ -28,6 +32,7 @@ MAX_SCHEDULED_ARGS_BYTES = 16 << 20
 MAX_ARGS_BYTES = 8 << 20              # 8 MiB
 MAX_RETURN_BYTES = 16 << 20           # unverified
 MAX_FILTER_OPERATORS = 256
+MAX_ACTION_MS = 10 * 60 * 1000        # an action's (virtual) running time: 10 minutes
 
 # Search
 MAX_SEARCH_TERMS = 16
@@ -35,8 +40,10 @@ MAX_SEARCH_RESULTS = 1024
 MAX_VECTOR_RESULTS = 256
 MIN_VECTOR_DIMENSIONS, MAX_VECTOR_DIMENSIONS = 2, 4096
 
-# Optimistic concurrency control: how often a conflicting mutation is re-run
-# before the caller gets ContentionError (convex-js discussion; unverified).
+# Optimistic concurrency control: how often a conflicting mutation is re-run before the
+# caller gets ContentionError (convex-backend crates/common/src/knobs.rs
+# UDF_EXECUTOR_OCC_MAX_RETRIES = 4, "Max number of times a mutation can retry due to OCC
+# conflicts"; Convex waits 100 ms to 2 s between attempts, a wait the simulator skips).
 MAX_OCC_RETRIES = 4
 
 # Not a Convex limit: console lines kept from functions run outside a handle call
@@ -49,3 +56,63 @@ def exceeded(what: str, limit: int, reached: int, function: str) -> LimitExceede
     return LimitExceededError(
         f"Too many {what} in a single function execution (limit: {limit:,}, "
         f"reached: {reached:,}) in {function}. See docs/limits.md.")
+
+
+@dataclass(frozen=True)
+class TransactionLimits:
+    """The per-transaction limits a query or mutation runs under (Convex's
+    ``TransactionLimits``, convex-js ``src/server/meta.ts``). The defaults are Convex's;
+    ``ConvexSim(..., transaction_limits=...)`` lowers or raises them for a whole simulator,
+    ``ctx.run_query/run_mutation(..., transaction_limits=...)`` lowers them for one call."""
+
+    bytes_read: int = MAX_BYTES_READ
+    bytes_written: int = MAX_BYTES_WRITTEN
+    database_queries: int = MAX_INDEX_RANGES_READ
+    documents_read: int = MAX_DOCUMENTS_READ
+    documents_written: int = MAX_DOCUMENTS_WRITTEN
+    functions_scheduled: int = MAX_FUNCTIONS_SCHEDULED
+    scheduled_function_args_bytes: int = MAX_SCHEDULED_ARGS_BYTES
+
+    @classmethod
+    def of(cls, value: TransactionLimits | Mapping[str, Any] | None,
+           base: TransactionLimits | None = None) -> TransactionLimits:
+        """``value`` as limits: a TransactionLimits, or a dict of some of its fields
+        (snake_case or Convex's camelCase) over ``base`` (default: Convex's)."""
+        if isinstance(value, TransactionLimits):
+            return value
+        return replace(base or cls(), **_limit_fields(value or {}))
+
+    def budget(self, budget: Mapping[str, Any], usage: Mapping[str, int]) -> TransactionLimits:
+        """Limits for a nested call allowed ``budget`` more of each figure than ``usage`` (the
+        transaction's use so far), never above these limits (convex-backend
+        ``Transaction::set_transaction_limits``: "can only tighten the current limits")."""
+        wanted = _limit_fields(budget)
+        return replace(self, **{k: min(getattr(self, k), usage[k] + n) for k, n in wanted.items()})
+
+    def metrics(self, usage: Mapping[str, int]) -> dict[str, dict[str, int]]:
+        """``{figure: {"used", "remaining"}}``, as ``getTransactionMetrics`` reports them."""
+        return {f.name: {"used": usage[f.name], "remaining": getattr(self, f.name) - usage[f.name]}
+                for f in fields(self)}
+
+
+#: The names of the figures, and Convex's camelCase spelling of each.
+LIMIT_FIELDS = tuple(f.name for f in fields(TransactionLimits))
+CAMEL_NAMES = {name: name.split("_")[0] + "".join(p.title() for p in name.split("_")[1:])
+               for name in LIMIT_FIELDS}
+_BY_CAMEL = {camel: name for name, camel in CAMEL_NAMES.items()}
+
+
+def _limit_fields(value: Mapping[str, Any]) -> dict[str, int]:
+    if not isinstance(value, Mapping):
+        raise LimitExceededError(f"transaction_limits must be a dict of limits, got {value!r}")
+    out = {}
+    for key, n in value.items():
+        name = key if key in CAMEL_NAMES else _BY_CAMEL.get(key)
+        if name is None:
+            raise LimitExceededError(f"Unknown transaction limit {key!r}; known: {list(LIMIT_FIELDS)}")
+        if type(n) is float and n.is_integer():
+            n = int(n)
+        if type(n) is not int or n < 0:
+            raise LimitExceededError(f"Transaction limit {key!r} must be an int >= 0, got {n!r}")
+        out[name] = n
+    return out

@@ -9,27 +9,23 @@ valid when documents are inserted or deleted around them.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from . import limits
-from .database import BOTTOM, TOP, Transaction, field_value
+from .database import TOP, Transaction, field_value
 from .errors import IndexRangeError, InvalidValueError, QueryError, UnknownIndexError
+from .pagination import paginate, pagination_opts_validator  # noqa: F401 (re-exported)
 from .schema import BY_CREATION_TIME, TableDefinition
-from .validators import Float64Validator, ObjectValidator, OptionalValidator, Validator, v
+from .validators import Float64Validator, ObjectValidator, OptionalValidator, Validator
 from .values import (
     UNDEFINED,
     check_value,
     copy_value,
     format_value,
-    from_json,
     sort_key,
-    to_json,
 )
 
 # --- Index ranges -------------------------------------------------------------------------
@@ -38,96 +34,110 @@ from .values import (
 class IndexRangeBuilder:
     """The ``q`` of ``with_index(name, lambda q: ...)``.
 
-    Convex's rule: zero or more ``eq`` on the index fields in order, then at
-    most one lower bound (``gt``/``gte``) and one upper bound (``lt``/``lte``)
-    on the next field.
+    Convex's rule (convex-backend ``crates/common/src/query.rs``, ``IndexRange::compile``):
+    the fields compared with ``eq``, plus the one field given a lower bound
+    (``gt``/``gte``) and/or an upper bound (``lt``/``lte``), must be a prefix of the
+    index's fields, equalities first. The calls may come in any order.
     """
+
+    _SYMBOLS: ClassVar[dict[str, str]] = {"eq": "==", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
     def __init__(self, index: str, key_fields: tuple[str, ...], coerce: Callable[[str, Any], Any]) -> None:
         self._index = index
         self._fields = key_fields
         self._coerce = coerce
-        self._eq: list[tuple] = []
-        self._lower: tuple[str, tuple, bool] | None = None   # (field, key, inclusive)
-        self._upper: tuple[str, tuple, bool] | None = None
+        self._exprs: list[tuple[str, str, tuple]] = []  # (method, field, key), in call order
         self.parts: list[tuple[str, str, Any]] = []   # (field, symbol, value), formatted on demand
 
-    def _next_field(self, method: str, field: str) -> str:
-        position = len(self._eq)
-        if position >= len(self._fields):
-            raise IndexRangeError(
-                f'Too many fields used in withIndex on index "{self._index}": it has only the '
-                f"fields {list(self._fields)}.")
-        expected = self._fields[position]
-        if field != expected:
-            raise IndexRangeError(
-                f'Incorrect field used in withIndex, expected "{expected}", got "{field}" '
-                f'(in {method} on index "{self._index}" with fields {list(self._fields)}).')
-        return expected
-
     def _key(self, field: str, value: Any, method: str) -> tuple:
+        if value is UNDEFINED:  # a missing field: the lowest key (convexOrUndefinedToJson)
+            return sort_key(UNDEFINED)
         try:
             value = check_value(self._coerce(field, value))
         except InvalidValueError as exc:
             raise IndexRangeError(f'withIndex {method}("{field}", ...): {exc}') from None
         return sort_key(value)
 
-    def eq(self, field: str, value: Any) -> IndexRangeBuilder:
-        if self._lower or self._upper:
-            raise IndexRangeError(
-                f'withIndex on "{self._index}": eq("{field}", ...) cannot follow a range bound; '
-                "equalities come first.")
-        self._next_field("eq", field)
-        self._eq.append(self._key(field, value, "eq"))
-        self.parts.append((field, "==", value))
+    def _add(self, method: str, field: str, value: Any) -> IndexRangeBuilder:
+        if not isinstance(field, str):
+            raise IndexRangeError(f"withIndex {method}(): the field must be a str, got {format_value(field)}")
+        self._exprs.append((method, field, self._key(field, value, method)))
+        self.parts.append((field, self._SYMBOLS[method], value))
         return self
 
-    def _bound(self, method: str, field: str, value: Any, lower: bool) -> IndexRangeBuilder:
-        if lower and (self._lower or self._upper):
-            raise IndexRangeError(
-                f'withIndex on "{self._index}": {method}("{field}", ...) must come before any '
-                "other range bound, and at most one lower bound is allowed.")
-        if not lower and self._upper:
-            raise IndexRangeError(
-                f'withIndex on "{self._index}": at most one upper bound (lt/lte) is allowed.')
-        if self._lower and self._lower[0] != field:
-            raise IndexRangeError(
-                f'Incorrect field used in withIndex, expected "{self._lower[0]}", got "{field}" '
-                f"(both bounds of a range must be on the same field).")
-        if not self._lower:
-            self._next_field(method, field)
-        bound = (field, self._key(field, value, method), method in ("gte", "lte"))
-        if lower:
-            self._lower = bound
-        else:
-            self._upper = bound
-        self.parts.append((field, {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[method], value))
-        return self
+    def eq(self, field: str, value: Any) -> IndexRangeBuilder:
+        return self._add("eq", field, value)
 
     def gt(self, field: str, value: Any) -> IndexRangeBuilder:
-        return self._bound("gt", field, value, lower=True)
+        return self._add("gt", field, value)
 
     def gte(self, field: str, value: Any) -> IndexRangeBuilder:
-        return self._bound("gte", field, value, lower=True)
+        return self._add("gte", field, value)
 
     def lt(self, field: str, value: Any) -> IndexRangeBuilder:
-        return self._bound("lt", field, value, lower=False)
+        return self._add("lt", field, value)
 
     def lte(self, field: str, value: Any) -> IndexRangeBuilder:
-        return self._bound("lte", field, value, lower=False)
+        return self._add("lte", field, value)
 
     def bounds(self) -> tuple[tuple, tuple]:
         """The inclusive key bounds ``(lo, hi)`` this range denotes."""
-        prefix = tuple(self._eq)
+        equalities: dict[str, tuple] = {}
+        lower: tuple[tuple, bool] | None = None   # (key, inclusive)
+        upper: tuple[tuple, bool] | None = None
+        inequality: str | None = None
+        for (method, field, key), (_, symbol, value) in zip(self._exprs, self.parts, strict=True):
+            if method == "eq":
+                if field in equalities:
+                    raise self._already("equality", field, symbol, value)
+                equalities[field] = key
+                continue
+            if (lower if method in ("gt", "gte") else upper) is not None:
+                raise self._already("lower" if method in ("gt", "gte") else "upper", field, symbol, value)
+            if inequality is not None and inequality != field:
+                raise IndexRangeError(
+                    f"Upper and lower bounds in `range` can only be applied to a single index field. "
+                    f'This query against index {self._index} attempted to set a range bound on both '
+                    f'"{inequality}" and "{field}". Consider using `filter` instead.')
+            inequality = field
+            if method in ("gt", "gte"):
+                lower = (key, method == "gte")
+            else:
+                upper = (key, method == "lte")
+        if inequality is not None and inequality in equalities:
+            raise self._already("inequality", inequality, "==", equalities[inequality])
+        self._check_prefix(equalities, inequality)
+        prefix = tuple(equalities[f] for f in self._fields if f in equalities)
         lo: tuple = prefix
         hi: tuple = (*prefix, TOP)
-        if self._lower:
-            _, key, inclusive = self._lower
+        if lower:
+            key, inclusive = lower
             lo = (*prefix, key) if inclusive else (*prefix, key, TOP)
-        if self._upper:
-            _, key, inclusive = self._upper
+        if upper:
+            key, inclusive = upper
             hi = (*prefix, key, TOP) if inclusive else (*prefix, key)
         return lo, hi
+
+    def _check_prefix(self, equalities: dict[str, tuple], inequality: str | None) -> None:
+        """Some order of the compared fields must be a prefix of the index's fields."""
+        rank = {f: i for i, f in enumerate(self._fields)}
+        for field in [*equalities, *([inequality] if inequality else [])]:
+            if field not in rank:
+                raise IndexRangeError(
+                    f'The index range included a comparison with "{field}", but {self._index} with '
+                    f"fields {list(self._fields)} doesn't index this field.")
+        used = [*sorted(equalities, key=rank.__getitem__), *([inequality] if inequality else [])]
+        for position, field in enumerate(used):
+            if field != self._fields[position]:
+                raise IndexRangeError(
+                    f"Tried to query index {self._index} but the query didn't use the index fields "
+                    f"in order. Index fields: {list(self._fields)}; query fields: {used}; first "
+                    f'incorrect field: "{field}" (Incorrect field used in withIndex, expected '
+                    f'"{self._fields[position]}", got "{field}").')
+
+    def _already(self, bound: str, field: str, symbol: str, value: Any) -> IndexRangeError:
+        return IndexRangeError(f'Already defined {bound} bound in index range. Can\'t add "{field}" '
+                               f"{symbol} {format_value(value)}.")
 
 
 # --- Filter expressions ---------------------------------------------------------------
@@ -163,9 +173,10 @@ class Expr:
 
 
 def _operand(x: Any) -> Expr:
+    """An expression, or a literal value (``UNDEFINED`` stands for a missing field)."""
     if isinstance(x, Expr):
         return x
-    value = check_value(x)
+    value = x if x is UNDEFINED else check_value(x)
     return Expr(lambda _doc: value, format_value(value), 0)
 
 
@@ -319,7 +330,7 @@ class SearchFilterBuilder:
         if field not in self._index.filter_fields:
             raise QueryError(f'{self._where}: "{field}" is not a filter field of search index '
                              f'"{self._index.name}" (filter fields: {list(self._index.filter_fields)}).')
-        self.equalities.append((field, check_value(value)))
+        self.equalities.append((field, value if value is UNDEFINED else check_value(value)))
         return self
 
 
@@ -387,49 +398,6 @@ class _VectorFilter:
         return lambda doc: any(p(doc) for p in predicates)
 
 
-# --- Cursors ------------------------------------------------------------------------------
-
-_END_CURSOR = "_end"
-
-
-def _encode_cursor(index: str, values: list[Any]) -> str:
-    payload = [index, [{"$undefined": None} if x is UNDEFINED else to_json(x) for x in values]]
-    raw = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
-    return base64.urlsafe_b64encode(raw).decode("ascii")
-
-
-def _decode_cursor(cursor: str, index: str) -> tuple | None:
-    """The index key a cursor points at, ``None`` for the end cursor."""
-    if cursor == _END_CURSOR:
-        return None
-    try:
-        cursor_index, values = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
-        decoded = [UNDEFINED if x == {"$undefined": None} else from_json(x) for x in values]
-    except (ValueError, TypeError, binascii.Error, UnicodeError):
-        raise QueryError(f"paginate: {format_value(cursor)} is not a cursor returned by paginate.") from None
-    if cursor_index != index:
-        raise QueryError(
-            f'paginate: this cursor belongs to a query on index "{cursor_index}", not "{index}". '
-            "Cursors are only valid for the query that produced them.")
-    return tuple(sort_key(x) for x in decoded)
-
-
-#: The validator for a function argument that takes pagination options
-#: (Convex's ``paginationOptsValidator``).
-pagination_opts_validator = v.object({
-    "num_items": v.number(),
-    "cursor": v.union(v.string(), v.null()),
-    "end_cursor": v.optional(v.union(v.string(), v.null())),
-    "id": v.optional(v.number()),
-    "maximum_rows_read": v.optional(v.number()),
-    "maximum_bytes_read": v.optional(v.number()),
-})
-
-_PAGINATE_KEYS = {"num_items": "numItems", "cursor": "cursor", "end_cursor": "endCursor",
-                  "maximum_rows_read": "maximumRowsRead", "maximum_bytes_read": "maximumBytesRead",
-                  "id": "id"}
-
-
 # --- Queries ------------------------------------------------------------------------------
 
 
@@ -467,8 +435,11 @@ class Query:
                 raise IndexRangeError(
                     f"{self._where()}: the with_index range function must return q (the range "
                     f"builder) or None, got {format_value(result)}")
+        try:
+            self._range = builder.bounds()
+        except IndexRangeError as exc:
+            raise IndexRangeError(f"{self._where()}: {exc}") from None
         self._index, self._indexed = name, True
-        self._range = builder.bounds()
         self._range_parts = builder.parts
         return self
 
@@ -565,48 +536,24 @@ class Query:
                 f"{found[0]['_id']} and {found[1]['_id']}")
         return found[0] if found else None
 
-    def paginate(self, options: Mapping[str, Any]) -> dict:
-        """One page: ``{"page", "is_done", "continue_cursor", "split_cursor", "page_status"}``.
+    def count(self) -> int:
+        """How many documents the table holds (this transaction's writes included).
 
-        With ``end_cursor`` the page runs from ``cursor`` up to and including that
-        position whatever ``num_items`` says, so a page whose end is pinned grows
-        when rows are inserted inside it instead of pushing rows onto the next page."""
-        opts = self._paginate_options(options)
-        self._consume("paginate")
-        descending = self._order == "desc"
-        lo, hi = self._range
-        cursor_key = _decode_cursor(opts["cursor"], self._index) if opts.get("cursor") else ()
-        if cursor_key is None:  # the end cursor: nothing left
-            return {"page": [], "is_done": True, "continue_cursor": _END_CURSOR,
-                    "split_cursor": None, "page_status": None}
-        if cursor_key:
-            lo, hi = (lo, (*cursor_key, BOTTOM)) if descending else ((*cursor_key, TOP), hi)
-        if opts.get("end_cursor"):
-            end_key = _decode_cursor(opts["end_cursor"], self._index)
-            if end_key is not None:
-                lo, hi = ((*end_key,), hi) if descending else (lo, (*end_key, TOP))
-        page: list[dict] = []
-        last: dict | None = None
-        max_rows = opts.get("maximum_rows_read")
-        done = True
-        key_fields = self._txn.db.index_fields(self._table, self._index)
-        for scanned, (doc, matched) in enumerate(self._scan(lo, hi), start=1):
-            last = doc
-            if matched:
-                page.append(copy_value(doc))
-            pinned = bool(opts.get("end_cursor"))  # a pinned page runs to its end cursor
-            if (not pinned and len(page) >= opts["num_items"]) or (max_rows is not None and scanned >= max_rows):
-                done = False
-                break
-        if done and opts.get("end_cursor") and opts["end_cursor"] != _END_CURSOR:
-            done, continue_cursor = False, opts["end_cursor"]  # reached the pinned end, not the last row
-        elif done:
-            continue_cursor = _END_CURSOR
-        else:
-            assert last is not None
-            continue_cursor = _encode_cursor(self._index, [field_value(last, f) for f in key_fields])
-        return {"page": page, "is_done": done, "continue_cursor": continue_cursor,
-                "split_cursor": None, "page_status": None}
+        As in Convex (convex-js ``QueryInitializerImpl.count``, the ``1.0/count`` syscall),
+        it counts a whole table: call it on ``ctx.db.query(table)`` before any other method.
+        The table becomes a read dependency; no document counts as read."""
+        if self._indexed or self._filters or self._order:
+            raise QueryError(f"{self._where()}: count() counts a whole table; call it on "
+                             "ctx.db.query(table) directly, before with_index/filter/order.")
+        self._consume("count")
+        return self._txn.count(self._table)
+
+    def paginate(self, options: Mapping[str, Any]) -> dict:
+        """One page: ``{"page", "is_done", "continue_cursor", "split_cursor", "page_status"}``;
+        options ``num_items``, ``cursor``, ``end_cursor``, ``maximum_rows_read``,
+        ``maximum_bytes_read``. At most one per function execution. See
+        :mod:`convex_sim.pagination` for the rules, which are Convex's."""
+        return paginate(self, options)
 
     # -- internals -----------------------------------------------------------------
     def _stream(self, lo: tuple, hi: tuple) -> Iterator[dict]:
@@ -639,28 +586,6 @@ class Query:
                 scored.append((-score, doc["_creationTime"], doc))
         scored.sort(key=lambda item: (item[0], item[1]))
         return [doc for _score, _ct, doc in scored[:limits.MAX_SEARCH_RESULTS]]
-
-    def _paginate_options(self, options: Mapping[str, Any]) -> dict:
-        if not isinstance(options, Mapping):
-            raise QueryError(f"{self._where()}: paginate expects a dict like "
-                             f'{{"num_items": 10, "cursor": None}}, got {format_value(options)}')
-        camel = {c: s for s, c in _PAGINATE_KEYS.items()}
-        opts = {}
-        for key, value in options.items():
-            name = key if key in _PAGINATE_KEYS else camel.get(key)
-            if name is None:
-                raise QueryError(f"{self._where()}: paginate got an unknown option {key!r}; "
-                                 f"known options: {sorted(_PAGINATE_KEYS)}")
-            opts[name] = value
-        n = opts.get("num_items")
-        if type(n) is float and n.is_integer():  # a JavaScript number, as v.number() gives
-            opts["num_items"] = n = int(n)
-        if type(n) is not int or n <= 0:
-            raise QueryError(f"{self._where()}: paginate num_items must be an int > 0, got {n!r}")
-        for key in ("cursor", "end_cursor"):
-            if opts.get(key) is not None and not isinstance(opts[key], str):
-                raise QueryError(f"{self._where()}: paginate {key} must be a str or None, got {opts[key]!r}")
-        return opts
 
     def _coerce(self, path: str, value: Any) -> Any:
         """A Python int given for a float64 field is JavaScript's number: make it a float."""

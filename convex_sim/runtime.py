@@ -7,7 +7,7 @@
   nested mutation that raises rolls back only its own writes.
 * An **action** is driven step by step: every awaited ``ctx`` call yields a
   :class:`Step` to whoever drives it (the test handle runs each at once; the
-  explorer interleaves them with other work). No asyncio loop is needed.
+  explorer interleaves them with other work); see :mod:`convex_sim.steps`.
 
 While app code runs, the **determinism guard** is on: ``random`` is seeded
 per call, ``time.time()``/``datetime.now()`` read the virtual clock (via
@@ -16,14 +16,12 @@ time-machine), and network access from queries and mutations is refused.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import contextlib
 import contextvars
 import hashlib
 import random
 import sys
-import threading
 import weakref
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field, fields
@@ -43,7 +41,9 @@ from .errors import (
     add_note,
 )
 from .functions import ACTION, MUTATION, QUERY, ConvexFunction, Registry
+from .meta import Meta
 from .queries import Query, vector_search
+from .steps import SLEEP, ActionStuckError, ActionTask, Step, pump  # noqa: F401 (re-exported)
 from .values import check_value, format_value, value_size
 
 # --- Errors --------------------------------------------------------------------------
@@ -220,123 +220,7 @@ def _split_table_arg(a: Any, b: Any, c: Any) -> tuple[Any, str | None, Any]:
     return (a, None, b) if c is None else (b, a, c)
 
 
-# --- Steps: what an action awaits -------------------------------------------------------
-
-
-@dataclass
-class Step:
-    """One awaited ctx call of an action: run ``fn`` with ``args`` as ``identity``."""
-
-    kind: str                     # "query" | "mutation" | "action" | a service's own kind
-    fn: ConvexFunction | None
-    args: Any
-    identity: UserIdentity | None
-    payload: Any = None           # service steps (scheduler, storage) carry their own data
-
-    def __await__(self) -> Generator[Any, Any, Any]:
-        task = _ActionTask.current()
-        if task is None:
-            raise ConvexSimError(
-                f"{self.describe()} was awaited outside the action that created it; await ctx "
-                "calls directly in the action's own code.")
-        return (yield from task.post(self).__await__())
-
-    def describe(self) -> str:
-        target = self.fn.path if self.fn is not None else self.kind
-        return f"{self.kind} {target}"
-
-
-class _ActionTask:
-    """Runs one action's coroutine as a task on a private asyncio loop, pausing at each step.
-
-    ``advance`` runs the task until it awaits a :class:`Step` (returned) or
-    finishes (``StopIteration`` with its result). Other awaits (httpx, anyio)
-    work as in any asyncio program. Nothing else runs on the loop meanwhile,
-    so the interleaving is exactly what the driver chooses.
-    """
-
-    _local = threading.local()
-    _running: contextvars.ContextVar[_ActionTask | None] = contextvars.ContextVar(
-        "convex_sim_action", default=None)
-
-    def __init__(self, coro: Any) -> None:
-        self._coro = coro
-        self._task: asyncio.Task | None = None
-        self._gate: asyncio.Future | None = None
-        self._waiting: asyncio.Future | None = None
-        self._posted: Step | None = None
-
-    @classmethod
-    def loop(cls) -> asyncio.AbstractEventLoop:
-        loop = getattr(cls._local, "loop", None)
-        if loop is None or loop.is_closed():
-            loop = cls._local.loop = asyncio.new_event_loop()
-        return loop
-
-    @classmethod
-    def current(cls) -> _ActionTask | None:
-        return cls._running.get()
-
-    def post(self, step: Step) -> asyncio.Future:
-        """Called from inside the task: hand ``step`` to the driver and wait for its result."""
-        self._posted = step
-        self._waiting = self.loop().create_future()
-        if self._gate is not None and not self._gate.done():
-            self._gate.set_result(None)
-        return self._waiting
-
-    def advance(self, value: Any = None, error: BaseException | None = None) -> Step:
-        loop = self.loop()
-        self._gate = gate = loop.create_future()
-        if self._task is None:
-            token = self._running.set(self)
-            try:
-                self._task = loop.create_task(self._coro)
-            finally:
-                self._running.reset(token)
-            self._task.add_done_callback(lambda _t: gate.done() or gate.set_result(None))
-        else:
-            waiting, self._waiting = self._waiting, None
-            assert waiting is not None
-            self._task.add_done_callback(lambda _t: gate.done() or gate.set_result(None))
-            if error is not None:
-                waiting.set_exception(error)
-            else:
-                waiting.set_result(value)
-        loop.run_until_complete(gate)
-        if self._task.done():
-            raise StopIteration(self._task.result())
-        step, self._posted = self._posted, None
-        assert step is not None
-        return step
-
-    def close(self) -> None:
-        """Cancel the task if it did not finish (its driver gave up on it)."""
-        if self._task is None:
-            self._coro.close()
-        elif not self._task.done():
-            self._task.cancel()
-            loop = self.loop()
-            if not loop.is_running():
-                with contextlib.suppress(BaseException):
-                    loop.run_until_complete(self._task)
-
-
-def pump(process: Generator[Step, Any, Any],
-         perform: Callable[[Step], Generator[Any, None, Any]]) -> Generator[Any, None, Any]:
-    """Drive an action process: each step it yields is done by ``perform(step)`` (a generator,
-    so a driver may pause inside it), whose result or exception goes back into the action."""
-    send: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            step = process.throw(error) if error is not None else process.send(send)
-        except StopIteration as done:
-            return done.value
-        try:
-            send, error = (yield from perform(step)), None
-        except Exception as exc:
-            send, error = None, exc
+# --- Nested calls in queries and mutations -------------------------------------------------
 
 
 class _Ready:
@@ -518,9 +402,16 @@ class _BaseCtx:
     """What every context has: ``auth`` and the runtime's services."""
 
     def __init__(self, runtime: Runtime, identity: UserIdentity | None, function: str,
-                 is_async: bool) -> None:
+                 is_async: bool, fn: ConvexFunction | None = None) -> None:
         self._runtime, self._identity, self._function, self._is_async = runtime, identity, function, is_async
+        self._fn = fn
         self.auth = Auth(identity)
+
+    @property
+    def meta(self) -> Meta:
+        """``ctx.meta``: ``get_function_metadata()`` and, in queries and mutations,
+        ``get_transaction_metrics()``."""
+        return Meta(self._fn, self._function, getattr(self, "txn", None))
 
     def __getattr__(self, name: str) -> Any:
         factory = self._runtime.services.get(name) if not name.startswith("_") else None
@@ -535,14 +426,20 @@ class QueryCtx(_BaseCtx):
     """The ``ctx`` of a query: ``db`` (read-only), ``auth``, ``storage`` (reader), ``run_query``."""
 
     def __init__(self, runtime: Runtime, txn: Transaction, identity: UserIdentity | None,
-                 function: str, is_async: bool) -> None:
-        super().__init__(runtime, identity, function, is_async)
+                 function: str, is_async: bool, fn: ConvexFunction | None = None) -> None:
+        super().__init__(runtime, identity, function, is_async, fn)
         self.txn = txn
         self.db = DatabaseReader(txn)
 
-    def run_query(self, ref: Any, args: Mapping[str, Any] | None = None) -> Any:
-        """Run a query in this transaction."""
-        return _immediate(self._is_async, lambda: self._runtime.nested(self, QUERY, ref, args))
+    def run_query(self, ref: Any, args: Mapping[str, Any] | None = None, *,
+                  transaction_limits: Mapping[str, Any] | None = None,
+                  use_stale_snapshot: bool = False) -> Any:
+        """Run a query in this transaction. ``transaction_limits`` caps what the call may use
+        (see docs/limits.md); ``use_stale_snapshot`` (mutations only) runs it on the
+        transaction's begin snapshot, without this mutation's writes or read dependencies."""
+        return _immediate(self._is_async, lambda: self._runtime.nested(
+            self, QUERY, ref, args, transaction_limits=transaction_limits,
+            use_stale_snapshot=use_stale_snapshot))
 
 
 class MutationCtx(QueryCtx):
@@ -550,13 +447,15 @@ class MutationCtx(QueryCtx):
     ``run_query``, ``run_mutation``."""
 
     def __init__(self, runtime: Runtime, txn: Transaction, identity: UserIdentity | None,
-                 function: str, is_async: bool) -> None:
-        super().__init__(runtime, txn, identity, function, is_async)
+                 function: str, is_async: bool, fn: ConvexFunction | None = None) -> None:
+        super().__init__(runtime, txn, identity, function, is_async, fn)
         self.db = DatabaseWriter(txn)
 
-    def run_mutation(self, ref: Any, args: Mapping[str, Any] | None = None) -> Any:
+    def run_mutation(self, ref: Any, args: Mapping[str, Any] | None = None, *,
+                     transaction_limits: Mapping[str, Any] | None = None) -> Any:
         """Run a mutation in this transaction; if it raises, only its own writes are undone."""
-        return _immediate(self._is_async, lambda: self._runtime.nested(self, MUTATION, ref, args))
+        return _immediate(self._is_async, lambda: self._runtime.nested(
+            self, MUTATION, ref, args, transaction_limits=transaction_limits))
 
 
 class ActionCtx(_BaseCtx):
@@ -714,7 +613,7 @@ class Runtime:
         checked = self.check_args(fn, args)
         txn = self.db.begin(fn.path or "", read_only=True, at_ts=at_ts)
         frame = self.new_frame(fn.path or "", QUERY, seed)
-        ctx = QueryCtx(self, txn, identity, fn.path or "", fn.is_async)
+        ctx = QueryCtx(self, txn, identity, fn.path or "", fn.is_async, fn)
         try:
             result = run_guarded(frame, lambda: self._run_sync(fn, ctx, checked))
             result = self.check_result(fn, result)
@@ -734,7 +633,7 @@ class Runtime:
         txn = self.db.begin(fn.path or "")
         attempt = MutationAttempt(fn, args, identity, txn)
         frame = self.new_frame(fn.path or "", MUTATION)
-        ctx = MutationCtx(self, txn, identity, fn.path or "", fn.is_async)
+        ctx = MutationCtx(self, txn, identity, fn.path or "", fn.is_async, fn)
         run = body or (lambda c: self.check_result(fn, self._run_sync(fn, c, args)))
         try:
             attempt.result = run_guarded(frame, lambda: run(ctx))
@@ -776,8 +675,8 @@ class Runtime:
         """
         checked = args if raw else self.check_args(fn, args)
         frame = self.new_frame(fn.path or "", ACTION)
-        ctx = ActionCtx(self, identity, fn.path or "", True)
-        task = _ActionTask(fn.invoke(ctx, checked))
+        ctx = ActionCtx(self, identity, fn.path or "", True, fn)
+        task = ActionTask(fn.invoke(ctx, checked), fn.path or "", self.db.clock)
         send: Any = None
         error: BaseException | None = None
         try:
@@ -795,7 +694,7 @@ class Runtime:
                     else:
                         send = yield step
                     error = None
-                except BaseException as exc:
+                except Exception as exc:  # not GeneratorExit: a driver that gives up closes us
                     send, error = None, exc
         finally:
             task.close()
@@ -813,6 +712,9 @@ class Runtime:
             finally:
                 txn.abort()
         handler = self.services.get(f"step:{step.kind}")
+        if handler is None and step.kind == SLEEP:  # no scheduler: time just passes
+            self.db.clock.advance(step.payload)
+            return None
         if handler is None:
             raise ConvexSimError(f"No handler for action step {step.kind!r}.")
         return handler(step)
@@ -835,24 +737,42 @@ class Runtime:
         raise ConvexSimError("an action step paused outside the explorer")  # pragma: no cover
 
     # -- nested calls from queries and mutations ----------------------------------------------
-    def nested(self, ctx: QueryCtx, kind: str, ref: Any, args: Any) -> Any:
-        """``ctx.run_query``/``ctx.run_mutation`` inside a query or mutation: same transaction."""
+    def nested(self, ctx: QueryCtx, kind: str, ref: Any, args: Any, *,
+               transaction_limits: Mapping[str, Any] | None = None,
+               use_stale_snapshot: bool = False) -> Any:
+        """``ctx.run_query``/``ctx.run_mutation`` inside a query or mutation: same transaction
+        (a savepoint for a mutation), as convex-backend's ``run_udf`` nests a subtransaction.
+
+        ``transaction_limits`` lets the call use at most that much more of each figure (never
+        above the transaction's own limits; the caller's limits come back afterwards).
+        ``use_stale_snapshot`` (queries from mutations) reads the transaction's begin
+        snapshot without its pending writes, and adds nothing to its read set."""
         fn = self.resolve(ref, kind, caller=ctx._function)
         checked = self.check_args(fn, args)
-        txn = ctx.txn
-        if kind == QUERY:
-            inner: QueryCtx = QueryCtx(self, txn, ctx._identity, fn.path or "", fn.is_async)
-            try:
-                return self.check_result(fn, self._run_sync(fn, inner, checked))
-            except BaseException as exc:
-                raise self._app_error(fn, exc) from None
-        mark = txn.savepoint()
-        inner = MutationCtx(self, txn, ctx._identity, fn.path or "", fn.is_async)
+        if use_stale_snapshot and not isinstance(ctx, MutationCtx):
+            raise WrongFunctionKindError(
+                f"In {ctx._function}: `useStaleSnapshot` is only supported in mutations, not queries.")
+        txn = ctx.txn.db.begin(fn.path or "", read_only=True, at_ts=ctx.txn.begin_ts) \
+            if use_stale_snapshot else ctx.txn
+        saved_limits, saved_page = txn.limits, txn.extras.pop("paginated", None)
+        if transaction_limits is not None:
+            txn.limits = ctx.txn.limits.budget(transaction_limits, txn.usage())
+        mark = txn.savepoint() if kind == MUTATION else None
+        cls = MutationCtx if kind == MUTATION else QueryCtx
+        inner = cls(self, txn, ctx._identity, fn.path or "", fn.is_async, fn)
         try:
             return self.check_result(fn, self._run_sync(fn, inner, checked))
         except BaseException as exc:
-            txn.rollback_to(mark)
+            if mark is not None:
+                txn.rollback_to(mark)
             raise self._app_error(fn, exc) from None
+        finally:
+            txn.limits = saved_limits
+            txn.extras.pop("paginated", None)  # each execution may paginate once
+            if saved_page is not None:
+                txn.extras["paginated"] = saved_page
+            if use_stale_snapshot:
+                txn.abort()
 
     @staticmethod
     def _run_sync(fn: ConvexFunction, ctx: Any, args: dict) -> Any:

@@ -24,6 +24,7 @@ from .errors import ConvexError, ConvexSimError, InvalidValueError
 from .functions import ACTION, MUTATION, ConvexFunction
 from .runtime import ActionCtx, MutationCtx, Runtime, Step, WeakService, _immediate
 from .schema import define_table
+from .steps import SLEEP
 from .validators import v
 from .values import check_value, format_value, sort_key, value_size
 
@@ -257,6 +258,7 @@ class SchedulerService:
         runtime.services["scheduler"] = WeakService(self._for_ctx)
         runtime.services["step:scheduler.schedule"] = WeakService(self._schedule_step)
         runtime.services["step:scheduler.cancel"] = WeakService(self._cancel_step)
+        runtime.services[f"step:{SLEEP}"] = WeakService(self._sleep_step)
 
     def _for_ctx(self, ctx: Any) -> Scheduler:
         if not isinstance(ctx, MutationCtx | ActionCtx):
@@ -285,9 +287,13 @@ class SchedulerService:
     # -- writing jobs -------------------------------------------------------------------
     def insert_job(self, txn: Transaction, fn: ConvexFunction, args: dict, when_ms: float) -> str:
         count = txn.extras.get("scheduled", 0) + 1
-        if count > limits.MAX_FUNCTIONS_SCHEDULED:
-            raise limits.exceeded("functions scheduled", limits.MAX_FUNCTIONS_SCHEDULED, count, txn.function)
-        txn.extras["scheduled"] = count
+        if count > txn.limits.functions_scheduled:
+            raise limits.exceeded("functions scheduled", txn.limits.functions_scheduled, count, txn.function)
+        size = txn.extras.get("scheduled_bytes", 0) + value_size(args)
+        if size > txn.limits.scheduled_function_args_bytes:
+            raise limits.exceeded("scheduled-function argument bytes",
+                                  txn.limits.scheduled_function_args_bytes, size, txn.function)
+        txn.extras["scheduled"], txn.extras["scheduled_bytes"] = count, size
         return txn.insert(SCHEDULED_FUNCTIONS, {
             "name": fn.path, "args": [args], "scheduled_time": when_ms, "state": {"kind": "pending"}})
 
@@ -310,6 +316,10 @@ class SchedulerService:
 
     def _cancel_step(self, step: Step) -> None:
         self._system("scheduler", lambda t: self.cancel(t, step.payload))
+
+    def _sleep_step(self, step: Step) -> None:
+        """An action waits ``step.payload`` ms: the clock moves on, running what falls due."""
+        self.advance_to(self.clock_ms() + step.payload)
 
     # -- reading jobs -------------------------------------------------------------------
     def jobs(self) -> list[dict]:

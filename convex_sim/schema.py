@@ -21,6 +21,7 @@ BY_ID = "by_id"
 BY_CREATION_TIME = "by_creation_time"
 RESERVED_INDEX_NAMES = (BY_ID, BY_CREATION_TIME)
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+_FIELD_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
 def check_identifier(name: Any, what: str) -> str:
@@ -152,14 +153,59 @@ def _has_field(document: Validator, name: str) -> bool:
 
 
 def define_table(document: Mapping[str, Validator] | Validator) -> TableDefinition:
-    """A table whose documents match ``document`` (a dict of validators or a validator)."""
+    """A table whose documents match ``document`` (a dict of validators or a validator).
+
+    As in Convex, the validator may declare the system fields ``_id`` and ``_creationTime``
+    (they are dropped: every document has them), and every field name, at any depth and in
+    every member of a union, must be an identifier."""
     validator = _as_validator(document)
     if not isinstance(validator, ObjectValidator | UnionValidator | AnyValidator):
         raise SchemaError(f"A table's documents must be objects; got the validator {validator!r}.")
-    for name in getattr(validator, "fields", {}):
-        if name.startswith("_") or name.startswith("$"):
-            raise SchemaError(f"Field {name!r}: user field names may not start with '_' or '$'.")
-    return TableDefinition(validator)
+    _check_field_names(validator, ())
+    return TableDefinition(_without_system_fields(validator))
+
+
+def _check_field_names(validator: Validator, path: tuple[str, ...]) -> None:
+    """Every object field name under ``validator`` is an identifier (convex-backend
+    ``IdentifierFieldName``: ``crates/convex/sync_types/src/identifier.rs``); top-level
+    names starting with ``_`` other than the system fields are reserved."""
+    if isinstance(validator, ObjectValidator):
+        for name, inner in validator.fields.items():
+            where = ".".join((*path, str(name)))
+            if not path and name in SYSTEM_FIELDS:
+                continue
+            if not isinstance(name, str) or not _FIELD_IDENTIFIER.match(name) or set(name) == {"_"}:
+                raise SchemaError(
+                    f"Invalid field name {name!r} (at {where}): field names in a schema must be "
+                    "identifiers of at most 64 characters that start with a letter or '_' and "
+                    "hold only letters, digits and underscores.")
+            if not path and name.startswith("_"):
+                raise SchemaError(f"Field {name!r}: top-level field names may not start with '_' "
+                                  "(reserved for the system fields _id and _creationTime).")
+            _check_field_names(inner, (*path, name))
+    for child in _children(validator):
+        _check_field_names(child, path)
+
+
+def _children(validator: Validator) -> tuple[Validator, ...]:
+    """The validators directly inside a non-object validator (union members, array items...)."""
+    if isinstance(validator, UnionValidator):
+        return validator.members
+    for attribute in ("inner", "element", "values"):
+        child = getattr(validator, attribute, None)
+        if isinstance(child, Validator):
+            return (child,)
+    return ()
+
+
+def _without_system_fields(validator: Validator) -> Validator:
+    """The table validator with top-level ``_id``/``_creationTime`` declarations dropped
+    (convex-backend ``Validator::filter_top_level_system_fields``)."""
+    if isinstance(validator, ObjectValidator) and any(f in validator.fields for f in SYSTEM_FIELDS):
+        return ObjectValidator({k: f for k, f in validator.fields.items() if k not in SYSTEM_FIELDS})
+    if isinstance(validator, UnionValidator):
+        return UnionValidator(*(_without_system_fields(m) for m in validator.members))
+    return validator
 
 
 @dataclass

@@ -38,6 +38,7 @@ from .functions import (
     discover,
 )
 from .http import HttpRouter, not_found
+from .limits import TransactionLimits
 from .runtime import Runtime, UserIdentity, make_identity
 from .scheduler import SCHEDULED_FUNCTIONS, SCHEDULED_FUNCTIONS_TABLE, SchedulerService
 from .schema import SchemaDefinition
@@ -229,6 +230,9 @@ class ConvexSim(_Caller):
     :param start_time_ms: where the virtual clock starts (default 2024-01-01T00:00:00Z).
     :param auth_providers: OIDC providers, ``{"domain", "application_id", "jwks"?}`` each
         (``TestIssuer(...).provider`` is one).
+    :param transaction_limits: per-transaction limits for this simulator, a dict of some
+        :class:`~convex_sim.limits.TransactionLimits` fields (``{"documents_read": 100}``)
+        over Convex's defaults.
     """
 
     @property
@@ -241,7 +245,8 @@ class ConvexSim(_Caller):
 
     def __init__(self, schema: SchemaDefinition | None = None, modules: str | Registry | None = None,
                  *, seed: int = 0, start_time_ms: float = DEFAULT_START_MS,
-                 auth_providers: list[Mapping[str, Any]] | None = None) -> None:
+                 auth_providers: list[Mapping[str, Any]] | None = None,
+                 transaction_limits: TransactionLimits | Mapping[str, Any] | None = None) -> None:
         if schema is not None and not isinstance(schema, SchemaDefinition):
             raise TypeError(f"ConvexSim: schema must come from define_schema(...), got {schema!r}")
         if not isinstance(seed, int) or isinstance(seed, bool):
@@ -252,6 +257,7 @@ class ConvexSim(_Caller):
         self._clock = VirtualClock(start_time_ms)
         self.db = Database(schema, seed=seed, clock=self._clock, system_tables={
             SCHEDULED_FUNCTIONS: SCHEDULED_FUNCTIONS_TABLE, STORAGE: STORAGE_TABLE})
+        self.db.limits = TransactionLimits.of(transaction_limits)
         if modules is None or isinstance(modules, Registry):
             self.registry = modules or Registry()
         else:
@@ -275,7 +281,8 @@ class ConvexSim(_Caller):
     def from_project(cls, path: str | os.PathLike[str], *, seed: int = 0,
                      start_time_ms: float = DEFAULT_START_MS,
                      auth_providers: list[Mapping[str, Any]] | None = None,
-                     env: Mapping[str, str] | None = None) -> ConvexSim:
+                     env: Mapping[str, str] | None = None,
+                     transaction_limits: TransactionLimits | Mapping[str, Any] | None = None) -> ConvexSim:
         """A simulator running a Convex project's own TypeScript ``convex/`` folder.
 
         ``path`` holds ``convex/`` and ``node_modules/`` (``npm install`` done). The folder is
@@ -287,7 +294,8 @@ class ConvexSim(_Caller):
 
         project = load_project(path)
         providers = auth_providers if auth_providers is not None else project.auth_providers
-        sim = cls(project.schema, project.registry, seed=seed, start_time_ms=start_time_ms, auth_providers=providers)
+        sim = cls(project.schema, project.registry, seed=seed, start_time_ms=start_time_ms,
+                  auth_providers=providers, transaction_limits=transaction_limits)
         sim.runtime.env = dict(env or {})
         sim.project = project
         return sim

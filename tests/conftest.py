@@ -1,3 +1,4 @@
+import threading
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,30 @@ def ts_bank_project():
 def ts(ts_bank_project):
     """A fresh simulator of the TypeScript bank scenario."""
     return ConvexSim.from_project(ts_bank_project, seed=0)
+
+
+def _within(seconds, call):
+    """``call()``'s result (or its exception), or a test failure if it has not returned in
+    ``seconds``: a hang fails the test instead of blocking the suite."""
+    box = {}
+
+    def run():
+        try:
+            box["value"] = call()
+        except BaseException as exc:
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        pytest.fail(f"did not finish within {seconds} s (hung)")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+@pytest.fixture
+def within():
+    """``within(seconds, call)``: run ``call`` under a timeout (see ``_within``)."""
+    return _within

@@ -202,13 +202,12 @@ def test_document_limits(db):
         txn.insert("blobs", {"a": {"$b": 1}})
 
 
-def test_transaction_limits_name_limit_figure_and_function(monkeypatch):
-    from convex_sim import limits
+def test_transaction_limits_name_limit_figure_and_function():
+    from convex_sim.limits import TransactionLimits
 
     db = Database(BANK)
     seed_accounts(db, a=1, b=2, c=3, d=4)
-    monkeypatch.setattr(limits, "MAX_DOCUMENTS_READ", 3)
-    monkeypatch.setattr(limits, "MAX_DOCUMENTS_WRITTEN", 2)
+    db.limits = TransactionLimits.of({"documents_read": 3, "documentsWritten": 2})
     txn = db.begin("bank:audit")
     with pytest.raises(LimitExceededError, match=r"documents read .*limit: 3, reached: 4\) in bank:audit"):
         list(txn.scan("accounts", "by_creation_time"))

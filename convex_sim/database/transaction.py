@@ -32,8 +32,8 @@ class Transaction:
     """
 
     __slots__ = ("_pin", "_written_bytes", "begin_ts", "bytes_read", "bytes_written", "closed",
-                 "commit_ts", "db", "docs_read", "extras", "function", "pending", "ranges_read",
-                 "read_only", "reads")
+                 "commit_ts", "db", "docs_read", "extras", "function", "limits", "pending",
+                 "ranges_read", "read_only", "reads")
 
     def __init__(self, db: Database, begin_ts: int, function: str, read_only: bool) -> None:
         self.db = db
@@ -49,6 +49,7 @@ class Transaction:
         self.closed = False
         self._pin = db.history.pin(begin_ts, self.function)  # released when the transaction ends
         self.extras: dict[str, Any] = {}  # per-transaction state of the services above (counters)
+        self.limits: limits.TransactionLimits = db.limits  # a nested call may tighten them
 
     # -- reads ----------------------------------------------------------------------
     def get(self, doc_id: str, table: str | None = None) -> dict | None:
@@ -104,6 +105,24 @@ class Transaction:
         else:
             read.hi = hi
 
+    def count(self, table: str) -> int:
+        """How many documents ``table`` holds, this transaction's writes included.
+
+        As Convex's ``1.0/count`` (convex-backend ``TableModel::count_tablet``): the whole
+        table becomes a read dependency (one index range), but no document counts as read.
+        """
+        if self.closed:
+            self._check_open()
+        t = self.db.table(table, function=self.function)
+        self._record(ReadRange(table, "by_id", (), (TOP,), f"{table} (count)"))
+        ts, pending, versions = self.begin_ts, self.pending, t.versions
+        total = 0
+        for doc_id in versions:
+            if doc_id not in pending:
+                version = t.visible(doc_id, ts)
+                total += version is not None and version[1] is not None
+        return total + sum(1 for doc_table, doc in pending.values() if doc_table == table and doc is not None)
+
     def _snapshot_stream(self, t: _Table, index: str, bounds: tuple[tuple, tuple, tuple[bool, bool]],
                          descending: bool) -> Iterator[tuple[tuple, dict, int]]:
         """The snapshot's documents in the range: each index entry resolved through its
@@ -137,19 +156,19 @@ class Transaction:
 
     def _record(self, read: ReadRange) -> None:
         self.ranges_read += 1
-        if self.ranges_read > limits.MAX_INDEX_RANGES_READ:
-            raise limits.exceeded("index ranges read", limits.MAX_INDEX_RANGES_READ,
+        if self.ranges_read > self.limits.database_queries:
+            raise limits.exceeded("index ranges read", self.limits.database_queries,
                                   self.ranges_read, self.function)
         self.reads.append(read)
 
     def _count_read(self, size: int) -> None:
         self.docs_read += 1
         self.bytes_read += size
-        if self.docs_read > limits.MAX_DOCUMENTS_READ:
-            raise limits.exceeded("documents read", limits.MAX_DOCUMENTS_READ,
+        if self.docs_read > self.limits.documents_read:
+            raise limits.exceeded("documents read", self.limits.documents_read,
                                   self.docs_read, self.function)
-        if self.bytes_read > limits.MAX_BYTES_READ:
-            raise limits.exceeded("bytes read", limits.MAX_BYTES_READ, self.bytes_read, self.function)
+        if self.bytes_read > self.limits.bytes_read:
+            raise limits.exceeded("bytes read", self.limits.bytes_read, self.bytes_read, self.function)
 
     # -- writes ---------------------------------------------------------------------
     def insert(self, table: str, fields: Mapping[str, Any]) -> str:
@@ -211,11 +230,11 @@ class Transaction:
         self.pending[doc_id] = (table, doc)
         self.bytes_written += size - self._written_bytes.get(doc_id, 0)
         self._written_bytes[doc_id] = size
-        if len(self.pending) > limits.MAX_DOCUMENTS_WRITTEN:
-            raise limits.exceeded("documents written", limits.MAX_DOCUMENTS_WRITTEN,
+        if len(self.pending) > self.limits.documents_written:
+            raise limits.exceeded("documents written", self.limits.documents_written,
                                   len(self.pending), self.function)
-        if self.bytes_written > limits.MAX_BYTES_WRITTEN:
-            raise limits.exceeded("bytes written", limits.MAX_BYTES_WRITTEN,
+        if self.bytes_written > self.limits.bytes_written:
+            raise limits.exceeded("bytes written", self.limits.bytes_written,
                                   self.bytes_written, self.function)
 
     def _check_system_fields(self, current: dict, fields: Mapping[str, Any], op: str) -> None:
@@ -253,12 +272,26 @@ class Transaction:
 
     # -- savepoints and commit -----------------------------------------------------
     def savepoint(self) -> tuple:
-        """A marker to :meth:`rollback_to` (nested mutations roll back on error)."""
-        return (dict(self.pending), dict(self._written_bytes), self.bytes_written)
+        """A marker to :meth:`rollback_to` (nested mutations roll back on error, and what they
+        wrote or scheduled no longer counts)."""
+        return (dict(self.pending), dict(self._written_bytes), self.bytes_written, dict(self.extras))
 
     def rollback_to(self, mark: tuple) -> None:
-        pending, written, self.bytes_written = mark
-        self.pending, self._written_bytes = dict(pending), dict(written)
+        pending, written, self.bytes_written, extras = mark
+        self.pending, self._written_bytes, self.extras = dict(pending), dict(written), dict(extras)
+
+    def usage(self) -> dict[str, int]:
+        """What the transaction used so far, per :class:`~convex_sim.limits.TransactionLimits`
+        figure (convex-backend ``Transaction::execution_size``)."""
+        return {"bytes_read": self.bytes_read, "bytes_written": self.bytes_written,
+                "database_queries": self.ranges_read, "documents_read": self.docs_read,
+                "documents_written": len(self.pending),
+                "functions_scheduled": self.extras.get("scheduled", 0),
+                "scheduled_function_args_bytes": self.extras.get("scheduled_bytes", 0)}
+
+    def metrics(self) -> dict[str, dict[str, int]]:
+        """``{figure: {"used", "remaining"}}`` (``ctx.meta.get_transaction_metrics()``)."""
+        return self.limits.metrics(self.usage())
 
     def conflict(self) -> Conflict | None:
         """The first concurrent commit that invalidates this transaction's reads, if any."""

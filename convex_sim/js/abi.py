@@ -25,6 +25,7 @@ import httpx
 
 from ..errors import ConvexSimError, WriteInReadOnlyError
 from ..functions import ACTION, HTTP_ACTION, MUTATION, QUERY
+from ..limits import CAMEL_NAMES
 from ..queries import FilterBuilder, Query
 from ..runtime import (
     _CURRENT,
@@ -327,7 +328,7 @@ class Host:
         table = p["table"]
         db = self._reader("count")
         query = db.system.query(table) if table.startswith("_") else db.query(table)
-        return float(sum(1 for _ in query))
+        return float(query.count())
 
     def normalize_id(self, p: Mapping[str, Any]) -> Any:
         db = self._reader("db.normalizeId")
@@ -345,19 +346,9 @@ class Host:
         return to_json(int(self.ctx.txn.begin_ts))
 
     def transaction_metrics(self, _p: Mapping[str, Any]) -> Any:
-        from .. import limits
-        txn = self.ctx.txn
-
-        def used(n: int, cap: int) -> dict:
-            return {"used": float(n), "remaining": float(max(cap - n, 0))}
-
-        return {"bytesRead": used(txn.bytes_read, limits.MAX_BYTES_READ),
-                "bytesWritten": used(txn.bytes_written, limits.MAX_BYTES_WRITTEN),
-                "databaseQueries": used(txn.ranges_read, limits.MAX_INDEX_RANGES_READ),
-                "documentsRead": used(txn.docs_read, limits.MAX_DOCUMENTS_READ),
-                "documentsWritten": used(len(txn.pending), limits.MAX_DOCUMENTS_WRITTEN),
-                "functionsScheduled": used(txn.extras.get("scheduled", 0), limits.MAX_FUNCTIONS_SCHEDULED),
-                "scheduledFunctionArgsBytes": used(0, limits.MAX_SCHEDULED_ARGS_BYTES)}
+        metrics = self.ctx.meta.get_transaction_metrics()
+        return {CAMEL_NAMES[name]: {k: float(n) for k, n in figure.items()}
+                for name, figure in metrics.items()}
 
     # -- auth, meta, nested calls -------------------------------------------------------------
     def user_identity(self, _p: Mapping[str, Any]) -> Any:
@@ -369,15 +360,13 @@ class Host:
     def run_udf(self, p: Mapping[str, Any]) -> Any:
         name, args = function_name(p), decode(p.get("args", {}))
         udf = p.get("udfType")
-        if udf == "snapshotQuery":
-            runtime = self.ctx._runtime
-            fn = runtime.resolve(name, QUERY, caller=self.function)
-            return to_json(runtime.call_query(fn, args, self.ctx._identity, at_ts=self.ctx.txn.begin_ts)[0])
+        limits = p.get("transactionLimits")
+        if udf in (QUERY, "snapshotQuery"):
+            return to_json(self.ctx.run_query(name, args, transaction_limits=limits,
+                                              use_stale_snapshot=udf == "snapshotQuery"))
         if udf == MUTATION:
             self._writer("ctx.runMutation")
-            return to_json(self.ctx.run_mutation(name, args))
-        if udf == QUERY:
-            return to_json(self.ctx.run_query(name, args))
+            return to_json(self.ctx.run_mutation(name, args, transaction_limits=limits))
         raise UnsupportedSyscallError(f"{self.function}: runUdf of kind {udf!r} is not supported.")
 
     def create_function_handle(self, p: Mapping[str, Any]) -> Any:

@@ -120,6 +120,7 @@ class Engine:
         self._settle: Callable[..., Any] = ctx.eval("__cs.settle")
         self._enter: Callable[..., Any] = ctx.eval("__cs.enter")
         self._fire_timer: Callable[..., Any] = ctx.eval("__cs.fireTimer")
+        self._next_timer: Callable[..., Any] = ctx.eval("__cs.nextTimer")
         self._forget: Callable[..., Any] = ctx.eval("__cs.forget")
         self._set_env: Callable[..., Any] = ctx.eval("__cs.setEnv")
         self.manifest: dict = json.loads(ctx.eval("__cs.manifest()"))
@@ -191,6 +192,11 @@ class Engine:
 
         self._run(execution, fire)
         return fired[0]
+
+    def next_timer_due(self, execution: Execution) -> float | None:
+        """When the execution's earliest virtual timer is due (ms), or None if it has none."""
+        due = self._next_timer(execution.id)
+        return None if due < 0 else float(due)
 
     def forget(self, execution: Execution) -> None:
         """Drop an execution its driver gave up on (an abandoned explorer schedule)."""

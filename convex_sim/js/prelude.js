@@ -607,6 +607,12 @@
       Promise.resolve().then(() => t.fn(...t.args));
       return true;
     },
+    // When the earliest virtual timer of execution `id` is due; -1 if it has none.
+    nextTimer(id) {
+      const exec = execs.get(id);
+      if (exec === undefined || exec.timers.length === 0) return -1;
+      return Math.min(...exec.timers.map((t) => t.due));
+    },
     forget(id) {
       execs.delete(id);
       for (const [requestId, p] of pending) if (p.exec !== null && p.exec.id === id) pending.delete(requestId);

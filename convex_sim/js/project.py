@@ -13,6 +13,7 @@ Python apps.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -171,7 +172,11 @@ class JsFunction(ConvexFunction):
                 execution.errors.append(exc)
                 result = "!" + error_payload(exc)
             engine.settle(execution, request_id, result, host.now_ms())
-        elif not engine.fire_timer(execution, host.now_ms()):
+        elif (due := engine.next_timer_due(execution)) is not None:
+            if due > host.now_ms():  # the action waits: the virtual clock moves (see steps.py)
+                await asyncio.sleep((due - host.now_ms()) / 1000.0)
+            engine.fire_timer(execution, host.now_ms())
+        else:
             raise JsStuckError(
                 f"{self.path} did not finish: it awaits a promise that nothing will ever settle "
                 "(no pending ctx call, fetch or timer is left).")
