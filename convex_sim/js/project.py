@@ -149,13 +149,14 @@ class JsFunction(ConvexFunction):
             return self._serve_http(engine, host, args)
         args_json = dumps([to_json(args)])
         if self.kind == ACTION:
-            return self._run_action(engine, host, ACTION, args_json, None)
+            return self._run_action(engine, host, ACTION, args_json)
         execution = engine.start(host, self.kind, self.path or "", args_json, host.now_ms())
         return engine.result(execution)
 
-    async def _run_action(self, engine: Engine, host: Host, kind: str, args_json: str, route: str | None) -> Any:
-        execution = engine.start(host, kind, self.route_path if kind == "http" else self.path or "",
-                                 args_json, host.now_ms(), route)
+    async def _run_action(self, engine: Engine, host: Host, kind: str, args_json: str) -> Any:
+        """Drive an action (or, with kind ``http``, the router's ``runRequest``) step by step."""
+        target = (self.project.router_path or "") if kind == "http" else self.path or ""
+        execution = engine.start(host, kind, target, args_json, host.now_ms())
         try:
             while execution.outcome is None:
                 await self._step(engine, host, execution)
@@ -181,17 +182,13 @@ class JsFunction(ConvexFunction):
                 f"{self.path} did not finish: it awaits a promise that nothing will ever settle "
                 "(no pending ctx call, fetch or timer is left).")
 
-    @property
-    def route_path(self) -> str:
-        return self.project.router_path or ""
-
     async def _serve_http(self, engine: Engine, host: Host, request: httpx.Request) -> httpx.Response:
         body = request.read()
         convex_json = json.dumps({
             "url": str(request.url), "method": request.method,
             "headers": [[k, v] for k, v in request.headers.multi_items()],
             "body": base64.b64encode(body).decode("ascii") if body else None})
-        text = await self._run_action(engine, host, "http", convex_json, None)
+        text = await self._run_action(engine, host, "http", convex_json)
         data = json.loads(text)
         return httpx.Response(data["status"], headers=data["headers"],
                               content=base64.b64decode(data["body"]) if data.get("body") else b"")
