@@ -275,6 +275,8 @@ class Transaction:
         if not self.pending:
             self.abort()
             self.commit_ts = self.begin_ts
+            for listener in self.db.transaction_listeners:
+                listener(self, None)
             return self.begin_ts
         found = self.conflict()
         self.abort()
@@ -283,6 +285,8 @@ class Transaction:
                 f"{self.function}: optimistic concurrency conflict: {found}", found)
         commit = self.db._apply(self.pending, self._written_bytes, self.function)
         self.commit_ts = commit.ts
+        for listener in self.db.transaction_listeners:
+            listener(self, commit)
         return commit.ts
 
     def abort(self) -> None:
