@@ -27,6 +27,8 @@ serial orders), ``strategies`` (which schedules to run), ``shrinking``
 """
 
 from .engine import (
+    CHECK_OPTIONS,
+    COMPARE,
     DEFAULTS,
     ENUMERATE_SERIAL_ORDERS_UP_TO,
     STRATEGIES,
@@ -42,7 +44,7 @@ from .results import Counterexample, ExplorationResult, ScheduleRun
 from .shrinking import shrink
 
 __all__ = [
-    "DEFAULTS", "ENUMERATE_SERIAL_ORDERS_UP_TO", "STRATEGIES", "Counterexample", "ExplorationError",
+    "CHECK_OPTIONS", "COMPARE", "DEFAULTS", "ENUMERATE_SERIAL_ORDERS_UP_TO", "STRATEGIES", "Counterexample", "ExplorationError",
     "ExplorationResult", "Failure", "Flow", "FlowClient", "Op", "ScheduleRun", "StepRecord",
     "_Execution", "_Explorer", "coalesce", "explore", "make_explorer", "parse_schedule",
     "render_html", "render_timeline", "replay", "schedule_string", "shrink", "write_atomically",

@@ -5,10 +5,10 @@ from __future__ import annotations
 import itertools
 import random
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ..functions import HTTP_ACTION, QUERY, ConvexFunction
+from ..functions import HTTP_ACTION, MUTATION, QUERY, ConvexFunction
 from ..runtime import QueryCtx, UserIdentity, run_guarded
 from .execution import Failure, StepRecord, _Execution
 from .ops import ExplorationError, Flow, Op, _letter, parse_schedule, schedule_string
@@ -23,15 +23,31 @@ STRATEGIES = ("exhaustive", "random", "pct")
 ENUMERATE_SERIAL_ORDERS_UP_TO = 8
 #: Defaults a test runner may change (the pytest plugin's --convex-explore-budget).
 DEFAULTS: dict[str, Any] = {"max_schedules": 10_000, "seed": None}
+#: What op-level serializability compares: ``"auto"`` (the final state, and the results of
+#: ops that are one transaction: mutations and queries), ``"both"`` (every op's result too),
+#: ``"state"`` or ``"results"`` alone. See docs/exploring.md.
+COMPARE = ("auto", "both", "state", "results")
+#: The checks of a schedule and their defaults (``explore``, ``replay_schedule``, ``run_schedule``).
+CHECK_OPTIONS: dict[str, Any] = {
+    "invariant": None, "check_serializable": True, "check_subscriptions": True, "check_history": True,
+    "compare": "auto", "seed": 0, "setup": None, "expected_errors": (),
+}
 
 
 # --- The explorer ------------------------------------------------------------------------------------
 
 
 class _Explorer:
-    def __init__(self, sim: Any, ops: Sequence[Op | Flow], *, invariant: Callable[[Any], Any] | None,
-                 check_serializable: bool, seed: int, setup: Callable[[Any], Any] | None,
-                 expected_errors: tuple[type[BaseException], ...], check_subscriptions: bool = True) -> None:
+    """One exploration's fixed parts: the ops, the checks, the starting state, serial outcomes."""
+
+    def __init__(self, sim: Any, ops: Sequence[Op | Flow], **options: Any) -> None:
+        unknown = sorted(set(options) - set(CHECK_OPTIONS))
+        if unknown:
+            raise ExplorationError(f"explore: unknown option(s) {unknown}; expected some of {sorted(CHECK_OPTIONS)}")
+        self.options = {**CHECK_OPTIONS, **options}
+        self.options["expected_errors"] = tuple(self.options["expected_errors"])
+        if self.options["compare"] not in COMPARE:
+            raise ExplorationError(f"explore: compare must be one of {list(COMPARE)}, got {self.options['compare']!r}")
         self.sim = sim
         self.ops = list(ops)
         if not self.ops:
@@ -47,19 +63,32 @@ class _Explorer:
                 self.functions.append(None)
             else:
                 raise ExplorationError(f"explore: op {_letter(i)} must be Op(...) or Flow(...), got {op!r}")
-        self.invariant = invariant
-        self.check_serializable = check_serializable
-        self.seed = seed
-        self.setup = setup
-        self.expected_errors = tuple(expected_errors)
+        self.invariant = self.options["invariant"]
+        self.check_serializable = self.options["check_serializable"]
+        self.check_subscriptions = self.options["check_subscriptions"]
+        self.check_history = self.options["check_history"]
+        self.seed = self.options["seed"]
+        self.setup = self.options["setup"]
+        self.expected_errors = self.options["expected_errors"]
+        #: Per op: whether its result is part of what serializability compares.
+        self.compared_results = [self._result_compared(fn) for fn in self.functions]
+        self.compare_state = self.options["compare"] != "results"
         self.stats = {"conflicts": 0, "sleep_blocked": 0}
         self._live: _Execution | None = None
-        self.check_subscriptions = check_subscriptions
         self._client_marks = [(c, len(c.transitions)) for c in sim.subscriptions.clients if c.subscriptions]
         self.start = sim.capture_state()
         self.initial_ids = frozenset(d["_id"] for rows in self.final_state().values() for d in rows)
         self._serial: dict[tuple[int, ...], str | None] = {}
         self.identities = [self._make_identity(op) for op in self.ops]
+        # The exploration owns the database until close(): other recorders see none of its schedules.
+        self._listeners = list(sim.db.transaction_listeners)
+        sim.db.transaction_listeners.clear()
+
+    def _result_compared(self, fn: ConvexFunction | None) -> bool:
+        compare = self.options["compare"]
+        if compare == "auto":   # one transaction: its result is atomic with its writes
+            return fn is not None and fn.kind in (MUTATION, QUERY)
+        return compare in ("both", "results")
 
     # -- state ---------------------------------------------------------------------------------
     def reset(self, execution: _Execution | None = None) -> None:
@@ -68,6 +97,8 @@ class _Explorer:
             self._live.close()
         self._live = execution
         self.sim.restore_state(self.start)
+        if execution is not None and execution.recorder is not None:
+            execution.recorder.start()
         if self.setup is not None:
             self.setup(self.sim)
 
@@ -77,6 +108,8 @@ class _Explorer:
             self._live.close()
             self._live = None
         self.sim.restore_state(self.start)
+        listeners = self.sim.db.transaction_listeners
+        listeners[:] = [*self._listeners, *(x for x in listeners if x not in self._listeners)]
 
     def final_state(self) -> dict[str, list[dict]]:
         txn = self.sim.db.begin("explore", read_only=True)
@@ -119,7 +152,7 @@ class _Explorer:
                 while not execution.runners[op].done:
                     execution.step(op)
             outcome, _error = execution.outcome()
-            self._serial[order] = outcome
+            self._serial[order] = outcome.compared if outcome is not None else None
             execution.close()
         return self._serial[order]
 
@@ -161,13 +194,18 @@ class _Explorer:
             if failure:
                 return None, failure
         outcome, error = execution.outcome()
-        if error:
+        if error or outcome is None:
             return None, error
+        if execution.recorder is not None:
+            report = execution.recorder.check()
+            if not report.ok:
+                return outcome.full, Failure("history", "the committed transactions of this schedule are "
+                                                        f"not serializable: {report.anomalies[0]}")
         if self.check_serializable:
-            failure = self.serializability_failure(outcome, execution)  # type: ignore[arg-type]
+            failure = self.serializability_failure(outcome.compared, execution)
             if failure:
-                return outcome, failure
-        return outcome, None
+                return outcome.full, failure
+        return outcome.full, None
 
     def subscription_failure(self) -> Failure | None:
         """Every client's transitions during this schedule, checked (see check_consistency)."""
@@ -196,22 +234,21 @@ def _progress_bar(total: int) -> Any:
     return tqdm(total=total, desc="convex-sim explore", unit="schedule", leave=False, file=sys.stderr)
 
 
-def explore(sim: Any, ops: Sequence[Op | Flow], *, invariant: Callable[[Any], Any] | None = None,
-            check_serializable: bool = True, strategy: str = "exhaustive",
-            max_schedules: int | None = None, seed: int | None = None,
-            setup: Callable[[Any], Any] | None = None,
-            expected_errors: Iterable[type[BaseException]] = (), reduction: bool = True,
-            pct_depth: int = 3, check_subscriptions: bool = True) -> ExplorationResult:
-    """Run ``ops`` concurrently under many schedules and check each one; see ``ConvexSim.explore``."""
+def explore(sim: Any, ops: Sequence[Op | Flow], *, strategy: str = "exhaustive",
+            max_schedules: int | None = None, seed: int | None = None, reduction: bool = True,
+            pct_depth: int = 3, **checks: Any) -> ExplorationResult:
+    """Run ``ops`` concurrently under many schedules and check each one; see ``ConvexSim.explore``.
+
+    ``checks`` are the names of :data:`CHECK_OPTIONS` (``invariant``, ``check_serializable``,
+    ``check_history``, ``compare``, ...).
+    """
     if strategy not in STRATEGIES:
         raise ExplorationError(f"explore: strategy must be one of {list(STRATEGIES)}, got {strategy!r}")
     budget = max_schedules if max_schedules is not None else DEFAULTS["max_schedules"]
     if type(budget) is not int or budget < 1:
         raise ExplorationError(f"explore: max_schedules must be an int >= 1, got {budget!r}")
     seed = seed if seed is not None else (DEFAULTS["seed"] if DEFAULTS["seed"] is not None else 0)
-    explorer = _Explorer(sim, ops, invariant=invariant, check_serializable=check_serializable, seed=seed,
-                         setup=setup, expected_errors=tuple(expected_errors),
-                         check_subscriptions=check_subscriptions)
+    explorer = _Explorer(sim, ops, seed=seed, **checks)
     progress = _progress_bar(budget)
     search = _Search(explorer, budget, progress)
     exhausted = False
@@ -263,9 +300,6 @@ def replay(explorer: _Explorer, schedule: str) -> ScheduleRun:
 
 
 def make_explorer(sim: Any, ops: Sequence[Op | Flow], **options: Any) -> _Explorer:
-    """An explorer for ``run_schedule``/``replay_schedule`` (no search)."""
-    return _Explorer(sim, ops, invariant=options.get("invariant"),
-                     check_serializable=options.get("check_serializable", True),
-                     seed=options.get("seed", 0), setup=options.get("setup"),
-                     expected_errors=tuple(options.get("expected_errors", ())),
-                     check_subscriptions=options.get("check_subscriptions", True))
+    """An explorer for ``run_schedule``/``replay_schedule`` (no search); ``options`` as
+    :data:`CHECK_OPTIONS`."""
+    return _Explorer(sim, ops, **options)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ..database import ReadRange, Write, WriteConflict
+from ..checker import DocWrite, HistoryRecorder, KeyRange, doc_writes, footprints_overlap, key_range
+from ..database import Commit, ReadRange, Write, WriteConflict
 from ..errors import ContentionError, ConvexError
 from ..functions import ACTION, MUTATION, PUBLIC, QUERY, ConvexFunction
 from ..runtime import Step, UserIdentity, pump, stable_seed
@@ -38,23 +39,22 @@ class StepRecord:
     result: str = ""
     orders_everything: bool = False   # its footprint is unknown or global (a clock jump, a vector search)
 
+    _footprint: tuple | None = field(default=None, repr=False, compare=False)
+
+    def footprint(self) -> tuple[tuple[DocWrite, ...], tuple[KeyRange, ...]]:
+        """The step's writes and reads as the history checker sees them (computed once)."""
+        if self._footprint is None:
+            self._footprint = (doc_writes(Commit(0, self.writes)), tuple(key_range(r) for r in self.reads))
+        return self._footprint
+
     def depends_on(self, other: StepRecord) -> bool:
-        """Whether the order of this step and ``other`` (of another op) can matter."""
+        """Whether the order of this step and ``other`` (of another op) can matter: decided by
+        the history checker's footprint code, never by the committer's own conflict check."""
         if self.orders_everything or other.orders_everything:
             return True
-        return _writes_hit(self.writes, other) or _writes_hit(other.writes, self)
-
-
-def _writes_hit(writes: Sequence[Write], step: StepRecord) -> bool:
-    if not writes:
-        return False
-    ids = {(w.table, w.id) for w in step.writes}
-    for write in writes:
-        if (write.table, write.id) in ids:
-            return True
-        if any(write.touches(read) for read in step.reads):
-            return True
-    return False
+        (writes, reads), (other_writes, other_reads) = self.footprint(), other.footprint()
+        return footprints_overlap(writes, other_writes, other_reads) or \
+            footprints_overlap(other_writes, writes, reads)
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,8 @@ class _Execution:
         self.sim = explorer.sim
         self.runtime = explorer.sim.runtime
         self.db = explorer.sim.db
+        #: The schedule's committed transactions, for the history check (started by reset).
+        self.recorder = HistoryRecorder(self.db, start=False) if explorer.check_history else None
         explorer.reset(self)
         self.records: list[StepRecord] = []
         self.failure: Failure | None = None
@@ -126,6 +128,8 @@ class _Execution:
 
     def close(self) -> None:
         """Abandon the ops that did not finish (their tasks are cancelled, not left to the GC)."""
+        if self.recorder is not None:
+            self.recorder.stop()
         for runner in self.runners:
             if not runner.done:
                 runner.gen.close()
@@ -140,6 +144,8 @@ class _Execution:
     def step(self, op: int) -> StepRecord:
         runner = self.runners[op]
         self._current_op = op
+        if self.recorder is not None:
+            self.recorder.context["op"] = _letter(op)
         before = len(self.records)
         latest = self.db.latest_ts
         runner.advance()
@@ -226,6 +232,8 @@ class _Execution:
             raise
         self._record("query", fn.path or "?", snapshot_ts=txn.begin_ts, reads=tuple(txn.reads),
                      result=_render_outcome(result, None))
+        if self.recorder is not None:
+            self.recorder.add(txn)   # a query never commits: recorded at its snapshot
         return result
 
     def _action(self, process: Generator[Step, Any, Any]) -> Generator[_Pending, None, Any]:
@@ -304,7 +312,7 @@ class _Execution:
             scheduler.mark(job_id, {"kind": "success"})
 
     # -- outcome -----------------------------------------------------------------------------------
-    def outcome(self) -> tuple[Any, Failure | None]:
+    def outcome(self) -> tuple[Outcome | None, Failure | None]:
         """(canonical outcome, failure of an unexpected error or None)."""
         results = []
         for runner, op in zip(self.runners, self.x.ops, strict=True):
@@ -319,7 +327,20 @@ class _Execution:
                 return None, Failure(f"error {name}", f"op {_letter(runner.index)} ({op.label}) "
                                                       f"raised {name}: {runner.error}")
         is_id = lambda text: self.db.table_of_id(text) is not None  # noqa: E731
-        return _canonical(results, self.x.final_state(), self.x.initial_ids, is_id), None
+        state = self.x.final_state()
+        full = _canonical(results, state, self.x.initial_ids, is_id)
+        kept, with_state = self.x.compared_results, self.x.compare_state
+        if all(kept) and with_state:
+            return Outcome(full, full), None
+        compared = [r if keep else ["not compared"] for r, keep in zip(results, kept, strict=True)]
+        return Outcome(full, _canonical(compared, state if with_state else {}, self.x.initial_ids, is_id)), None
+
+
+class Outcome(NamedTuple):
+    """A schedule's canonical outcome (``full``), and the part serializability compares."""
+
+    full: str
+    compared: str
 
 
 def _flow_handler(flow: Callable[[Any], Any]) -> Callable[[Any, Any], Any]:
