@@ -10,6 +10,8 @@ SCHEMA = define_schema({
     "slots": define_table({"name": v.string()}),
     "tasks": define_table({"title": v.string(), "owner": v.string()}).index("by_owner", ["owner"])
     .index("by_title", ["title"]),
+    "items": define_table({"n": v.int64(), "v": v.int64()}).index("by_n", ["n"]),
+    "mirror": define_table({"v": v.int64()}),
 })
 
 
@@ -30,6 +32,22 @@ def assign(ctx, args):
         ctx.db.patch(task["_id"], {"owner": args["owner"]})
 
 
+@mutation(args={})
+def copy_first(ctx, args):
+    """Copy the first item's value into the mirror (reads the item through first())."""
+    first = ctx.db.query("items").with_index("by_n").first()
+    mirror = ctx.db.query("mirror").first()
+    ctx.db.patch(mirror["_id"], {"v": first["v"]})
+
+
+@mutation(args={})
+def bump_from_mirror(ctx, args):
+    """Set item 1 to the mirror's value plus one."""
+    mirror = ctx.db.query("mirror").first()
+    item = ctx.db.query("items").with_index("by_n", lambda q: q.eq("n", 1)).unique()
+    ctx.db.patch(item["_id"], {"v": mirror["v"] + 1})
+
+
 def at_least_one_slot(ctx):
     assert ctx.db.query("slots").collect(), "every slot was released"
 
@@ -44,19 +62,24 @@ def app():
     registry = Registry()
     registry.register("app:release", release)
     registry.register("app:assign", assign)
+    registry.register("app:copy_first", copy_first)
+    registry.register("app:bump_from_mirror", bump_from_mirror)
     sim = ConvexSim(SCHEMA, registry)
     sim.run(lambda ctx: [ctx.db.insert("slots", {"name": n}) for n in ("a", "b")])
     sim.run(lambda ctx: [ctx.db.insert("tasks", {"title": t, "owner": o})
                          for t, o in (("t1", "ada"), ("t2", "pool"), ("t3", "pool"))])
+    sim.run(lambda ctx: (ctx.db.insert("items", {"n": 1, "v": 5}), ctx.db.insert("items", {"n": 2, "v": 7}),
+                         ctx.db.insert("mirror", {"v": 0})))
     return sim
 
 
 RELEASES = [Op("app:release", {"name": "a"}), Op("app:release", {"name": "b"})]
+MIRRORS = [Op("app:copy_first"), Op("app:bump_from_mirror")]
 ASSIGNS = [Op("app:assign", {"title": "t2", "owner": "ada"}), Op("app:assign", {"title": "t3", "owner": "ada"})]
 
 
 def test_correct_committer_passes_every_check(app):
-    for ops in (RELEASES, ASSIGNS):
+    for ops in (RELEASES, ASSIGNS, MIRRORS):
         result = app.explore(ops)
         assert result.ok and result.exhausted, str(result)
         assert result.stats["conflicts"] > 0
@@ -95,3 +118,18 @@ def test_exploring_leaves_other_recorders_alone(app):
     app.mutation("app:release", {"name": "a"})
     assert [t.function for t in recorder.transactions] == ["app:release"]
     assert app.db.transaction_listeners == [recorder._on_commit]
+
+
+def test_a_write_to_the_last_row_a_first_read_is_a_conflict(app):
+    """first() reads the index up to its row's key, that key included: a write to that row
+    after the snapshot must conflict, or the copy and the bump form a write skew."""
+    with patched("contains-exclusive-hi"):
+        broken = app.explore(MIRRORS)
+    kinds = {f.kind: f for f in broken.failures}
+    assert set(kinds) == {"history"}, str(broken)
+    assert "G2-item" in kinds["history"].reason and "items" in kinds["history"].reason
+    serial = app.explore(MIRRORS, check_history=False)
+    assert serial.ok
+    with patched("contains-exclusive-hi"):
+        op_level = app.explore(MIRRORS, check_history=False)
+    assert [f.kind for f in op_level.failures] == ["serializability"]
