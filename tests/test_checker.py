@@ -191,3 +191,16 @@ def test_recording_a_simulator_run_is_serializable():
     assert [t.commit for t in recorder.transactions] == [1, 2, 3, 4, 5]
     report = recorder.check()
     assert report.ok and report.edges > 5, str(report)
+
+
+def test_the_command_checks_a_history_file(tmp_path, capsys):
+    from convex_sim.cli import main
+
+    lost = [txn(1, 0, 1, [get("x")], [put("x")]), txn(2, 0, 2, [get("x")], [put("x")])]
+    assert main(["check-history", dump_history(lost, tmp_path / "lost.jsonl")]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("history: 2 transactions (2 committed), 2 dependency edges: 1 anomaly\nG-single")
+    assert main(["check-history", dump_history(lost[:1], tmp_path / "one.jsonl")]) == 0
+    assert "serializable" in capsys.readouterr().out
+    assert main(["check-history", str(tmp_path / "missing.jsonl")]) == 2
+    assert "missing.jsonl" in capsys.readouterr().err
