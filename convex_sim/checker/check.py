@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -81,7 +82,13 @@ def check_history(transactions: Iterable[TxnRecord]) -> HistoryReport:
     shortest cycle of that class), plus every aborted and intermediate read.
     """
     txns = list(transactions)
-    graph = Graph(txns)
+    collecting = gc.isenabled()
+    gc.disable()   # the graph holds millions of small containers and no reference cycle
+    try:
+        graph = Graph(txns)
+    finally:
+        if collecting:
+            gc.enable()
     anomalies = [_dirty("G1a", graph, r) for r in graph.aborted_reads]
     anomalies += [_dirty("G1b", graph, r) for r in graph.intermediate_reads]
     for component in graph.components():
@@ -130,7 +137,7 @@ def _anomaly(graph: Graph, cycle: list[int]) -> Anomaly:
     for i, a in enumerate(cycle):
         b = cycle[(i + 1) % len(cycle)]
         kind = graph.edge_kind(a, b, _PREFER)
-        edges.append((kind, graph.reasons[a, b, kind]))
+        edges.append((kind, graph.reason(a, b, kind)))
     kinds = [k for k, _r in edges]
     anti = [k for k in kinds if k & RW]
     if not anti:

@@ -51,12 +51,26 @@ class Reason:
 class _Chain:
     """One document's committed versions in version order: parallel lists."""
 
-    __slots__ = ("commits", "nodes", "writes")
+    __slots__ = ("_keys", "commits", "nodes", "writes")
 
     def __init__(self) -> None:
         self.commits: list[int] = []
         self.nodes: list[int] = []
         self.writes: list[DocWrite] = []
+        self._keys: dict[str, tuple[list, list[int]]] | None = None
+
+    def keys(self, index: str) -> tuple[list, list[int]]:
+        """The document's key in ``index`` before the first write then after each (``[k0, k1,
+        ...]``, None where absent), and the positions of the writes that change it (computed once)."""
+        if self._keys is None:
+            self._keys = {}
+        found = self._keys.get(index)
+        if found is None:
+            writes = self.writes
+            keys = [writes[0].key_in(index, False), *(w.key_in(index, True) for w in writes)]
+            moves = [j for j in range(len(writes)) if keys[j] != keys[j + 1]]
+            found = self._keys[index] = (keys, moves)
+        return found
 
 
 class Graph:
@@ -72,7 +86,8 @@ class Graph:
         n = len(self.txns)
         # Invariant: adj[a][b] is the OR of the kinds of the edges a → b (a != b, both committed).
         self.adj: list[dict[int, int]] = [{} for _ in range(n)]
-        self.reasons: dict[tuple[int, int, int], Reason] = {}
+        self._capture: tuple[int, int, int] | None = None
+        self._captured: Reason | None = None
         self.chains: dict[tuple[str, str], _Chain] = {}
         self._ranges: dict[tuple[str, str], tuple[list[tuple], list[_Chain]]] = {}
         self._points: dict[tuple[str, tuple], _Chain] | None = None
@@ -81,7 +96,7 @@ class Graph:
         self.aborted_reads: list[tuple[int, int, VersionRead]] = []
         self.intermediate_reads: list[tuple[int, int, VersionRead]] = []
         self._build_chains()
-        self._ww_edges()
+        self._ww_edges(self.chains.values())
         for node, txn in enumerate(self.txns):
             if txn.commit is not None:
                 for read in txn.reads:
@@ -90,15 +105,38 @@ class Graph:
                     self._observed_edges(node, seen)
 
     # -- edges ----------------------------------------------------------------------------------
-    def _add(self, a: int, b: int, kind: int, reason: Reason) -> None:
+    def _add(self, a: int, b: int, kind: int, write: DocWrite, read: KeyRange | None, snapshot: int | None,
+             predicate: bool = False) -> None:
         if a == b:
+            return
+        if self._capture is not None:   # re-deriving one edge's reason (see reason())
+            if self._capture == (a, b, kind) and self._captured is None:
+                self._captured = Reason(write.table, write.id, write, read, snapshot, predicate)
             return
         edges = self.adj[a]
         have = edges.get(b, 0)
         if not have & kind:
             edges[b] = have | kind
-            self.reasons[a, b, kind] = reason
             self.edge_count += 1
+
+    def reason(self, a: int, b: int, kind: int) -> Reason:
+        """Why the edge ``a → b`` of ``kind`` exists (re-derived: reasons are not kept per edge)."""
+        self._capture, self._captured = (a, b, kind), None
+        try:
+            if kind == WW:
+                self._ww_edges([self.chains[w.table, w.id] for w in self.txns[b].writes])
+            else:
+                reader = b if kind == WR else a
+                txn = self.txns[reader]
+                for read in txn.reads:
+                    self._read_edges(reader, txn.begin, read)
+                for seen in txn.observed:
+                    self._observed_edges(reader, seen)
+        finally:
+            self._capture = None
+        if self._captured is None:
+            raise HistoryError(f"check_history: no {KIND_NAMES[kind]} edge T{self.txns[a].id} → T{self.txns[b].id}")
+        return self._captured
 
     def _build_chains(self) -> None:
         committed = sorted((t.commit, node) for node, t in enumerate(self.txns) if t.commit is not None)
@@ -115,18 +153,18 @@ class Graph:
                 chain.nodes.append(node)
                 chain.writes.append(write)
 
-    def _ww_edges(self) -> None:
-        for (table, doc), chain in self.chains.items():
+    def _ww_edges(self, chains: Iterable[_Chain]) -> None:
+        for chain in chains:
             nodes, writes = chain.nodes, chain.writes
             for i, write in enumerate(writes):
                 if write.over is not None:
                     before = self.node_of.get(write.over)
                     if before is None:
-                        raise HistoryError(f"check_history: T{self.txns[nodes[i]].id} overwrites {table} {doc} "
-                                           f"of T{write.over}, which is not in the history")
-                    self._add(before, nodes[i], WW, Reason(table, doc, write))
+                        raise HistoryError(f"check_history: T{self.txns[nodes[i]].id} overwrites {write.table} "
+                                           f"{write.id} of T{write.over}, which is not in the history")
+                    self._add(before, nodes[i], WW, write, None, None)
                 elif i:
-                    self._add(nodes[i - 1], nodes[i], WW, Reason(table, doc, write))
+                    self._add(nodes[i - 1], nodes[i], WW, write, None, None)
 
     def _read_edges(self, node: int, snapshot: int, read: KeyRange) -> None:
         if read.is_point:
@@ -138,26 +176,32 @@ class Graph:
             self._chain_edges(node, snapshot, read, chain, False)
 
     def _chain_edges(self, node: int, snapshot: int, read: KeyRange, chain: _Chain, point: bool) -> None:
-        """The wr and rw edges between the reader ``node`` and the writers of one document."""
+        """The wr and rw edges between the reader ``node`` and the writers of one document.
+
+        The hot loop of the checker: ``keys[j]`` is the document's key after its j-th write
+        (``keys[0]``: before the first), so the key the reader saw is ``keys[i]``.
+        """
         i = bisect.bisect_right(chain.commits, snapshot)
-        writes = chain.writes
+        writes, nodes = chain.writes, chain.nodes
+        lo, hi = read.lo, read.hi
         if point:
             seen = True
         else:
-            key = writes[i - 1].key_in(read.index, True) if i else writes[i].key_in(read.index, False)
-            seen = read.covers(key)
-        table, doc = read.table, writes[0].id
+            keys, moves = chain.keys(read.index)
+            key = keys[i]
+            seen = key is not None and lo <= key <= hi
         if seen:   # the reader saw this document: item edges to its version and the next one
             if i:
-                self._add(chain.nodes[i - 1], node, WR, Reason(table, doc, writes[i - 1], read, snapshot))
+                self._add(nodes[i - 1], node, WR, writes[i - 1], read, snapshot)
             if i < len(writes):   # the next version (if the reader wrote it itself: no edge)
-                self._add(node, chain.nodes[i], RW_ITEM, Reason(table, doc, writes[i], read, snapshot))
+                self._add(node, nodes[i], RW_ITEM, writes[i], read, snapshot)
             return
-        if i and writes[i - 1].touches(read):   # it left the range before the snapshot
-            self._add(chain.nodes[i - 1], node, WR, Reason(table, doc, writes[i - 1], read, snapshot, True))
-        for j in range(i, len(writes)):   # the first later write that changes the range
-            if writes[j].touches(read):
-                self._add(node, chain.nodes[j], RW_PREDICATE, Reason(table, doc, writes[j], read, snapshot, True))
+        if i and (before := keys[i - 1]) is not None and lo <= before <= hi:   # it left the range
+            self._add(nodes[i - 1], node, WR, writes[i - 1], read, snapshot, True)
+        for j in moves[bisect.bisect_left(moves, i):]:   # the first later write bringing it in
+            after = keys[j + 1]
+            if after is not None and lo <= after <= hi:
+                self._add(node, nodes[j], RW_PREDICATE, writes[j], read, snapshot, True)
                 break
 
     def _observed_edges(self, node: int, seen: VersionRead) -> None:
@@ -172,16 +216,18 @@ class Graph:
         if not 0 <= position < len(mine):
             raise HistoryError(f"check_history: T{reader.id} observed write {seen.write} of {seen.table} "
                                f"{seen.id} by T{seen.writer}, which wrote it {len(mine)} time(s)")
+        recording = self._capture is None
         if self.txns[writer].commit is None:
-            self.aborted_reads.append((node, writer, seen))
+            if recording:
+                self.aborted_reads.append((node, writer, seen))
             return
-        if position != len(mine) - 1:
+        if position != len(mine) - 1 and recording:
             self.intermediate_reads.append((node, writer, seen))
         chain = self.chains[seen.table, seen.id]
-        self._add(writer, node, WR, Reason(seen.table, seen.id, mine[position], None, reader.begin))
+        self._add(writer, node, WR, mine[position], None, reader.begin)
         i = chain.nodes.index(writer) + 1
         if i < len(chain.nodes):
-            self._add(node, chain.nodes[i], RW_ITEM, Reason(seen.table, seen.id, chain.writes[i], None, reader.begin))
+            self._add(node, chain.nodes[i], RW_ITEM, chain.writes[i], None, reader.begin)
 
     def _point_chains(self) -> dict[tuple[str, tuple], _Chain]:
         if self._points is None:

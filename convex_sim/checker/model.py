@@ -51,23 +51,11 @@ LOW = _Extreme(False, "LOW")
 def within(key: tuple, lo: tuple, hi: tuple) -> bool:
     """Whether ``key`` lies in ``[lo, hi]``: at or after ``lo`` and at or before ``hi``.
 
-    Written out element by element (the committer has its own code for this):
-    a bound that is a proper prefix of ``key`` sorts before it, unless the
-    bound's next element is :data:`HIGH`.
+    Tuples compare element by element; a bound that is a proper prefix of
+    ``key`` sorts before it, unless the bound's next element is :data:`HIGH`
+    (which sorts after every element, :data:`LOW` before).
     """
-    return _compare(lo, key) <= 0 and _compare(key, hi) <= 0
-
-
-def _compare(a: tuple, b: tuple) -> int:
-    """-1, 0 or 1: ``a`` against ``b`` in index order (extremes and prefixes included)."""
-    for x, y in zip(a, b, strict=False):
-        if x is y:
-            continue
-        if x < y:
-            return -1
-        if y < x:
-            return 1
-    return (len(a) > len(b)) - (len(a) < len(b))
+    return lo <= key <= hi
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +76,7 @@ class KeyRange:
             and self.hi[:-1] == self.lo
 
     def covers(self, key: tuple | None) -> bool:
-        return key is not None and within(key, self.lo, self.hi)
+        return key is not None and self.lo <= key <= self.hi
 
     def __str__(self) -> str:
         if self.description:
