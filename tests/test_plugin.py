@@ -163,8 +163,8 @@ def test_explore_budget_option_and_failure_report(pytester):
         "*SCHEDULES 25*",
         "*convex-sim*",
         "explore: random: 25 schedules*",
-        "Schedule '*' (4 steps*",
-        "FAILED (after step 4): invariant failed: ada has balance -20",
+        "Schedule '*' (6 steps*",
+        "FAILED (after step 6): invariant failed: ada has balance -20",
         "seed 0; replay: sim.replay_schedule(*)",
     ])
     bad = run(pytester, "--convex-explore-budget", "0")

@@ -291,7 +291,7 @@ def _counterexample(explorer: _Explorer, choices: list[int], found: Failure) -> 
 def replay(explorer: _Explorer, schedule: str) -> ScheduleRun:
     """Run one schedule string against an explorer's starting state, then restore the sim."""
     try:
-        execution, outcome, failure = explorer.run(parse_schedule(schedule))
+        execution, outcome, failure = explorer.run(parse_schedule(schedule, len(explorer.ops)))
         return ScheduleRun(schedule_string(explorer.schedule_of(execution)), coalesce(execution.records),
                            failure.message if failure else None, outcome, explorer.ops, explorer.seed,
                            failure.kind if failure else "")

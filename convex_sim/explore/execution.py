@@ -39,7 +39,13 @@ class StepRecord:
     result: str = ""
     orders_everything: bool = False   # its footprint is unknown or global (a clock jump, a vector search)
 
+    last: int = 0   # a merged begin and commit (see coalesce): the number of its last engine step
     _footprint: tuple | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def end(self) -> int:
+        """The number of this step's last engine step."""
+        return self.last or self.number
 
     def footprint(self) -> tuple[tuple[DocWrite, ...], tuple[KeyRange, ...]]:
         """The step's writes and reads as the history checker sees them (computed once)."""
@@ -177,7 +183,7 @@ class _Execution:
     def _op_steps(self, index: int, op: Op | Flow) -> Generator[_Pending, None, Any]:
         identity = self.x.identities[index]
         if isinstance(op, Flow):
-            fn = ConvexFunction(ACTION, PUBLIC, _flow_handler(op.fn), None, None)
+            fn = ConvexFunction(ACTION, PUBLIC, _flow_handler(op), None, None)
             fn.path = f"flow {op.label}"
             client = FlowClient(self.runtime, identity)
             result = yield from self._action(self.runtime.action_process(fn, client, identity, raw=True))
@@ -343,9 +349,9 @@ class Outcome(NamedTuple):
     compared: str
 
 
-def _flow_handler(flow: Callable[[Any], Any]) -> Callable[[Any, Any], Any]:
+def _flow_handler(flow: Flow) -> Callable[[Any, Any], Any]:
     async def handler(ctx: Any, client: Any) -> Any:
-        return await flow(client)
+        return await flow.call(client)
     return handler
 
 

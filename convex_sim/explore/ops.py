@@ -33,18 +33,36 @@ class Op:
 
 @dataclass(frozen=True)
 class Flow:
-    """A client flow: ``async def flow(client)`` making several calls, as a UI would.
+    """A client flow: ``async def flow(client)`` (or ``flow(client, args)`` when ``args`` is
+    given) making several calls, as a UI would; ``name`` labels it in reports.
 
     ``client.query/mutation/action`` are awaited; each call is one or more steps.
+    A lambda has no name of its own: give it ``name=``.
     """
 
-    fn: Callable[[Any], Any]
+    fn: Callable[..., Any]
+    args: dict[str, Any] | None = None
     identity: UserIdentity | dict | None = None
     name: str = ""
 
+    def __post_init__(self) -> None:
+        if not callable(self.fn):
+            raise ExplorationError(f"Flow: fn must be an async function taking a client, got {self.fn!r}")
+        if self.args is not None and not isinstance(self.args, dict):
+            raise ExplorationError(f"Flow({self.label}): args must be a dict or None, got {self.args!r}")
+        if type(self.name) is not str:
+            raise ExplorationError(f"Flow: name must be a str, got {self.name!r}")
+        if not self.name and getattr(self.fn, "__name__", "<lambda>") == "<lambda>":
+            raise ExplorationError("Flow: a lambda has no name to show in reports; pass name=, "
+                                   "e.g. Flow(lambda client: ..., name='checkout')")
+
     @property
     def label(self) -> str:
-        return self.name or getattr(self.fn, "__name__", "flow")
+        return self.name or self.fn.__name__
+
+    def call(self, client: Any) -> Any:
+        """The flow's coroutine for ``client``."""
+        return self.fn(client) if self.args is None else self.fn(client, self.args)
 
 
 class FlowClient:
@@ -78,10 +96,19 @@ def schedule_string(choices: Sequence[int]) -> str:
     return ",".join(str(c) for c in choices)
 
 
-def parse_schedule(text: str) -> list[int]:
+def parse_schedule(text: str, ops: int | None = None) -> list[int]:
+    """Op indices from a schedule string; with ``ops``, every index must name one of them."""
     text = text.strip()
     if "," in text or text.isdigit():
-        return [int(p) for p in text.split(",") if p.strip()]
-    if not all("A" <= c <= "Z" for c in text):
+        choices = [int(p) for p in text.split(",") if p.strip()]
+    elif all("A" <= c <= "Z" for c in text):
+        choices = [ord(c) - ord("A") for c in text]
+    else:
         raise ExplorationError(f"A schedule is letters like 'ABBA' or indices like '0,1,1,0', got {text!r}")
-    return [ord(c) - ord("A") for c in text]
+    if ops is not None:
+        bad = sorted({c for c in choices if not 0 <= c < ops})
+        if bad:
+            names = ", ".join(_letter(i) for i in range(ops))
+            raise ExplorationError(f"schedule {text!r} names op {', '.join(_letter(c) for c in bad)}, but there "
+                                   f"are only {ops} op(s): {names}")
+    return choices

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
 def coalesce(records: Sequence[StepRecord]) -> list[StepRecord]:
     """Merge each mutation's begin with its commit (or conflict) when nothing ran in between:
-    from everyone else's point of view that pair is one atomic step."""
+    from everyone else's point of view that pair is one atomic step. Steps keep the engine's
+    numbering (one per letter of the schedule string): a merged pair spans ``number``..``last``."""
     out: list[StepRecord] = []
     i = 0
     while i < len(records):
@@ -31,12 +32,12 @@ def coalesce(records: Sequence[StepRecord]) -> list[StepRecord]:
         if (r.kind == "begin" and nxt is not None and nxt.op == r.op and nxt.function == r.function
                 and nxt.kind in ("commit", "conflict")):
             kind = "mutation" if nxt.kind == "commit" else "conflict"
-            out.append(StepRecord(len(out) + 1, r.op, kind, r.function, r.snapshot_ts, nxt.commit_ts,
+            out.append(StepRecord(i + 1, r.op, kind, r.function, r.snapshot_ts, nxt.commit_ts,
                                   nxt.reads, nxt.writes, r.pending, nxt.result or r.result,
-                                  r.orders_everything or nxt.orders_everything))
+                                  r.orders_everything or nxt.orders_everything, last=i + 2))
             i += 2
             continue
-        out.append(StepRecord(len(out) + 1, r.op, r.kind, r.function, r.snapshot_ts, r.commit_ts,
+        out.append(StepRecord(i + 1, r.op, r.kind, r.function, r.snapshot_ts, r.commit_ts,
                               r.reads, r.writes, r.pending, r.result, r.orders_everything))
         i += 1
     return out
@@ -69,13 +70,15 @@ def render_timeline(example: Counterexample) -> str:
 def _timeline(schedule: str, steps: Sequence[StepRecord], op_list: Sequence[Op | Flow],
               reason: str | None, kind: str, seed: int) -> str:
     ops = ", ".join(f"{_letter(i)} = {op.label}" for i, op in enumerate(op_list))
-    lines = [f"Schedule {schedule!r} ({len(steps)} steps, "
+    engine_steps = steps[-1].end if steps else 0   # as many as the schedule string has letters
+    lines = [f"Schedule {schedule!r} ({engine_steps} steps, "
              f"{_switches([s.op for s in steps])} context switches)   ops: {ops}"]
     for s in steps:
         ts = f"snapshot {s.snapshot_ts}" if s.snapshot_ts is not None else ""
         if s.commit_ts is not None:
             ts += f" → commit {s.commit_ts}"
-        lines.append(f"  {s.number:>2}. {_letter(s.op)}  {s.kind:<9} {s.function:<30} {ts}")
+        number = f"{s.number}–{s.last}" if s.last else f"{s.number}"
+        lines.append(f"  {number + '.':>6} {_letter(s.op)}  {s.kind:<9} {s.function:<30} {ts}")
         if s.reads:
             lines.append(f"        reads  {_describe_reads(s.reads)}")
         writes = _describe_writes(s) if s.kind != "mutation" or s.writes else ""
@@ -86,7 +89,7 @@ def _timeline(schedule: str, steps: Sequence[StepRecord], op_list: Sequence[Op |
     if reason is None:
         lines.append("OK")
     else:
-        where = f" (after step {steps[-1].number})" if kind == "invariant" and steps else ""
+        where = f" (after step {steps[-1].end})" if kind == "invariant" and steps else ""
         lines.append(f"FAILED{where}: {reason}")
     lines.append(f"seed {seed}; replay: sim.replay_schedule({schedule!r})")
     return "\n".join(lines)
