@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo bench bench-peer lint clean
+.PHONY: test demo bench bench-peer lint mutants clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,11 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest -q
+
+# Semantic mutants of the committer, read sets, subscriptions and the checkers (tools/mutants.py):
+# each must make the suite fail.
+mutants: $(STAMP)
+	$(BIN)/python tools/mutants.py
 
 demo: $(STAMP)
 	$(BIN)/python -m convex_sim.cli demo

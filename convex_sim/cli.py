@@ -110,12 +110,30 @@ def demo_typescript() -> None:
     _print(str(failure))
 
 
+def check_history_file(path: str) -> int:
+    """Print the checker's report on a history file; 0 if serializable, 1 if not, 2 if unreadable."""
+    from .checker import HistoryError, check_history, load_history
+
+    try:
+        report = check_history(load_history(path))
+    except (OSError, HistoryError) as exc:
+        print(f"convex-sim check-history: {exc}", file=sys.stderr)
+        return 2
+    _print(str(report))
+    return 0 if report.ok else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="convex-sim", description="A deterministic Convex simulator.")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="run the bundled scenarios end to end and print what happened")
     commands.add_parser("version", help="print the version")
+    checker = commands.add_parser("check-history", help="check a JSON Lines history file for "
+                                                        "dependency cycles (docs/checking.md)")
+    checker.add_argument("history", help="the .jsonl history file")
     options = parser.parse_args(argv)
+    if options.command == "check-history":
+        return check_history_file(options.history)
     if options.command == "version":
         from importlib.metadata import version
 

@@ -349,12 +349,16 @@ class ConvexSim(_Caller):
                 max_schedules: int | None = None, seed: int | None = None,
                 setup: Callable[[ConvexSim], Any] | None = None,
                 expected_errors: Iterable[type[BaseException]] = (), reduction: bool = True,
-                check_subscriptions: bool = True) -> Any:
+                check_subscriptions: bool = True, check_history: bool = True,
+                compare: str = "auto", pct_depth: int = 3) -> Any:
         """Run ``ops`` (``Op``/``Flow``) concurrently under many schedules; return an
         :class:`~convex_sim.explore.ExplorationResult`. The sim's state is unchanged afterwards.
 
         ``invariant(ctx)`` runs after every commit (raise or return False to fail);
-        ``check_serializable`` demands that each outcome equal some serial order's;
+        ``check_serializable`` demands that each outcome equal some serial order's, comparing
+        what ``compare`` says (``"auto"``: the final state and the results of single-transaction
+        ops; ``"both"``, ``"state"``, ``"results"``); ``check_history`` checks each schedule's
+        committed transactions for dependency cycles (docs/checking.md);
         ``strategy`` is ``"exhaustive"`` (with partial-order reduction unless
         ``reduction=False``), ``"random"`` or ``"pct"``; ``setup(sim)`` runs before each schedule;
         ``check_subscriptions`` checks what every subscribed client was shown in each schedule.
@@ -363,8 +367,9 @@ class ConvexSim(_Caller):
 
         return explore(self, ops, invariant=invariant, check_serializable=check_serializable,
                        strategy=strategy, max_schedules=max_schedules, seed=seed, setup=setup,
-                       expected_errors=expected_errors, reduction=reduction,
-                       check_subscriptions=check_subscriptions)
+                       expected_errors=expected_errors, reduction=reduction, pct_depth=pct_depth,
+                       check_subscriptions=check_subscriptions, check_history=check_history,
+                       compare=compare)
 
     def replay_schedule(self, schedule: str, ops: Sequence[Any] | None = None, **options: Any) -> Any:
         """Re-run one schedule (a counterexample's ``.schedule``) from the current state.
@@ -391,10 +396,7 @@ class ConvexSim(_Caller):
         return replay(make_explorer(self, ops, **options), schedule_string([c % n for c in choices]) if choices else "")
 
     def _remember_exploration(self, explorer: Any, result: Any) -> None:
-        self._last_exploration = (explorer.ops, {
-            "invariant": explorer.invariant, "check_serializable": explorer.check_serializable,
-            "seed": explorer.seed, "setup": explorer.setup, "expected_errors": explorer.expected_errors,
-            "check_subscriptions": explorer.check_subscriptions})
+        self._last_exploration = (explorer.ops, dict(explorer.options))
         self.explorations.append(result)
 
     # -- whole-simulator snapshots (the explorer rewinds to them) ---------------------------

@@ -397,10 +397,9 @@ class Client:
             updates[sub.id] = sub.instance.value
         if self._layer_for_next_commit:
             self._drop_layers(ts)
-        if updates:
-            self._transition(ts, updates, dict.fromkeys(updates, ts))
-        else:
-            self.ts = ts
+        # Even with no update the client moves to ``ts``, claiming its view is current there:
+        # an empty transition records that claim, so check_consistency checks it.
+        self._transition(ts, updates, dict.fromkeys(updates, ts))
 
     # -- optimistic layers -----------------------------------------------------------------
     def _optimistic_value(self, sub: Subscription) -> Any:
@@ -579,9 +578,10 @@ def check_consistency(client: Client, *, since: int = 0) -> ConsistencyReport:
     * each value it shows at timestamp T equals a fresh run of its query at T;
     * all values of one transition were computed at its timestamp;
     * timestamps never go backwards;
-    * no change was missed: at every transition, and at the end if connected,
-      *every* subscription matches a fresh run (a skipped change shows as a
-      stale value).
+    * no change was missed: at every transition — including the empty ones that
+      move the client to a new timestamp with no update — and at the end if
+      connected, *every* subscription matches a fresh run (a change that was
+      never pushed shows as a stale value).
     """
     manager = client.manager
     problems: list[str] = []

@@ -17,6 +17,8 @@ fails, its report gets a "convex-sim" section with the seed and every call
 the test made through the fixture, and the timeline and replay line of each
 failing exploration. ``--convex-explore-budget N`` caps every ``sim.explore``
 that does not set ``max_schedules`` itself; ``--convex-seed`` seeds them too.
+``--convex-check-history`` records every transaction each ``convex`` sim commits and
+fails a test whose history has a dependency cycle (docs/checking.md).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ DEFAULT_SEED = 0
 _SIMS = pytest.StashKey[list]()
 _SEED = pytest.StashKey[int]()
 _SAVED_DEFAULTS = pytest.StashKey[dict]()
+_RECORDERS = pytest.StashKey[list]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -46,6 +49,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--convex-explore-budget", dest="convex_explore_budget", type=int, default=None, metavar="N",
         help="default max_schedules of every sim.explore() in the run (a test's explicit value wins)")
+    group.addoption(
+        "--convex-check-history", dest="convex_check_history", action="store_true", default=False,
+        help="record the transactions of every convex fixture's sim and fail a test whose history "
+             "is not serializable (a dependency cycle: G0..G2)")
     parser.addini("convex_sim_app", "package holding the app's Convex functions (e.g. myapp)")
     parser.addini("convex_sim_schema",
                   "the app's schema object, 'module:attribute' (default: <app>.schema:schema)")
@@ -167,7 +174,23 @@ def convex(request: pytest.FixtureRequest) -> ConvexSim:
     except ConvexSimError as exc:
         raise pytest.UsageError(f"convex fixture: {exc}") from exc
     request.node.stash.setdefault(_SIMS, []).append(sim)
+    if request.config.getoption("convex_check_history"):
+        from convex_sim.checker import HistoryRecorder
+
+        request.node.stash.setdefault(_RECORDERS, []).append(HistoryRecorder(sim.db))
     return sim
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """With --convex-check-history: after the test body, check each sim's recorded history."""
+    result = yield
+    for recorder in item.stash.get(_RECORDERS, []):
+        recorder.stop()
+        report = recorder.check()
+        if not report.ok:
+            raise AssertionError(f"--convex-check-history: {report}")
+    return result
 
 
 @pytest.hookimpl(wrapper=True)

@@ -8,8 +8,8 @@ def test_demo_explores_the_scenarios_and_shows_the_race(capsys):
     assert "bank:transfer x3 (one mutation each)      exhaustive: 12 schedules, 3 distinct outcomes, ok" in out
     assert "bank:transfer_via_action x2               exhaustive: 10 schedules, 2 distinct outcomes, 1 failure(s)" in out
     assert "signup: register_via_action x2" in out and "orders: place + cancel" in out
-    assert "Schedule 'BAAABB' (4 steps, 2 context switches)" in out
-    assert "FAILED (after step 4): invariant failed: ada has balance -20" in out
+    assert "Schedule 'BAAABB' (6 steps, 2 context switches)" in out
+    assert "FAILED (after step 6): invariant failed: ada has balance -20" in out
 
 
 def test_version(capsys):

@@ -196,3 +196,65 @@ def test_more_than_eight_operations_search_serial_orders(races):
     (example,) = racy.failures
     assert example.kind == "serializability"
     assert "no serial order of [A, B, C, D, E, F, G, H, I] gives this outcome (searched" in example.reason
+
+
+def seats_app():
+    from convex_sim import ConvexError, query
+
+    schema = define_schema({"seats": define_table({"who": v.string()})})
+
+    @query(args={})
+    def taken(ctx, args):
+        return len(ctx.db.query("seats").collect())
+
+    @mutation(args={"who": v.string()})
+    def book(ctx, args):
+        if len(ctx.db.query("seats").collect()) >= 1:
+            raise ConvexError({"code": "FULL"})
+        ctx.db.insert("seats", {"who": args["who"]})
+        return "booked"
+
+    registry = Registry()
+    registry.register("seats:taken", taken)
+    registry.register("seats:book", book)
+    return ConvexSim(schema, registry)
+
+
+async def book_if_free(client, args):
+    """Check the limit on the client, then book (the server checks it again)."""
+    if await client.query("seats:taken", {}) >= 1:
+        return "full"
+    return await client.mutation("seats:book", args)
+
+
+def test_what_serializability_compares_for_multi_transaction_ops(bank):
+    sim = seats_app()
+    flows = [Flow(book_if_free, {"who": "ada"}, name="ada books"), Flow(book_if_free, {"who": "bob"}, name="bob books")]
+    # "auto": a flow's result depends on where its client check ran; only its effects count.
+    assert sim.explore(flows).ok
+    assert sim.explore(flows, compare="state").ok
+    both = sim.explore(flows, compare="both")
+    (example,) = both.failures
+    assert example.kind == "serializability" and "ConvexError({'code': 'FULL'})" in example.reason
+    assert "ops: A = ada books, B = bob books" in str(example)
+    # The lost update of transfer_via_action is in the state: found under "auto" too.
+    racy = bank.explore([Op("bank:transfer_via_action", TRANSFER)] * 2)
+    assert [f.kind for f in racy.failures] == ["serializability"]
+    assert "balance -20 vs 40" in racy.failures[0].reason and "result of" not in racy.failures[0].reason
+    with pytest.raises(ExplorationError, match=r"compare must be one of \['auto', 'both', 'state', 'results'\], got 'all'"):
+        sim.explore(flows, compare="all")
+
+
+def test_flow_arguments_names_and_bad_schedules(races):
+    with pytest.raises(ExplorationError, match="a lambda has no name to show in reports; pass name="):
+        Flow(lambda client: client.query("counter:get", {"name": "x"}))
+    with pytest.raises(ExplorationError, match="args must be a dict or None, got 3"):
+        Flow(counter.read_then_write, 3)
+    named = Flow(lambda client: client.query("counter:get", {"name": "x"}), name="peek")
+    assert named.label == "peek" and Flow(counter.read_then_write).label == "read_then_write"
+    result = races.explore([Flow(counter.read_then_write)] * 2)
+    with pytest.raises(ExplorationError, match=r"schedule 'ZZZ' names op Z, but there are only 2 op\(s\): A, B"):
+        races.replay_schedule("ZZZ")
+    with pytest.raises(ExplorationError, match="names op C"):
+        races.replay_schedule("ABC")
+    assert races.replay_schedule(result.failures[0].schedule).kind == "serializability"

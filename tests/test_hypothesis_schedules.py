@@ -31,8 +31,8 @@ def test_find_shrinks_to_the_four_step_race():
     run = sim.run_schedule(ops, minimal, invariant=no_overdraft, check_serializable=False)
     assert run.failure == "invariant failed: ada has balance -20"
     assert run.schedule == "BAAAAABB"
-    assert str(run).startswith("Schedule 'BAAAAABB' (5 steps")
-    assert "FAILED (after step 5): invariant failed: ada has balance -20" in str(run)
+    assert str(run).startswith("Schedule 'BAAAAABB' (8 steps")
+    assert "FAILED (after step 8): invariant failed: ada has balance -20" in str(run)
 
 
 @settings(max_examples=40, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -163,9 +163,36 @@ def test_explore_budget_option_and_failure_report(pytester):
         "*SCHEDULES 25*",
         "*convex-sim*",
         "explore: random: 25 schedules*",
-        "Schedule '*' (4 steps*",
-        "FAILED (after step 4): invariant failed: ada has balance -20",
+        "Schedule '*' (6 steps*",
+        "FAILED (after step 6): invariant failed: ada has balance -20",
         "seed 0; replay: sim.replay_schedule(*)",
     ])
     bad = run(pytester, "--convex-explore-budget", "0")
     assert bad.ret != 0
+
+
+def test_check_history_option_fails_a_test_with_a_dependency_cycle(pytester):
+    make_app(pytester, "apphist")
+    pytester.makeini("[pytest]\nconvex_sim_app = apphist\n")
+    pytester.makepyfile("""
+        def test_fine(convex):
+            for text in "abc":
+                convex.mutation("notes:add", {"text": text})
+
+        def test_lost_update(convex, monkeypatch):
+            note = convex.mutation("notes:add", {"text": "x"})
+            monkeypatch.setattr(type(convex.db), "find_conflict", lambda self, reads, since: None)
+            first, second = convex.db.begin("edit one"), convex.db.begin("edit two")
+            for txn in (first, second):
+                txn.patch(note, {"text": txn.get(note)["text"] + "!"})
+            first.commit()
+            second.commit()
+    """)
+    off = run(pytester)
+    off.assert_outcomes(passed=2)
+    on = run(pytester, "--convex-check-history")
+    on.assert_outcomes(passed=1, failed=1)
+    on.stdout.fnmatch_lines(["*--convex-check-history: history: 3 transactions (3 committed)*1 anomaly",
+                             "*G-single: a cycle with exactly one anti-dependency*",
+                             "*T3 edit two  snapshot 1 → commit 3",
+                             "*rw → T2: T3 read notes * at snapshot 1; T2's update (commit 2) replaced that version"])

@@ -240,3 +240,20 @@ def test_explorer_checks_subscribed_clients_on_every_schedule(chat):
     assert result.ok and result.schedules_run == 90  # 6 steps, 2 per op: 6! / 2**3
     assert len(checked) == 2 * 90
     assert watcher.transitions and len(watcher.transitions) == 1  # state restored afterwards
+
+
+def test_checker_flags_a_change_that_was_never_pushed(chat):
+    from tools.mutants import patched
+
+    sim, ada, general, _ = chat
+    client = sim.client()
+    sub = client.subscribe("messages:recent", recent(general))
+    with patched("subscriptions-miss-new-keys"):   # a new message is not pushed to the client
+        ada.mutation("messages:send", {"channel": general, "body": "lost"})
+    assert sub.value == [] and client.ts == sim.db.latest_ts   # stale, yet claiming to be current
+    problems = check_consistency(client).problems
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"transition 2: messages:recent({{'channel': '{general}', 'count': 10}}) "
+                                  f"shows [] at ts {sim.db.latest_ts}, but the query gives [")
+    ada.mutation("messages:send", {"channel": general, "body": "seen"})
+    assert bodies(sub.value) == ["lost", "seen"] and check_consistency(client, since=2).ok

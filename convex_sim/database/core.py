@@ -61,6 +61,9 @@ class Database:
         self.latest_ts = 0
         self.history = History(self._tables, self.log, self._log_ts, self._id_tables)
         self.commit_listeners: list[Callable[[Commit], None]] = []
+        #: Called with each transaction that commits and its Commit (None for a read-only one,
+        #: which commits at its begin timestamp): what a history recorder hooks into.
+        self.transaction_listeners: list[Callable[[Transaction, Commit | None], None]] = []
         for number, (name, definition) in enumerate((system_tables or {}).items(), start=1):
             self._declare(name, number, definition)
         if schema is not None:

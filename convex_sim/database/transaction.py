@@ -115,9 +115,9 @@ class Transaction:
             self._check_open()
         t = self.db.table(table, function=self.function)
         self._record(ReadRange(table, "by_id", (), (TOP,), f"{table} (count)"))
-        ts, pending, versions = self.begin_ts, self.pending, t.versions
+        ts, pending = self.begin_ts, self.pending
         total = 0
-        for doc_id in versions:
+        for doc_id in t.versions:
             if doc_id not in pending:
                 version = t.visible(doc_id, ts)
                 total += version is not None and version[1] is not None
@@ -308,6 +308,8 @@ class Transaction:
         if not self.pending:
             self.abort()
             self.commit_ts = self.begin_ts
+            for listener in self.db.transaction_listeners:
+                listener(self, None)
             return self.begin_ts
         found = self.conflict()
         self.abort()
@@ -316,6 +318,8 @@ class Transaction:
                 f"{self.function}: optimistic concurrency conflict: {found}", found)
         commit = self.db._apply(self.pending, self._written_bytes, self.function)
         self.commit_ts = commit.ts
+        for listener in self.db.transaction_listeners:
+            listener(self, commit)
         return commit.ts
 
     def abort(self) -> None:

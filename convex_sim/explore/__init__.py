@@ -1,0 +1,51 @@
+"""The concurrency explorer: run operations under many schedules and check each one.
+
+The model (see docs/exploring.md):
+
+* An **operation** is ``Op("bank:transfer", args)`` (a mutation, action or
+  query call) or ``Flow(async_fn)`` (a client making several calls).
+* It advances in **steps**. A mutation is *begin* (run the handler on the
+  snapshot of the latest commit, buffering writes) then *commit* (OCC
+  validation; a conflict sends it back to *begin*). An action or flow takes
+  one step per awaited call. Jobs an operation schedules run as further steps
+  of it, the clock moving to their due time.
+* A **schedule** is the sequence of choices of which operation advances next.
+  The engine works on that sequence alone, like Hypothesis' engine on its
+  choice sequence: strategies pick choices, shrinking rewrites them, and
+  neither knows anything about the app.
+
+Every schedule starts from the simulator's state when ``explore`` was called
+(rewound through the MVCC write log, not copied) and is checked: the user's
+invariant after every commit, and op-level serializability (the outcome must
+equal that of some serial order of the same operations).
+
+Modules, one concern each: ``ops`` (operations, schedule strings),
+``execution`` (one schedule, step by step), ``outcomes`` (canonical outcomes,
+serial orders), ``strategies`` (which schedules to run), ``shrinking``
+(generic over choice sequences), ``render`` (timelines, HTML), ``results``
+(what an exploration returns) and ``engine`` (the checks and entry points).
+"""
+
+from .engine import (
+    CHECK_OPTIONS,
+    COMPARE,
+    DEFAULTS,
+    ENUMERATE_SERIAL_ORDERS_UP_TO,
+    STRATEGIES,
+    _Explorer,
+    explore,
+    make_explorer,
+    replay,
+)
+from .execution import Failure, StepRecord, _Execution
+from .ops import ExplorationError, Flow, FlowClient, Op, parse_schedule, schedule_string
+from .render import coalesce, render_html, render_timeline, write_atomically
+from .results import Counterexample, ExplorationResult, ScheduleRun
+from .shrinking import shrink
+
+__all__ = [
+    "CHECK_OPTIONS", "COMPARE", "DEFAULTS", "ENUMERATE_SERIAL_ORDERS_UP_TO", "STRATEGIES", "Counterexample", "ExplorationError",
+    "ExplorationResult", "Failure", "Flow", "FlowClient", "Op", "ScheduleRun", "StepRecord",
+    "_Execution", "_Explorer", "coalesce", "explore", "make_explorer", "parse_schedule",
+    "render_html", "render_timeline", "replay", "schedule_string", "shrink", "write_atomically",
+]

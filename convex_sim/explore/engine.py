@@ -1,0 +1,305 @@
+"""The explorer: the starting state, the checks of one schedule, and the entry points."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from ..functions import HTTP_ACTION, MUTATION, QUERY, ConvexFunction
+from ..runtime import QueryCtx, UserIdentity, run_guarded
+from .execution import Failure, StepRecord, _Execution
+from .ops import ExplorationError, Flow, Op, _letter, parse_schedule, schedule_string
+from .outcomes import _difference, _guided_orders, _topological_orders
+from .render import coalesce
+from .results import Counterexample, ExplorationResult, ScheduleRun
+from .shrinking import _switches, shrink
+from .strategies import _Search
+
+STRATEGIES = ("exhaustive", "random", "pct")
+#: Above this many operations, serial orders are searched, not enumerated.
+ENUMERATE_SERIAL_ORDERS_UP_TO = 8
+#: Defaults a test runner may change (the pytest plugin's --convex-explore-budget).
+DEFAULTS: dict[str, Any] = {"max_schedules": 10_000, "seed": None}
+#: What op-level serializability compares: ``"auto"`` (the final state, and the results of
+#: ops that are one transaction: mutations and queries), ``"both"`` (every op's result too),
+#: ``"state"`` or ``"results"`` alone. See docs/exploring.md.
+COMPARE = ("auto", "both", "state", "results")
+#: The checks of a schedule and their defaults (``explore``, ``replay_schedule``, ``run_schedule``).
+CHECK_OPTIONS: dict[str, Any] = {
+    "invariant": None, "check_serializable": True, "check_subscriptions": True, "check_history": True,
+    "compare": "auto", "seed": 0, "setup": None, "expected_errors": (),
+}
+
+
+# --- The explorer ------------------------------------------------------------------------------------
+
+
+class _Explorer:
+    """One exploration's fixed parts: the ops, the checks, the starting state, serial outcomes."""
+
+    def __init__(self, sim: Any, ops: Sequence[Op | Flow], **options: Any) -> None:
+        unknown = sorted(set(options) - set(CHECK_OPTIONS))
+        if unknown:
+            raise ExplorationError(f"explore: unknown option(s) {unknown}; expected some of {sorted(CHECK_OPTIONS)}")
+        self.options = {**CHECK_OPTIONS, **options}
+        self.options["expected_errors"] = tuple(self.options["expected_errors"])
+        if self.options["compare"] not in COMPARE:
+            raise ExplorationError(f"explore: compare must be one of {list(COMPARE)}, got {self.options['compare']!r}")
+        self.sim = sim
+        self.ops = list(ops)
+        if not self.ops:
+            raise ExplorationError("explore: give at least one Op or Flow.")
+        self.functions: list[ConvexFunction | None] = []
+        for i, op in enumerate(self.ops):
+            if isinstance(op, Op):
+                fn = sim.runtime.registry.resolve(op.ref, caller=f"explore op {_letter(i)}")
+                if fn.kind == HTTP_ACTION:
+                    raise ExplorationError(f"explore op {_letter(i)}: {fn.path} is an HTTP action; use sim.fetch.")
+                self.functions.append(fn)
+            elif isinstance(op, Flow):
+                self.functions.append(None)
+            else:
+                raise ExplorationError(f"explore: op {_letter(i)} must be Op(...) or Flow(...), got {op!r}")
+        self.invariant = self.options["invariant"]
+        self.check_serializable = self.options["check_serializable"]
+        self.check_subscriptions = self.options["check_subscriptions"]
+        self.check_history = self.options["check_history"]
+        self.seed = self.options["seed"]
+        self.setup = self.options["setup"]
+        self.expected_errors = self.options["expected_errors"]
+        #: Per op: whether its result is part of what serializability compares.
+        self.compared_results = [self._result_compared(fn) for fn in self.functions]
+        self.compare_state = self.options["compare"] != "results"
+        self.stats = {"conflicts": 0, "sleep_blocked": 0}
+        self._live: _Execution | None = None
+        self._client_marks = [(c, len(c.transitions)) for c in sim.subscriptions.clients if c.subscriptions]
+        self.start = sim.capture_state()
+        self.initial_ids = frozenset(d["_id"] for rows in self.final_state().values() for d in rows)
+        self._serial: dict[tuple[int, ...], str | None] = {}
+        self.identities = [self._make_identity(op) for op in self.ops]
+        # The exploration owns the database until close(): other recorders see none of its schedules.
+        self._listeners = list(sim.db.transaction_listeners)
+        sim.db.transaction_listeners.clear()
+
+    def _result_compared(self, fn: ConvexFunction | None) -> bool:
+        compare = self.options["compare"]
+        if compare == "auto":   # one transaction: its result is atomic with its writes
+            return fn is not None and fn.kind in (MUTATION, QUERY)
+        return compare in ("both", "results")
+
+    # -- state ---------------------------------------------------------------------------------
+    def reset(self, execution: _Execution | None = None) -> None:
+        """Close the live execution, rewind to the start, run ``setup``."""
+        if self._live is not None:
+            self._live.close()
+        self._live = execution
+        self.sim.restore_state(self.start)
+        if execution is not None and execution.recorder is not None:
+            execution.recorder.start()
+        if self.setup is not None:
+            self.setup(self.sim)
+
+    def close(self) -> None:
+        """Close the live execution and put the simulator back as it was."""
+        if self._live is not None:
+            self._live.close()
+            self._live = None
+        self.sim.restore_state(self.start)
+        listeners = self.sim.db.transaction_listeners
+        listeners[:] = [*self._listeners, *(x for x in listeners if x not in self._listeners)]
+
+    def final_state(self) -> dict[str, list[dict]]:
+        txn = self.sim.db.begin("explore", read_only=True)
+        state = {}
+        for table in sorted(self.sim.db.table_names()):
+            state[table] = [dict(d) for d in txn.scan(table, "by_creation_time")]
+        return state
+
+    def _make_identity(self, op: Op | Flow) -> UserIdentity | None:
+        identity = op.identity
+        if identity is None or isinstance(identity, UserIdentity):
+            return identity
+        if isinstance(identity, dict):
+            return self.sim.with_identity(**identity).identity
+        raise ExplorationError(f"explore: identity must be a UserIdentity or a dict of its fields, got {identity!r}")
+
+    # -- checks ----------------------------------------------------------------------------------
+    def check_invariant(self, record: StepRecord) -> Failure | None:
+        if self.invariant is None:
+            return None
+        txn = self.sim.db.begin("invariant", read_only=True)
+        ctx = QueryCtx(self.sim.runtime, txn, None, "invariant", False)
+        frame = self.sim.runtime.new_frame("invariant", QUERY)
+        try:
+            verdict = run_guarded(frame, lambda: self.invariant(ctx))
+        except AssertionError as exc:
+            message = str(exc).split("\n")[0]  # pytest's rewriting appends "\nassert ..."
+            return Failure("invariant", f"invariant failed: {message or 'assertion failed'}")
+        except Exception as exc:
+            return Failure("invariant", f"invariant raised {type(exc).__name__}: {exc}")
+        if verdict is False:
+            name = getattr(self.invariant, "__name__", "invariant")
+            return Failure("invariant", f"invariant {name!r} returned False")
+        return None
+
+    def serial_outcome(self, order: tuple[int, ...]) -> str | None:
+        if order not in self._serial:
+            execution = _Execution(self)
+            for op in order:
+                while not execution.runners[op].done:
+                    execution.step(op)
+            outcome, _error = execution.outcome()
+            self._serial[order] = outcome.compared if outcome is not None else None
+            execution.close()
+        return self._serial[order]
+
+    def serializability_failure(self, outcome: str, execution: _Execution) -> Failure | None:
+        n = len(self.ops)
+        candidates: Iterable[tuple[int, ...]]
+        guided = _guided_orders(execution, n)
+        if n <= ENUMERATE_SERIAL_ORDERS_UP_TO:
+            candidates = itertools.chain(guided, itertools.permutations(range(n)))
+        else:
+            candidates = itertools.islice(itertools.chain(guided, _topological_orders(execution, n)), 200)
+        seen = set()
+        for order in candidates:
+            if order in seen:
+                continue
+            seen.add(order)
+            if self.serial_outcome(order) == outcome:
+                return None
+        closest = guided[0]
+        names = ", ".join(_letter(i) for i in range(n))
+        diff = _difference(outcome, self.serial_outcome(closest) or "")
+        searched = "" if n <= ENUMERATE_SERIAL_ORDERS_UP_TO else f" (searched {len(seen)} orders)"
+        return Failure("serializability",
+                       f"no serial order of [{names}] gives this outcome{searched}; closest serial order "
+                       f"{'→'.join(_letter(i) for i in closest)} differs in: {diff}")
+
+    # -- one schedule ------------------------------------------------------------------------------
+    def run(self, choices: Sequence[int]) -> tuple[_Execution, str | None, Failure | None]:
+        execution = _Execution(self)
+        execution.run_choices(choices)
+        return execution, *self.verdict(execution)
+
+    def verdict(self, execution: _Execution) -> tuple[str | None, Failure | None]:
+        """(outcome, failure) of a finished execution (serial runs may replace the live one)."""
+        if execution.failure:
+            return None, execution.failure
+        if self.check_subscriptions:
+            failure = self.subscription_failure()
+            if failure:
+                return None, failure
+        outcome, error = execution.outcome()
+        if error or outcome is None:
+            return None, error
+        if execution.recorder is not None:
+            report = execution.recorder.check()
+            if not report.ok:
+                return outcome.full, Failure("history", "the committed transactions of this schedule are "
+                                                        f"not serializable: {report.anomalies[0]}")
+        if self.check_serializable:
+            failure = self.serializability_failure(outcome.compared, execution)
+            if failure:
+                return outcome.full, failure
+        return outcome.full, None
+
+    def subscription_failure(self) -> Failure | None:
+        """Every client's transitions during this schedule, checked (see check_consistency)."""
+        from ..subscriptions import check_consistency
+
+        for client, since in self._client_marks:
+            report = check_consistency(client, since=since)
+            if not report.ok:
+                return Failure("subscription", f"client {client.id}: {report.problems[0]}")
+        return None
+
+    def schedule_of(self, execution: _Execution) -> list[int]:
+        return [r.op for r in execution.records]
+
+
+# --- Entry points ----------------------------------------------------------------------------------
+
+
+def _progress_bar(total: int) -> Any:
+    if not sys.stderr.isatty() or total < 200:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc="convex-sim explore", unit="schedule", leave=False, file=sys.stderr)
+
+
+def explore(sim: Any, ops: Sequence[Op | Flow], *, strategy: str = "exhaustive",
+            max_schedules: int | None = None, seed: int | None = None, reduction: bool = True,
+            pct_depth: int = 3, **checks: Any) -> ExplorationResult:
+    """Run ``ops`` concurrently under many schedules and check each one; see ``ConvexSim.explore``.
+
+    ``checks`` are the names of :data:`CHECK_OPTIONS` (``invariant``, ``check_serializable``,
+    ``check_history``, ``compare``, ...).
+    """
+    if strategy not in STRATEGIES:
+        raise ExplorationError(f"explore: strategy must be one of {list(STRATEGIES)}, got {strategy!r}")
+    budget = max_schedules if max_schedules is not None else DEFAULTS["max_schedules"]
+    if type(budget) is not int or budget < 1:
+        raise ExplorationError(f"explore: max_schedules must be an int >= 1, got {budget!r}")
+    seed = seed if seed is not None else (DEFAULTS["seed"] if DEFAULTS["seed"] is not None else 0)
+    explorer = _Explorer(sim, ops, seed=seed, **checks)
+    progress = _progress_bar(budget)
+    search = _Search(explorer, budget, progress)
+    exhausted = False
+    try:
+        if strategy == "exhaustive":
+            exhausted = search.exhaustive(reduction)
+        elif strategy == "random":
+            search.random_walks(random.Random(seed))
+        else:
+            search.pct(random.Random(seed), max(pct_depth, 1))
+        failures = [_counterexample(explorer, choices, reason) for choices, reason in search.failures]
+    finally:
+        if progress is not None:
+            progress.close()
+        explorer.close()
+    stats = dict(explorer.stats)
+    result = ExplorationResult(strategy, search.schedules_run, len(search.outcomes), failures, stats, exhausted)
+    sim._remember_exploration(explorer, result)
+    return result
+
+
+def _counterexample(explorer: _Explorer, choices: list[int], found: Failure) -> Counterexample:
+    def run(candidate: list[int]) -> tuple[tuple, list[int]] | None:
+        execution, _outcome, failure = explorer.run(candidate)
+        if failure is None or failure.kind != found.kind:
+            return None
+        executed = explorer.schedule_of(execution)
+        # What a reader counts first: the steps of the timeline, then engine steps, then switches.
+        return (len(coalesce(execution.records)), len(executed), _switches(executed), executed), executed
+
+    small = shrink(choices, run)
+    execution, _outcome, failure = explorer.run(small)
+    schedule = schedule_string(explorer.schedule_of(execution))
+    example = Counterexample(schedule, str(failure or found), coalesce(execution.records), explorer.ops,
+                             explorer.seed, kind=(failure or found).kind, records=execution.records)
+    example._replay = lambda: replay(explorer, schedule)
+    return example
+
+
+def replay(explorer: _Explorer, schedule: str) -> ScheduleRun:
+    """Run one schedule string against an explorer's starting state, then restore the sim."""
+    try:
+        execution, outcome, failure = explorer.run(parse_schedule(schedule, len(explorer.ops)))
+        return ScheduleRun(schedule_string(explorer.schedule_of(execution)), coalesce(execution.records),
+                           failure.message if failure else None, outcome, explorer.ops, explorer.seed,
+                           failure.kind if failure else "")
+    finally:
+        explorer.close()
+
+
+def make_explorer(sim: Any, ops: Sequence[Op | Flow], **options: Any) -> _Explorer:
+    """An explorer for ``run_schedule``/``replay_schedule`` (no search); ``options`` as
+    :data:`CHECK_OPTIONS`."""
+    return _Explorer(sim, ops, **options)

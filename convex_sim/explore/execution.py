@@ -1,0 +1,363 @@
+"""One schedule's execution: operations advanced step by step, each step recorded."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from ..checker import DocWrite, HistoryRecorder, KeyRange, doc_writes, footprints_overlap, key_range
+from ..database import Commit, ReadRange, Write, WriteConflict
+from ..errors import ContentionError, ConvexError
+from ..functions import ACTION, MUTATION, PUBLIC, QUERY, ConvexFunction
+from ..runtime import Step, UserIdentity, pump, stable_seed
+from ..scheduler import SCHEDULED_FUNCTIONS, SCHEDULED_MUTATION_RETRIES
+from ..values import format_value
+from .ops import Flow, FlowClient, Op, _letter
+from .outcomes import _canonical
+
+if TYPE_CHECKING:
+    from .engine import _Explorer
+
+
+# --- Steps and their footprints ------------------------------------------------------------
+
+
+@dataclass
+class StepRecord:
+    """What one step did: the unit of a schedule and of a counterexample's timeline."""
+
+    number: int
+    op: int
+    kind: str                      # begin | commit | conflict | query | job | scheduler.* | storage.*
+    function: str
+    snapshot_ts: int | None = None
+    commit_ts: int | None = None
+    reads: tuple[ReadRange, ...] = ()
+    writes: tuple[Write, ...] = ()
+    pending: tuple[tuple[str, str], ...] = ()   # (table, id) buffered by a begin
+    result: str = ""
+    orders_everything: bool = False   # its footprint is unknown or global (a clock jump, a vector search)
+
+    last: int = 0   # a merged begin and commit (see coalesce): the number of its last engine step
+    _footprint: tuple | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def end(self) -> int:
+        """The number of this step's last engine step."""
+        return self.last or self.number
+
+    def footprint(self) -> tuple[tuple[DocWrite, ...], tuple[KeyRange, ...]]:
+        """The step's writes and reads as the history checker sees them (computed once)."""
+        if self._footprint is None:
+            self._footprint = (doc_writes(Commit(0, self.writes)), tuple(key_range(r) for r in self.reads))
+        return self._footprint
+
+    def depends_on(self, other: StepRecord) -> bool:
+        """Whether the order of this step and ``other`` (of another op) can matter: decided by
+        the history checker's footprint code, never by the committer's own conflict check."""
+        if self.orders_everything or other.orders_everything:
+            return True
+        (writes, reads), (other_writes, other_reads) = self.footprint(), other.footprint()
+        return footprints_overlap(writes, other_writes, other_reads) or \
+            footprints_overlap(other_writes, writes, reads)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a schedule failed. ``kind`` groups failures (shrinking keeps it):
+    ``"invariant"``, ``"serializability"`` or ``"error <Type>"``."""
+
+    kind: str
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass
+class _Pending:
+    kind: str
+    function: str
+
+
+# --- One schedule's execution ------------------------------------------------------------------
+
+
+class _OpRunner:
+    """Advances one operation step by step (its generator pauses before each step)."""
+
+    def __init__(self, index: int, gen: Generator[_Pending, None, Any]) -> None:
+        self.index, self.gen = index, gen
+        self.done = False
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.pending: _Pending | None = None
+        self.advance()
+
+    def advance(self) -> None:
+        try:
+            self.pending = next(self.gen)
+        except StopIteration as stop:
+            self.done, self.result, self.pending = True, stop.value, None
+        except Exception as exc:  # the operation failed: its error is its result
+            self.done, self.error, self.pending = True, exc, None
+
+
+class _Execution:
+    """Runs one schedule from the exploration's starting state."""
+
+    def __init__(self, explorer: _Explorer) -> None:
+        self.x = explorer
+        self.sim = explorer.sim
+        self.runtime = explorer.sim.runtime
+        self.db = explorer.sim.db
+        #: The schedule's committed transactions, for the history check (started by reset).
+        self.recorder = HistoryRecorder(self.db, start=False) if explorer.check_history else None
+        explorer.reset(self)
+        self.records: list[StepRecord] = []
+        self.failure: Failure | None = None
+        self._current_op = -1
+        self._job_ids: dict[int, list[str]] = {}
+        self._op_calls = [0] * len(explorer.ops)
+        self.runtime.seed_source = self._next_seed
+        self.runners = []
+        for i, op in enumerate(explorer.ops):
+            self._current_op = i
+            self.runners.append(_OpRunner(i, self._op_steps(i, op)))
+
+    def _next_seed(self) -> int:
+        """Each operation's n-th function execution gets the same seed in every schedule."""
+        op = self._current_op
+        self._op_calls[op] += 1
+        return stable_seed(self.x.seed, op, self._op_calls[op])
+
+    def close(self) -> None:
+        """Abandon the ops that did not finish (their tasks are cancelled, not left to the GC)."""
+        if self.recorder is not None:
+            self.recorder.stop()
+        for runner in self.runners:
+            if not runner.done:
+                runner.gen.close()
+                runner.done = True
+        if self.runtime.seed_source == self._next_seed:
+            self.runtime.seed_source = None
+
+    # -- running ---------------------------------------------------------------------------
+    def enabled(self) -> list[int]:
+        return [r.index for r in self.runners if not r.done]
+
+    def step(self, op: int) -> StepRecord:
+        runner = self.runners[op]
+        self._current_op = op
+        if self.recorder is not None:
+            self.recorder.context["op"] = _letter(op)
+        before = len(self.records)
+        latest = self.db.latest_ts
+        runner.advance()
+        if len(self.records) == before:  # defensive: every step records itself
+            self._record("step", runner.pending.function if runner.pending else "?")
+        record = self.records[-1]
+        if self.db.latest_ts != latest and self.failure is None:
+            self.failure = self.x.check_invariant(record)
+        return record
+
+    def run_choices(self, choices: Iterable[int]) -> None:
+        """Follow ``choices`` (an op index each; a disabled one means the lowest enabled op),
+        then finish the remaining ops in index order."""
+        for choice in choices:
+            enabled = self.enabled()
+            if not enabled or self.failure:
+                return
+            self.step(choice if choice in enabled else enabled[0])
+        while (enabled := self.enabled()) and not self.failure:
+            self.step(enabled[0])
+
+    # -- recording -----------------------------------------------------------------------
+    def _record(self, kind: str, function: str, **fields: Any) -> StepRecord:
+        record = StepRecord(len(self.records) + 1, self._current_op, kind, function, **fields)
+        self.records.append(record)
+        return record
+
+    # -- operation generators ---------------------------------------------------------------
+    def _op_steps(self, index: int, op: Op | Flow) -> Generator[_Pending, None, Any]:
+        identity = self.x.identities[index]
+        if isinstance(op, Flow):
+            fn = ConvexFunction(ACTION, PUBLIC, _flow_handler(op), None, None)
+            fn.path = f"flow {op.label}"
+            client = FlowClient(self.runtime, identity)
+            result = yield from self._action(self.runtime.action_process(fn, client, identity, raw=True))
+        else:
+            fn = self.x.functions[index]
+            if fn.kind == MUTATION:
+                result = yield from self._mutation(fn, op.args, identity)
+            elif fn.kind == QUERY:
+                result = yield from self._query(fn, op.args, identity)
+            else:
+                result = yield from self._action(self.runtime.action_process(fn, op.args, identity))
+        yield from self._jobs(index)
+        return result
+
+    def _mutation(self, fn: ConvexFunction, args: Any, identity: UserIdentity | None,
+                  body: Any = None, label: str = "", retries: int | None = None) -> Generator[_Pending, None, Any]:
+        runtime = self.runtime
+        checked = runtime.check_args(fn, args) if body is None else {}
+        name = label or fn.path or "?"
+        for _attempt in range((runtime.max_retries if retries is None else retries) + 1):
+            yield _Pending("begin", name)
+            attempt = runtime.begin_mutation(fn, checked, identity, body)
+            txn = attempt.txn
+            self._record("begin", name, snapshot_ts=txn.begin_ts, reads=tuple(txn.reads),
+                         pending=tuple((t, i) for i, (t, _d) in txn.pending.items()),
+                         result=_render_outcome(attempt.result, attempt.error))
+            if attempt.error is not None:
+                raise attempt.error
+            yield _Pending("commit", name)
+            try:
+                ts = runtime.commit_mutation(attempt)
+            except WriteConflict as conflict:
+                self.x.stats["conflicts"] += 1
+                self._record("conflict", name, snapshot_ts=txn.begin_ts, reads=tuple(txn.reads),
+                             result=f"conflict: {conflict.conflict}")
+                continue
+            writes = self.db.log[-1].writes if txn.pending and self.db.latest_ts == ts else ()
+            self._note_jobs(writes)
+            self._record("commit", name, snapshot_ts=txn.begin_ts, commit_ts=ts if writes else None,
+                         reads=tuple(txn.reads), writes=tuple(writes),
+                         result=_render_outcome(attempt.result, None))
+            return attempt.result
+        raise ContentionError(f"{name} failed after {runtime.max_retries + 1} attempts because of "
+                              "too much contention.")
+
+    def _query(self, fn: ConvexFunction, args: Any, identity: UserIdentity | None) -> Generator[_Pending, None, Any]:
+        yield _Pending("query", fn.path or "?")
+        try:
+            result, txn = self.runtime.call_query(fn, args, identity)
+        except Exception as exc:
+            self._record("query", fn.path or "?", snapshot_ts=self.db.latest_ts, result=_render_outcome(None, exc))
+            raise
+        self._record("query", fn.path or "?", snapshot_ts=txn.begin_ts, reads=tuple(txn.reads),
+                     result=_render_outcome(result, None))
+        if self.recorder is not None:
+            self.recorder.add(txn)   # a query never commits: recorded at its snapshot
+        return result
+
+    def _action(self, process: Generator[Step, Any, Any]) -> Generator[_Pending, None, Any]:
+        return (yield from pump(process, self._perform))
+
+    def _perform(self, step: Step) -> Generator[_Pending, None, Any]:
+        if step.kind == QUERY:
+            return (yield from self._query(step.fn, step.args, step.identity))  # type: ignore[arg-type]
+        if step.kind == MUTATION:
+            return (yield from self._mutation(step.fn, step.args, step.identity))  # type: ignore[arg-type]
+        yield _Pending(step.kind, step.describe())
+        latest = self.db.latest_ts
+        try:
+            result = self.runtime.run_step(step)
+        except Exception as exc:
+            self._record(step.kind, step.describe(), result=_render_outcome(None, exc))
+            raise
+        writes = tuple(w for c in self.db.commits_after(latest) for w in c.writes)
+        self._note_jobs(writes)
+        self._record(step.kind, step.describe(), commit_ts=self.db.latest_ts if writes else None,
+                     writes=writes, result=_render_outcome(result, None),
+                     orders_everything=step.kind == "vector_search")
+        return result
+
+    # -- scheduled jobs as steps of the op that scheduled them ----------------------------------
+    def _note_jobs(self, writes: Sequence[Write]) -> None:
+        for write in writes:
+            if write.table == SCHEDULED_FUNCTIONS and write.old is None:
+                self._job_ids.setdefault(self._current_op, []).append(write.id)
+
+    def _jobs(self, index: int) -> Generator[_Pending, None, None]:
+        """Run the op's scheduled jobs (and theirs), in due order, as more steps of the op."""
+        scheduler = self.sim.scheduler
+        while self._job_ids.get(index):
+            queue = self._job_ids[index]
+            rows = [(self.db.begin("explore", read_only=True).get(j), j) for j in queue]
+            row, job_id = min((r for r in rows if r[0] is not None),
+                              key=lambda r: (r[0]["scheduled_time"], r[0]["_creationTime"]), default=(None, None))
+            if row is None:
+                return
+            queue.remove(job_id)
+            fn = self.runtime.registry.resolve(row["name"])
+            args = row["args"][0] if row["args"] else {}
+            moves = row["scheduled_time"] > self.db.clock.now_ms
+            if moves:
+                self.db.clock.set(row["scheduled_time"])
+            label = f"job {fn.path}"
+            if fn.kind == MUTATION:
+                yield from self._guarded_job(
+                    self._mutation(fn, args, None, body=scheduler.mutation_job_body(job_id, fn, args),
+                                   label=label, retries=SCHEDULED_MUTATION_RETRIES), job_id, moves)
+            else:
+                yield from self._guarded_job(self._action_job(job_id, fn, args, label), job_id, moves)
+
+    def _guarded_job(self, steps: Generator[_Pending, None, Any], job_id: str, moves: bool) -> Generator[_Pending, None, None]:
+        first = len(self.records)
+        try:
+            yield from steps
+        except Exception as exc:
+            self.sim.scheduler.mark(job_id, {"kind": "failed", "error": _render_outcome(None, exc)})
+        if moves and len(self.records) > first:
+            self.records[first].orders_everything = True
+
+    def _action_job(self, job_id: str, fn: ConvexFunction, args: dict, label: str) -> Generator[_Pending, None, None]:
+        scheduler = self.sim.scheduler
+        yield _Pending("job", label)
+        latest = self.db.latest_ts
+        txn = self.db.begin("scheduler")
+        started = scheduler.start_action_job(txn, job_id)
+        txn.commit()
+        writes = tuple(w for c in self.db.commits_after(latest) for w in c.writes)
+        self._record("job", label, commit_ts=self.db.latest_ts if writes else None, writes=writes,
+                     reads=tuple(txn.reads), result="started" if started else "canceled before it ran")
+        if started:
+            yield from self._action(self.runtime.action_process(fn, args, None))
+            scheduler.mark(job_id, {"kind": "success"})
+
+    # -- outcome -----------------------------------------------------------------------------------
+    def outcome(self) -> tuple[Outcome | None, Failure | None]:
+        """(canonical outcome, failure of an unexpected error or None)."""
+        results = []
+        for runner, op in zip(self.runners, self.x.ops, strict=True):
+            if runner.error is None:
+                results.append(["ok", runner.result])
+            elif isinstance(runner.error, ConvexError):
+                results.append(["ConvexError", runner.error.data])
+            elif isinstance(runner.error, self.x.expected_errors):
+                results.append(["error", type(runner.error).__name__])
+            else:
+                name = type(runner.error).__name__
+                return None, Failure(f"error {name}", f"op {_letter(runner.index)} ({op.label}) "
+                                                      f"raised {name}: {runner.error}")
+        is_id = lambda text: self.db.table_of_id(text) is not None  # noqa: E731
+        state = self.x.final_state()
+        full = _canonical(results, state, self.x.initial_ids, is_id)
+        kept, with_state = self.x.compared_results, self.x.compare_state
+        if all(kept) and with_state:
+            return Outcome(full, full), None
+        compared = [r if keep else ["not compared"] for r, keep in zip(results, kept, strict=True)]
+        return Outcome(full, _canonical(compared, state if with_state else {}, self.x.initial_ids, is_id)), None
+
+
+class Outcome(NamedTuple):
+    """A schedule's canonical outcome (``full``), and the part serializability compares."""
+
+    full: str
+    compared: str
+
+
+def _flow_handler(flow: Flow) -> Callable[[Any, Any], Any]:
+    async def handler(ctx: Any, client: Any) -> Any:
+        return await flow.call(client)
+    return handler
+
+
+def _render_outcome(result: Any, error: BaseException | None) -> str:
+    if error is None:
+        return format_value(result, 60)
+    if isinstance(error, ConvexError):
+        return f"ConvexError({format_value(error.data, 60)})"
+    return f"{type(error).__name__}: {str(error)[:60]}"

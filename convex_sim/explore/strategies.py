@@ -1,0 +1,111 @@
+"""Strategies: which schedules to run (exhaustive with sleep sets, random walks, PCT)."""
+
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING, Any
+
+from .execution import Failure, StepRecord, _Execution
+
+if TYPE_CHECKING:
+    from .engine import _Explorer
+
+
+# --- Strategies ------------------------------------------------------------------------------------
+
+
+class _Search:
+    """Runs schedules for a strategy, collecting outcomes and failures."""
+
+    def __init__(self, explorer: _Explorer, max_schedules: int, progress: Any) -> None:
+        self.x = explorer
+        self.max_schedules = max_schedules
+        self.schedules_run = 0
+        self.outcomes: set[str] = set()
+        self.failures: list[tuple[list[int], Failure]] = []
+        self._failure_kinds: set[str] = set()
+        self.progress = progress
+
+    @property
+    def budget_left(self) -> bool:
+        return self.schedules_run < self.max_schedules
+
+    def finish(self, execution: _Execution) -> None:
+        """A complete schedule ran: check it and count it."""
+        outcome, failure = self.x.verdict(execution)
+        self.schedules_run += 1
+        if self.progress is not None:
+            self.progress.update(1)
+        if outcome is not None:
+            self.outcomes.add(outcome)
+        if failure is not None and failure.kind not in self._failure_kinds:
+            self._failure_kinds.add(failure.kind)  # one counterexample per kind of failure
+            self.failures.append((self.x.schedule_of(execution), failure))
+
+    # -- exhaustive, with sleep sets ------------------------------------------------------------
+    def exhaustive(self, reduction: bool) -> bool:
+        """Depth-first over all schedules; returns True if the whole tree was covered."""
+        return self._dfs([], {}, reduction)
+
+    def _dfs(self, prefix: list[int], sleep: dict[int, StepRecord], reduction: bool,
+             execution: _Execution | None = None) -> bool:
+        if not self.budget_left:
+            return False
+        if execution is None:
+            execution = _Execution(self.x)
+            for op in prefix:
+                execution.step(op)
+        enabled = execution.enabled()
+        if not enabled or execution.failure:
+            self.finish(execution)
+            return True
+        candidates = [op for op in enabled if op not in sleep]
+        if not candidates:
+            self.x.stats["sleep_blocked"] += 1
+            return True
+        explored: dict[int, StepRecord] = {}
+        complete = True
+        for i, op in enumerate(candidates):
+            if i > 0:
+                execution = _Execution(self.x)
+                for p in prefix:
+                    execution.step(p)
+            record = execution.step(op)
+            child_sleep = {}
+            if reduction:
+                child_sleep = {q: r for q, r in {**sleep, **explored}.items() if not r.depends_on(record)}
+            complete &= self._dfs([*prefix, op], child_sleep, reduction, execution)
+            explored[op] = record
+            if not self.budget_left:
+                return False
+        return complete
+
+    # -- random ----------------------------------------------------------------------------------
+    def random_walks(self, rng: random.Random) -> None:
+        while self.budget_left:
+            execution = _Execution(self.x)
+            while (enabled := execution.enabled()) and not execution.failure:
+                execution.step(rng.choice(enabled))
+            self.finish(execution)
+
+    # -- PCT (Burckhardt et al. 2010) --------------------------------------------------------------
+    def pct(self, rng: random.Random, depth: int) -> None:
+        n = len(self.x.ops)
+        probe = _Execution(self.x)
+        probe.run_choices([])
+        steps = max(len(probe.records), 1)
+        while self.budget_left:
+            priorities = list(range(depth, depth + n))
+            rng.shuffle(priorities)
+            change_points = sorted(rng.sample(range(1, steps + 1), min(depth - 1, steps)))
+            execution = _Execution(self.x)
+            taken = 0
+            while (enabled := execution.enabled()) and not execution.failure:
+                op = max(enabled, key=lambda i: priorities[i])
+                execution.step(op)
+                taken += 1
+                for k, point in enumerate(change_points):
+                    if point == taken:
+                        priorities[op] = depth - 1 - k  # below every initial priority
+            steps = max(steps, taken)
+            self.finish(execution)

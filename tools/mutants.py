@@ -1,0 +1,247 @@
+"""Semantic mutation testing: each mutant is a real bug, applied to a copy; the suite must fail.
+
+``make mutants`` runs every mutant below against a copy of the repository
+and fails if any survives the test suite (``python tools/mutants.py NAME...``
+runs some). A mutant is a reviewed edit modelling a bug someone could write:
+a wrong bound, a missing case, a skipped check. Each names the bug and where
+it lives; an edit whose original text no longer occurs exactly once is an
+error, so the list cannot silently rot when the code moves.
+
+Why not mutmut: it generates thousands of syntactic mutants (operator and
+constant swaps) across every file, most equivalent or irrelevant, and runs
+the whole suite for each (hours here); we want a short list of *semantic*
+mutants named after bugs, as a gate that runs in minutes. ``patched(name)``
+applies one mutant in-process, for a test that shows a checker finds it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import contextlib
+import importlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """A bug, as edits ``(original, replacement)`` of one file; each original occurs once."""
+
+    name: str
+    path: str
+    edits: tuple[tuple[str, str], ...]
+    bug: str
+
+
+MUTANTS = [
+    Mutant("contains-exclusive-hi", "convex_sim/database/log.py",
+           (("return self.lo <= key <= self.hi", "return self.lo <= key < self.hi"),),
+           "a read range excludes its last key: a write to the last row a take(n)/first() read is missed"),
+    Mutant("deletes-never-conflict", "convex_sim/database/log.py",
+           (("        if read.table != self.table:\n            return False\n        for index, old_key",
+             "        if read.table != self.table or self.new is None:\n            return False\n"
+             "        for index, old_key"),),
+           "a delete never conflicts with a read of the deleted row"),
+    Mutant("moves-conflict-only-by-id", "convex_sim/database/log.py",
+           (("or (new_key is not None and read.contains(new_key))",
+             "or (new_key is not None and old_key is None and read.contains(new_key))"),),
+           "an update moving a row into another transaction's index range is not a conflict there"),
+    Mutant("validation-skipped", "convex_sim/database/core.py",
+           (("        if not reads:\n            return None\n        by_table",
+             "        if True:\n            return None\n        by_table"),),
+           "the committer never validates a read set (no OCC)"),
+    Mutant("snapshot-reads-latest", "convex_sim/database/transaction.py",
+           (("visible(doc_id, self.begin_ts)", "visible(doc_id, self.db.latest_ts)"),
+            ("ts, pending, versions = self.begin_ts,", "ts, pending, versions = self.db.latest_ts,")),
+           "a transaction reads the latest commit instead of its snapshot"),
+    Mutant("retry-reuses-old-snapshot", "convex_sim/database/core.py",
+           (("    for attempt in range(max_retries + 1):\n        txn = db.begin(function)",
+             "    first = db.latest_ts\n    for attempt in range(max_retries + 1):\n"
+             "        txn = db.begin(function, at_ts=first)"),),
+           "a retry after a conflict runs at the first attempt's snapshot again"),
+    Mutant("descending-narrows-wrong-end", "convex_sim/database/transaction.py",
+           (("            if descending:\n                read.lo = key\n",
+             "            if descending:\n                read.hi = key\n"),),
+           "a descending scan records the wrong end of what it consumed"),
+    Mutant("invariant-not-checked", "convex_sim/explore/execution.py",
+           (("if self.db.latest_ts != latest and self.failure is None:", "if False:"),),
+           "the explorer never runs the invariant"),
+    Mutant("serial-orders-not-compared", "convex_sim/explore/engine.py",
+           (("            if self.serial_outcome(order) == outcome:", "            if True:"),),
+           "op-level serializability accepts every outcome"),
+    Mutant("reduction-ignores-ranges", "convex_sim/checker/model.py",
+           (("        for read in other_reads:\n            if write.touches(read):",
+             "        for read in other_reads:\n            if False:"),),
+           "partial-order reduction treats a write inside another step's read range as independent"),
+    Mutant("subscriptions-miss-new-keys", "convex_sim/subscriptions.py",
+           (("                for key in (old_key, new_key):", "                for key in (old_key,):"),),
+           "a subscription is not re-run when a row enters its range"),
+    Mutant("consistency-trusts-silent-advances", "convex_sim/subscriptions.py",
+           (("        view.update(transition.shown)\n        if previous",
+             "        view.update(transition.shown)\n        if not transition.updates and not "
+             "transition.shown:\n            continue\n        if previous"),),
+           "check_consistency skips a timestamp the client reached without any update"),
+    Mutant("history-no-predicate-edges", "convex_sim/checker/graph.py",
+           (("                self._add(node, nodes[j], RW_PREDICATE,",
+             "                (lambda *a: None)(node, nodes[j], RW_PREDICATE,"),),
+           "the history checker drops anti-dependencies from range reads"),
+    Mutant("history-no-item-anti-dependencies", "convex_sim/checker/graph.py",
+           (("                self._add(node, nodes[i], RW_ITEM,",
+             "                (lambda *a: None)(node, nodes[i], RW_ITEM,"),),
+           "the history checker drops anti-dependencies from document reads"),
+]
+BY_NAME = {m.name: m for m in MUTANTS}
+
+
+class MutantError(Exception):
+    """A mutant that no longer applies: its original text moved or changed."""
+
+
+def mutated_source(mutant: Mutant, source: str) -> str:
+    """``source`` with the mutant's edits applied; each original must occur exactly once."""
+    for original, replacement in mutant.edits:
+        count = source.count(original)
+        if count != 1:
+            raise MutantError(f"mutant {mutant.name}: expected the text {original!r} once in "
+                              f"{mutant.path}, found it {count} time(s); update tools/mutants.py")
+        source = source.replace(original, replacement)
+    return source
+
+
+# --- in-process: one mutant patched into the loaded modules, for a test ---------------------------
+
+
+@contextlib.contextmanager
+def patched(name: str) -> Iterator[Mutant]:
+    """Apply mutant ``name`` to the imported code (the functions its edits fall in), then undo."""
+    mutant = BY_NAME[name]
+    module = importlib.import_module(mutant.path.removesuffix(".py").replace("/", "."))
+    source = (ROOT / mutant.path).read_text()
+    undo = []
+    try:
+        for original, replacement in mutant.edits:
+            if original not in source and replacement in source:
+                continue   # running inside this mutant's own copy: the code is mutated already
+            owner, attr, new = _mutated_function(module, source, original, replacement)
+            undo.append((owner, attr, owner.__dict__[attr]))
+            setattr(owner, attr, new)
+        yield mutant
+    finally:
+        for owner, attr, old in reversed(undo):
+            setattr(owner, attr, old)
+
+
+def _mutated_function(module: object, source: str, original: str, replacement: str) -> tuple[object, str, object]:
+    """The function (or method) whose body holds ``original``, recompiled with the edit."""
+    line = source.count("\n", 0, source.index(original)) + 1
+    where = next(((owner.name if owner else None, node.name) for owner, node in _functions(ast.parse(source))
+                  if _first_line(node) <= line <= node.end_lineno), None)  # type: ignore[operator]
+    if where is None:
+        raise MutantError(f"the text {original!r} is not inside a function")
+    mutated = source.replace(original, replacement, 1)
+    owner_name, name = where
+    node = next(n for o, n in _functions(ast.parse(mutated)) if (o.name if o else None, n.name) == where)
+    text = textwrap.dedent("".join(mutated.splitlines(keepends=True)[_first_line(node) - 1:node.end_lineno]))
+    namespace: dict = {}
+    code = compile(text, f"<mutant of {name}>", "exec", flags=annotations_flag(), dont_inherit=True)
+    exec(code, vars(module), namespace)  # the mutant's own reviewed source
+    owner = module if owner_name is None else getattr(module, owner_name)
+    return owner, name, namespace[name]
+
+
+def _first_line(node: ast.FunctionDef) -> int:
+    return min([node.lineno, *(d.lineno for d in node.decorator_list)])
+
+
+def _functions(tree: ast.Module) -> Iterator[tuple[ast.ClassDef | None, ast.FunctionDef]]:
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            yield None, node
+        elif isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef):
+                    yield node, item
+
+
+def annotations_flag() -> int:
+    import __future__
+
+    return __future__.annotations.compiler_flag
+
+
+# --- the gate: each mutant on a copy of the repository, under the whole suite --------------------
+
+
+def _copy_repository(target: Path) -> None:
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, check=True,
+                           capture_output=True, text=True).stdout.split("\n")
+    for name in sorted(f for f in files if f):
+        source = ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    for modules in sorted(ROOT.glob("scenarios/*/node_modules")):
+        (target / modules.relative_to(ROOT)).symlink_to(modules, target_is_directory=True)
+
+
+def run_mutant(mutant: Mutant) -> tuple[Mutant, str, str]:
+    """Run the suite against a copy with ``mutant`` applied: ("killed" | "SURVIVED", detail)."""
+    with tempfile.TemporaryDirectory(prefix=f"mutant-{mutant.name}-") as tmp:
+        copy = Path(tmp)
+        _copy_repository(copy)
+        path = copy / mutant.path
+        path.write_text(mutated_source(mutant, path.read_text()))
+        env = {**os.environ, "PYTHONPATH": str(copy), "PYTHONHASHSEED": "0"}
+        # tests/test_mutants.py checks that the mutants apply: in a mutated copy it would fail for
+        # that reason alone, so it is left out.
+        done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+                               "--ignore=tests/test_mutants.py"],
+                              cwd=copy, env=env, capture_output=True, text=True)
+        failed = [line for line in done.stdout.splitlines() if line.startswith(("FAILED", "ERROR"))]
+        if done.returncode == 1:
+            return mutant, "killed", (failed[0] if failed else "tests failed")
+        if done.returncode == 0:
+            return mutant, "SURVIVED", "every test passed"
+        tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
+        return mutant, "ERROR", f"pytest exited {done.returncode}: {' | '.join(tail)}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("names", nargs="*", help="mutants to run (default: all)")
+    parser.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 2)), help="parallel runs")
+    parser.add_argument("--list", action="store_true", help="list the mutants and exit")
+    options = parser.parse_args(argv)
+    if options.list:
+        for m in MUTANTS:
+            print(f"{m.name:<36} {m.path:<36} {m.bug}")
+        return 0
+    unknown = [n for n in options.names if n not in BY_NAME]
+    if unknown:
+        parser.error(f"unknown mutant(s) {unknown}; --list shows them")
+    chosen = [BY_NAME[n] for n in options.names] or MUTANTS
+    for mutant in chosen:   # fail fast on a mutant that no longer applies
+        mutated_source(mutant, (ROOT / mutant.path).read_text())
+    with ThreadPoolExecutor(options.jobs) as pool:
+        outcomes = list(pool.map(run_mutant, chosen))
+    for mutant, verdict, detail in outcomes:
+        print(f"{verdict:<9} {mutant.name:<36} {detail[:110]}")
+    survivors = [m.name for m, verdict, _ in outcomes if verdict != "killed"]
+    print(f"{len(outcomes) - len(survivors)}/{len(outcomes)} mutants killed"
+          + (f"; not killed: {', '.join(survivors)}" if survivors else ""))
+    return 1 if survivors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
