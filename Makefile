@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo bench bench-peer lint mutants clean
+.PHONY: test demo bench bench-peer lint mutants conformance clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ bench: $(STAMP)
 # side by side, in one run.
 bench-peer: $(STAMP)
 	$(BIN)/python benchmarks/bench_peer.py
+
+# convex-sim and convex-test on the same TypeScript app, many seeded call sequences
+# (make test runs a short version where node is present).
+conformance: $(STAMP)
+	$(BIN)/python conformance/differential.py 1000 0
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
