@@ -115,7 +115,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="run the bundled scenarios end to end and print what happened")
     commands.add_parser("version", help="print the version")
+    from .trace import command as trace_command
+
+    trace_command.add_parser(commands)
     options = parser.parse_args(argv)
+    if options.command == "replay":
+        return trace_command.run(options)
     if options.command == "version":
         from importlib.metadata import version
 

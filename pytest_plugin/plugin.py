@@ -17,12 +17,15 @@ fails, its report gets a "convex-sim" section with the seed and every call
 the test made through the fixture, and the timeline and replay line of each
 failing exploration. ``--convex-explore-budget N`` caps every ``sim.explore``
 that does not set ``max_schedules`` itself; ``--convex-seed`` seeds them too.
+``--convex-record DIR`` writes each test's traffic through the fixture as a trace,
+``DIR/<test id>.jsonl``, for ``convex-sim replay``.
 """
 
 from __future__ import annotations
 
 import importlib
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +49,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--convex-explore-budget", dest="convex_explore_budget", type=int, default=None, metavar="N",
         help="default max_schedules of every sim.explore() in the run (a test's explicit value wins)")
+    group.addoption(
+        "--convex-record", dest="convex_record", default=None, metavar="DIR",
+        help="record each test's convex fixture traffic as a trace, DIR/<test id>.jsonl "
+             "(replay with `convex-sim replay`)")
     parser.addini("convex_sim_app", "package holding the app's Convex functions (e.g. myapp)")
     parser.addini("convex_sim_schema",
                   "the app's schema object, 'module:attribute' (default: <app>.schema:schema)")
@@ -167,7 +174,18 @@ def convex(request: pytest.FixtureRequest) -> ConvexSim:
     except ConvexSimError as exc:
         raise pytest.UsageError(f"convex fixture: {exc}") from exc
     request.node.stash.setdefault(_SIMS, []).append(sim)
+    record_dir = request.config.getoption("convex_record")
+    if record_dir:
+        _record(sim, request, Path(record_dir))
     return sim
+
+
+def _record(sim: ConvexSim, request: pytest.FixtureRequest, directory: Path) -> None:
+    """Record this test's traffic to ``directory/<test id>.jsonl`` until the test ends."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid).strip("_")
+    recorder = sim.record(directory / f"{name}.jsonl")
+    recorder.__enter__()
+    request.addfinalizer(lambda: recorder.__exit__(None, None, None))
 
 
 @pytest.hookimpl(wrapper=True)
