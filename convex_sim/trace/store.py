@@ -61,7 +61,7 @@ def write_documents(db: Any, rows: Iterable[tuple[str, str, dict | None]], *, wh
                 continue
             body = {k: x for k, x in doc.items() if k not in ("_id", "_creationTime")}
             try:
-                fields, size = txn._checked_fields(table, body, what)
+                fields, size = txn._checked_fields(table, body, "import")
             except (ValidationError, ConvexSimError) as exc:
                 bad.append(BadDocument(table, doc_id, str(exc)))
                 continue
