@@ -72,9 +72,7 @@ class ReplayReport:
     def __str__(self) -> str:
         if self.ok:
             return f"{self.trace}: {self.events} events replayed, no divergence"
-        head = (f"{self.trace}: {self.divergent_events} divergent event(s) of {self.events} "
-                f"replayed; the first:" if self.divergent_events > 1 else
-                f"{self.trace}: divergence after {self.events} events replayed:")
+        head = f"{self.trace}: {self.divergent_events} divergent event(s) in {self.events} replayed"
         return "\n".join([head, *(str(d) for d in self.divergences[:20])])
 
     def assert_ok(self) -> None:
