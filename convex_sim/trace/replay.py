@@ -108,6 +108,17 @@ def structural_diff(expected: Any, actual: Any, path: str = "") -> Iterator[str]
         yield f"{path or 'value'}: expected {_show(expected)}, got {_show(actual)}"
 
 
+def _numbers_as_floats(data: Any) -> Any:
+    """Plain JSON numbers are float64 in Convex's encoding: ``30`` (from JavaScript) is ``30.0``."""
+    if type(data) is int:
+        return float(data)
+    if isinstance(data, dict):
+        return {k: _numbers_as_floats(x) for k, x in data.items()}
+    if isinstance(data, list):
+        return [_numbers_as_floats(x) for x in data]
+    return data
+
+
 def _describe(event: dict) -> str:
     who = event.get("identity") or {}
     as_who = f" as {who.get('subject')}" if who.get("subject") else ""
@@ -212,6 +223,7 @@ class Replayer:
             actual = {"result": safe_json(method(path, from_json(event.get("args") or {})))}
         except Exception as exc:
             actual = {"error": encode_error(exc)}
+        expected, actual = _numbers_as_floats(expected), _numbers_as_floats(actual)
         recorded, got = expected.get("error"), actual.get("error")
         if recorded and got and recorded.get("type") == SERVER_ERROR and got["type"] != "ConvexError":
             actual = expected   # a deployment's server error: any non-ConvexError failure matches
