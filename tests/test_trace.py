@@ -235,3 +235,57 @@ def test_pytest_option_records_one_trace_per_test(pytester, tmp_path):
                      "test_pytest_option_records_one_trace_per_test.py_test_two.jsonl"]
     for name in files:
         assert bank_sim().replay(tmp_path / "traces" / name).ok
+
+
+# -- explore around the calls that overlapped ----------------------------------------------
+
+def production_trace(path):
+    """Two transfers through the racy action that really overlapped (times in ms)."""
+    from convex_sim.trace import TraceWriter
+
+    def call(path_, args, start, end, **outcome):
+        return {"type": "call", "client": "web", "kind": "action" if "action" in path_ else "mutation",
+                "path": path_, "args": args, "identity": None, "start": start, "snapshot_ts": None,
+                "end": end, "commit_ts": None, **outcome}
+
+    amount = {"$integer": "PAAAAAAAAAA="}   # 60
+    writer = TraceWriter(path, {"app": "scenarios.bank", "seed": 0, "clock_start": 1000.0, "fetches": "live"})
+    writer.write(call("bank:open_account", {"owner": "ada", "balance": {"$integer": "ZAAAAAAAAAA="}}, 1000, 1010,
+                      result="j57e7sr6gb10jk5ccafpzfpr5g3wvyqy"))
+    writer.write(call("bank:open_account", {"owner": "bob", "balance": {"$integer": "AAAAAAAAAAA="}}, 1020, 1030,
+                      result="j57fea5mz914gqht19ejyd3bnaa5b5nr"))
+    transfer = {"src": "ada", "dst": "bob", "amount": amount}
+    writer.write(call("bank:transfer_via_action", transfer, 2000, 2300, result=amount))
+    writer.write(call("bank:transfer_via_action", transfer, 2100, 2400,
+                      error={"type": "ConvexError", "data": {"code": "INSUFFICIENT_FUNDS"}}))
+    writer.write(call("bank:open_account", {"owner": "cy", "balance": {"$integer": "AAAAAAAAAAA="}}, 3000, 3001,
+                      result="x"))
+    writer.close()
+    return path
+
+
+def test_overlapping_calls_are_grouped_and_explored(tmp_path, capsys):
+    from convex_sim.trace import explore_overlaps, overlapping_windows
+    from scenarios.bank.bank import no_overdraft
+
+    path = production_trace(tmp_path / "prod.jsonl")
+    windows = overlapping_windows(path)
+    assert [[line for line, _ in w.calls] for w in windows] == [[4, 5]]
+    sim = sim_for_trace(path, app="scenarios.bank")
+    report = explore_overlaps(sim, path, invariant=no_overdraft)
+    assert [d.line for d in report.replay.divergences] == [6]   # the last call's recorded id is made up
+    result = report.windows[0].result
+    assert not result.ok and any(f.kind == "invariant" for f in result.failures)
+    assert not report.ok and "lines 4, 5 (bank:transfer_via_action, bank:transfer_via_action)" in str(report)
+    assert main(["replay", str(path), "--app", "scenarios.bank", "--explore",
+                 "--invariant", "scenarios.bank.bank:no_overdraft", "--budget", "50"]) == 1
+    assert "1 window(s) of overlapping calls explored" in capsys.readouterr().out
+
+
+def test_a_simulator_trace_has_no_overlapping_calls(tmp_path):
+    from convex_sim.trace import overlapping_windows
+
+    sim = bank_sim()
+    with sim.record(tmp_path / "t.jsonl"):
+        bank_session(sim)
+    assert overlapping_windows(tmp_path / "t.jsonl") == []

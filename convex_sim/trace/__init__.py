@@ -5,16 +5,18 @@ See docs/trace-format.md for the file format.
 """
 
 from .format import FORMAT, VERSION, TraceError, TraceReader, TraceWriter
+from .overlaps import OverlapReport, Window, explore_overlaps, overlapping_windows
 from .recorder import Recorder
 from .replay import Divergence, Replayer, ReplayReport, replay, sim_for_trace, structural_diff
 from .snapshot import SnapshotError, export_snapshot, load_snapshot
 from .store import BadDocument, DocumentImportError
 
 __all__ = [
-    "FORMAT", "VERSION", "BadDocument", "Divergence", "DocumentImportError", "Recorder",
+    "FORMAT", "VERSION", "BadDocument", "Divergence", "DocumentImportError", "OverlapReport",
+    "Recorder",
     "RecordingClient", "ReplayReport", "Replayer", "SnapshotError", "TraceError", "TraceReader",
-    "TraceWriter", "export_snapshot", "load_snapshot", "replay", "sim_for_trace",
-    "structural_diff",
+    "TraceWriter", "Window", "explore_overlaps", "export_snapshot", "load_snapshot",
+    "overlapping_windows", "replay", "sim_for_trace", "structural_diff",
 ]
 
 

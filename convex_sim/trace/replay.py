@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,6 +142,8 @@ class Replayer:
         self._fetch_problems: list[str] = []
         self._jobs: list[dict] = []
         self.answers_fetches = self.reader.header.get("fetches") == "recorded"
+        #: Called with each container event's line before it is replayed (explore_overlaps).
+        self.before_event: Callable[[int], None] | None = None
 
     def run(self) -> ReplayReport:
         """Replay every event (or up to the first divergence); return the report."""
@@ -158,6 +160,8 @@ class Replayer:
         try:
             for line, event, nested in self.reader.groups():
                 self.report.events += 1
+                if self.before_event is not None:
+                    self.before_event(line)
                 divergence = self._replay(line, event, nested)
                 if divergence is not None:
                     self.report.divergent_events += 1
