@@ -289,3 +289,16 @@ def test_a_simulator_trace_has_no_overlapping_calls(tmp_path):
     with sim.record(tmp_path / "t.jsonl"):
         bank_session(sim)
     assert overlapping_windows(tmp_path / "t.jsonl") == []
+
+
+def test_exploring_inside_a_recording_leaves_no_stray_events(tmp_path):
+    from convex_sim import Op
+
+    sim = bank_sim()
+    with sim.record(tmp_path / "t.jsonl"):
+        sim.mutation("bank:open_account", {"owner": "ada", "balance": 100})
+        sim.mutation("bank:open_account", {"owner": "bob", "balance": 0})
+        sim.explore([Op("bank:transfer_via_action", {"src": "ada", "dst": "bob", "amount": 60})] * 2)
+        sim.advance_time(10)
+    assert [e["type"] for e in events(tmp_path / "t.jsonl")] == ["call", "call", "clock_advance"]
+    assert bank_sim().replay(tmp_path / "t.jsonl").ok

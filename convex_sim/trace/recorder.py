@@ -64,7 +64,10 @@ class Recorder:
         self.path = path
         self.writer: TraceWriter | None = None
         self._saved: dict[str, Any] = {}
-        self._depth = 0   # nested handle calls (an HTTP request's bookkeeping) are not events
+        # Invariant: _depth counts the container events (call, HTTP request, clock move) under
+        # way; handle calls inside one are not events, and fetches and scheduled runs are
+        # recorded only inside one (not, say, while sim.explore runs in the block).
+        self._depth = 0
 
     # -- lifecycle -----------------------------------------------------------------------
     def __enter__(self) -> Recorder:
@@ -160,7 +163,11 @@ class Recorder:
         def make(original: Callable[..., Any]) -> Callable[..., Any]:
             def moved(*args: Any) -> Any:
                 start = self.sim.clock
-                result = original(*args)
+                self._depth += 1
+                try:
+                    result = original(*args)
+                finally:
+                    self._depth -= 1
                 self._write({"type": "clock_advance", "op": name, "args": list(args),
                              "from": start, "to": self.sim.clock})
                 return result
@@ -172,12 +179,15 @@ class Recorder:
 
         def run_job(job: dict) -> None:
             original(job)
-            self._write(job_outcome(sim, job))
+            if self._depth:
+                self._write(job_outcome(sim, job))
 
         return run_job
 
     def _on_fetch(self, request: httpx.Request, send: Callable[[], httpx.Response] | None) -> httpx.Response:
         assert send is not None
         response = send()
-        self._write({"type": "fetch", **network.encode_request(request), **network.encode_response(response)})
+        if self._depth:
+            self._write({"type": "fetch", **network.encode_request(request),
+                         **network.encode_response(response)})
         return response
