@@ -302,3 +302,16 @@ def test_exploring_inside_a_recording_leaves_no_stray_events(tmp_path):
         sim.advance_time(10)
     assert [e["type"] for e in events(tmp_path / "t.jsonl")] == ["call", "call", "clock_advance"]
     assert bank_sim().replay(tmp_path / "t.jsonl").ok
+
+
+def test_recording_ends_cleanly_and_cannot_nest(tmp_path):
+    sim = bank_sim()
+    with sim.record(tmp_path / "a.jsonl"):
+        with pytest.raises(RuntimeError, match="already recording"):
+            sim.record(tmp_path / "b.jsonl").__enter__()
+        sim.mutation("bank:open_account", {"owner": "ada", "balance": 1})
+        assert bank_sim().replay(tmp_path / "a.jsonl.partial").events == 1  # readable mid-run
+    assert not {"_record", "_fetch", "advance_time"} & set(vars(sim))
+    assert "run_job" not in vars(sim.scheduler)
+    sim.mutation("bank:open_account", {"owner": "bob", "balance": 1})
+    assert len(events(tmp_path / "a.jsonl")) == 1

@@ -63,7 +63,7 @@ class Recorder:
         self.sim = sim
         self.path = path
         self.writer: TraceWriter | None = None
-        self._saved: dict[str, Any] = {}
+        self._saved: dict[tuple[Any, str], tuple[Any, bool]] = {}   # -> (original, was own attr)
         # Invariant: _depth counts the container events (call, HTTP request, clock move) under
         # way; handle calls inside one are not events, and fetches and scheduled runs are
         # recorded only inside one (not, say, while sim.explore runs in the block).
@@ -88,8 +88,11 @@ class Recorder:
 
     def __exit__(self, *exc: object) -> None:
         network.intercept(None, record=True)
-        for (target, name), _ in self._saved.items():
-            vars(target).pop(name, None)
+        for (target, name), (original, own) in self._saved.items():
+            if own:
+                setattr(target, name, original)
+            else:
+                vars(target).pop(name, None)   # back to the class's method
         self._saved.clear()
         self.sim._recorder = None
         assert self.writer is not None
@@ -97,7 +100,7 @@ class Recorder:
 
     def _wrap(self, target: Any, name: str, make: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
         original = getattr(target, name)
-        self._saved[(target, name)] = original
+        self._saved[(target, name)] = (original, name in vars(target))
         setattr(target, name, make(original))
 
     def _write(self, event: dict) -> None:

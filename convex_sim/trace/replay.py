@@ -149,6 +149,7 @@ class Replayer:
         """Replay every event (or up to the first divergence); return the report."""
         sim, started = self.sim, time.perf_counter()
         run_job = sim.scheduler.run_job
+        own = vars(sim.scheduler).get("run_job")   # a recorder's wrapper, kept on exit
 
         def observed(job: dict) -> None:
             run_job(job)
@@ -172,7 +173,10 @@ class Replayer:
         finally:
             if self.answers_fetches:
                 network.intercept(None, record=False)
-            vars(sim.scheduler).pop("run_job", None)
+            if own is None:
+                vars(sim.scheduler).pop("run_job", None)
+            else:
+                sim.scheduler.run_job = own
             self.report.seconds = time.perf_counter() - started
         return self.report
 
