@@ -131,9 +131,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     checker = commands.add_parser("check-history", help="check a JSON Lines history file for "
                                                         "dependency cycles (docs/checking.md)")
     checker.add_argument("history", help="the .jsonl history file")
+    from .trace import command as trace_command
+
+    trace_command.add_parser(commands)
     options = parser.parse_args(argv)
     if options.command == "check-history":
         return check_history_file(options.history)
+    if options.command == "replay":
+        return trace_command.run(options)
     if options.command == "version":
         from importlib.metadata import version
 

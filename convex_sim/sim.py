@@ -276,6 +276,7 @@ class ConvexSim(_Caller):
         self._identity_counter = 0
         #: The TypeScript project this simulator runs (see :meth:`from_project`), else None.
         self.project: Any = None
+        self._recorder: Any = None   # the trace being recorded (see :meth:`record`)
 
     @classmethod
     def from_project(cls, path: str | os.PathLike[str], *, seed: int = 0,
@@ -449,6 +450,33 @@ class ConvexSim(_Caller):
                             "it must return an httpx.Response.")
         response.request = request
         return response
+
+    # -- traces and snapshots --------------------------------------------------------------
+    def record(self, path: str | os.PathLike[str]) -> Any:
+        """Record every call, HTTP request, clock move, scheduled run and outbound fetch to
+        the JSON Lines trace at ``path`` while the ``with`` block runs (docs/trace-format.md)."""
+        from .trace import Recorder
+
+        return Recorder(self, path)
+
+    def replay(self, trace: str | os.PathLike[str], *, keep_going: bool = False) -> Any:
+        """Replay a trace from this simulator's current state; return a
+        :class:`~convex_sim.trace.ReplayReport` (``ok``, ``first`` divergence)."""
+        from .trace import replay
+
+        return replay(self, trace, keep_going=keep_going)
+
+    def load_snapshot(self, path: str | os.PathLike[str]) -> dict[str, int]:
+        """Load a Convex snapshot export ZIP (``npx convex export``); return documents per table."""
+        from .trace import load_snapshot
+
+        return load_snapshot(self, path)
+
+    def export_snapshot(self, path: str | os.PathLike[str]) -> Any:
+        """Write the tables and stored files as a Convex snapshot export ZIP at ``path``."""
+        from .trace import export_snapshot
+
+        return export_snapshot(self, path)
 
     # -- references ----------------------------------------------------------------------
     @property

@@ -19,12 +19,15 @@ failing exploration. ``--convex-explore-budget N`` caps every ``sim.explore``
 that does not set ``max_schedules`` itself; ``--convex-seed`` seeds them too.
 ``--convex-check-history`` records every transaction each ``convex`` sim commits and
 fails a test whose history has a dependency cycle (docs/checking.md).
+``--convex-record DIR`` writes each test's traffic through the fixture as a trace,
+``DIR/<test id>.jsonl``, for ``convex-sim replay``.
 """
 
 from __future__ import annotations
 
 import importlib
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +56,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--convex-check-history", dest="convex_check_history", action="store_true", default=False,
         help="record the transactions of every convex fixture's sim and fail a test whose history "
              "is not serializable (a dependency cycle: G0..G2)")
+    group.addoption(
+        "--convex-record", dest="convex_record", default=None, metavar="DIR",
+        help="record each test's convex fixture traffic as a trace, DIR/<test id>.jsonl "
+             "(replay with `convex-sim replay`)")
     parser.addini("convex_sim_app", "package holding the app's Convex functions (e.g. myapp)")
     parser.addini("convex_sim_schema",
                   "the app's schema object, 'module:attribute' (default: <app>.schema:schema)")
@@ -178,7 +185,18 @@ def convex(request: pytest.FixtureRequest) -> ConvexSim:
         from convex_sim.checker import HistoryRecorder
 
         request.node.stash.setdefault(_RECORDERS, []).append(HistoryRecorder(sim.db))
+    record_dir = request.config.getoption("convex_record")
+    if record_dir:
+        _record(sim, request, Path(record_dir))
     return sim
+
+
+def _record(sim: ConvexSim, request: pytest.FixtureRequest, directory: Path) -> None:
+    """Record this test's traffic to ``directory/<test id>.jsonl`` until the test ends."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid).strip("_")
+    recorder = sim.record(directory / f"{name}.jsonl")
+    recorder.__enter__()
+    request.addfinalizer(lambda: recorder.__exit__(None, None, None))
 
 
 @pytest.hookimpl(wrapper=True)
