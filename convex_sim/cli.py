@@ -131,12 +131,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     checker = commands.add_parser("check-history", help="check a JSON Lines history file for "
                                                         "dependency cycles (docs/checking.md)")
     checker.add_argument("history", help="the .jsonl history file")
+    check = commands.add_parser("check", help="explore an app's declared scenarios (conformance.toml); "
+                                              "exit 0 as expected, 1 a violation, 2 bad input")
+    check.add_argument("config", nargs="?", default="conformance.toml", help="the conformance file")
+    check.add_argument("--shard", default=None, metavar="I/N", help="run every N-th scenario from the I-th")
+    check.add_argument("--junit", default=None, metavar="FILE", help="write JUnit XML here")
+    check.add_argument("--summary", default=None, metavar="FILE", help="write a Markdown summary here")
+    check.add_argument("--seed", type=int, default=0, help="seed of every simulator and exploration")
     from .trace import command as trace_command
 
     trace_command.add_parser(commands)
     options = parser.parse_args(argv)
     if options.command == "check-history":
         return check_history_file(options.history)
+    if options.command == "check":
+        from .check import main as check_main
+
+        return check_main(options.config, shard_spec=options.shard, junit=options.junit,
+                          summary=options.summary, seed=options.seed, out=_print)
     if options.command == "replay":
         return trace_command.run(options)
     if options.command == "version":
