@@ -92,7 +92,7 @@ class Scheduler:
         return _immediate(ctx._is_async, lambda: self._service.cancel(ctx.txn, job_id))
 
     def _schedule(self, when_ms: float, ref: Any, args: Any) -> Any:
-        fn = self._service.resolve(ref, self._ctx._function)
+        fn = self._service.resolve(ref, self._ctx._function, self._ctx)
         checked = self._service.check_args(fn, args, self._ctx._function)
         if isinstance(self._ctx, ActionCtx):
             return Step("scheduler.schedule", fn, checked, None, payload=when_ms)
@@ -268,8 +268,8 @@ class SchedulerService:
     def clock_ms(self) -> float:
         return self.db.clock.now_ms
 
-    def resolve(self, ref: Any, caller: str) -> ConvexFunction:
-        fn = self.runtime.registry.resolve(ref, caller=caller)
+    def resolve(self, ref: Any, caller: str, ctx: Any = None) -> ConvexFunction:
+        fn = self.runtime.lookup(ref, caller=caller, ctx=ctx)
         if fn.kind not in (MUTATION, ACTION):
             raise SchedulerError(f"In {caller}: only mutations and actions can be scheduled; {fn.path} is a {fn.kind}.")
         return fn

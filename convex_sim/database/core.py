@@ -73,6 +73,30 @@ class Database:
         self._declared[name] = (number, definition)
         self._names[number] = name
 
+    def declare_table(self, name: str, definition: TableDefinition | None) -> None:
+        """Declare one more table (a component's, under its namespace ``"<path>/<table>"``)."""
+        if name in self._declared:
+            raise UnknownTableError(f'table "{name}" is declared twice.')
+        self._declare(name, self._alloc.next_table_number, definition)
+        self._alloc.next_table_number += 1
+
+    def id_tables_for(self, namespace: str) -> Callable[[Any], str | None]:
+        """``table_of_id`` as code of the app (``""``) or a component (its path) sees it: its
+        own tables by their local names, anyone else's by a name no validator accepts."""
+        if not namespace:
+            return self.table_of_id
+        prefix = namespace + "/"
+
+        def local(doc_id: Any) -> str | None:
+            table = self.table_of_id(doc_id)
+            if table is None or table.startswith("_"):
+                return table
+            if table.startswith(prefix) and "/" not in table[len(prefix):]:
+                return table[len(prefix):]
+            return f"{table} (not in component {namespace!r})"
+
+        return local
+
     def table_names(self) -> list[str]:
         return list(self._declared)
 

@@ -262,7 +262,7 @@ class Transaction:
         schema = self.db.schema
         if definition is not None and (schema is None or schema.schema_validation or table.startswith("_")):
             try:
-                body = definition.document.check(body, (), self.db.table_of_id)
+                body = definition.document.check(body, (), self.db.id_tables_for(table.rpartition("/")[0]))
             except ValidationError as exc:
                 raise ValidationError(
                     f"In {self.function}: {op} into \"{table}\": Failed to insert or update a "
