@@ -111,8 +111,12 @@ class ComponentTree:
                     f"{caller or 'A call'}: {describe_scope(scope)} installs no component "
                     f"{ref.component!r} (installed: {sorted(children)}).")
             fn = self._in(child, ref.path, caller)
-        elif isinstance(ref, str) and scope is None and not from_code and ref not in registry.functions:
-            fn = self._by_full_path(ref, caller) or registry.resolve(ref, caller=caller)
+        elif isinstance(ref, str) and ref not in registry.functions and (found := self._by_full_path(ref, caller)):
+            if from_code:
+                raise ComponentError(
+                    f"{caller}: {ref!r} is a function of {describe_scope(scope_of(found))}; code reaches "
+                    "a component's public functions through components.<name>.<module>.<function>.")
+            fn = found
         else:
             fn = registry.resolve(ref, caller=caller)
         target = scope_of(fn)

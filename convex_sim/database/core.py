@@ -111,16 +111,19 @@ class Database:
             return table
         if type(name) is not str:
             raise UnknownTableError(f"{_where(function)}table names are strings, got {name!r}")
-        if self.schema is None and not name.startswith("_"):
+        if self.schema is None and not name.startswith("_") and "/" not in name:
             check_identifier(name, "table name")
             if not create:
                 return _Table(name, -1, None)  # an empty table nobody has written yet
             self._declare(name, self._alloc.next_table_number, None)
             self._alloc.next_table_number += 1
             return self.table(name)
-        known = ", ".join(n for n in self._declared if not n.startswith("_"))
+        namespace, _, local = name.rpartition("/")   # a component's tables: "<path>/<table>"
+        known = ", ".join(n.rpartition("/")[2] for n in self._declared
+                          if not n.startswith("_") and n.rpartition("/")[0] == namespace)
+        whose = f" of component {namespace!r}" if namespace else ""
         raise UnknownTableError(
-            f'{_where(function)}table "{name}" is not declared in the schema (tables: {known}).')
+            f'{_where(function)}table "{local}" is not declared in the schema{whose} (tables: {known}).')
 
     def table_of_id(self, doc_id: Any) -> str | None:
         """The name of the table ``doc_id`` belongs to, or None if it is not an ID here."""
