@@ -336,7 +336,7 @@ class ConvexSim(_Caller):
         project = load_project(path)
         providers = auth_providers if auth_providers is not None else project.auth_providers
         sim = cls(project.schema, project.registry, seed=seed, start_time_ms=start_time_ms,
-                  auth_providers=providers, transaction_limits=transaction_limits)
+                  auth_providers=providers, transaction_limits=transaction_limits, app=project.app)
         sim.runtime.env = dict(env or {})
         sim.project = project
         return sim

@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from ..component import ComponentReference
 from ..errors import ConvexSimError, WriteInReadOnlyError
 from ..functions import ACTION, HTTP_ACTION, MUTATION, QUERY
 from ..limits import CAMEL_NAMES
@@ -37,6 +38,8 @@ from ..runtime import (
 from ..values import UNDEFINED, from_json, to_json
 
 FUNCTION_HANDLE_PREFIX = "function://"
+#: How ``components.<name>...`` references reach the backend (convex-js ``components/index.ts``).
+CHILD_COMPONENT = "_reference/childComponent/"
 #: Queries limited to at most this many rows are read in one crossing (see ``query_stream``).
 PREFETCH_LIMIT = 8
 
@@ -101,6 +104,9 @@ def function_name(payload: Mapping[str, Any]) -> str:
             raise ConvexSimError(f"Invalid function handle {handle!r}.")
         return handle[len(FUNCTION_HANDLE_PREFIX):]
     name = payload.get("name") or payload.get("reference")
+    if isinstance(name, str) and name.startswith(CHILD_COMPONENT):   # components.<name>.<module>.<fn>
+        component, *parts = name[len(CHILD_COMPONENT):].split("/")
+        return ComponentReference(component, tuple(parts))  # type: ignore[return-value]
     if not isinstance(name, str):
         raise ConvexSimError(f"A function reference must name a function, got {json.dumps(payload)[:200]}")
     module, _, export = name.partition(":")
@@ -355,7 +361,8 @@ class Host:
         return identity_json(self.ctx.auth.get_user_identity())
 
     def function_metadata(self, _p: Mapping[str, Any]) -> Any:
-        return {"name": self.function, "componentPath": ""}
+        meta = self.ctx.meta.get_function_metadata()
+        return {"name": meta["name"], "componentPath": meta["component_path"]}
 
     def run_udf(self, p: Mapping[str, Any]) -> Any:
         name, args = function_name(p), decode(p.get("args", {}))

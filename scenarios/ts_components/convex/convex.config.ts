@@ -1,0 +1,11 @@
+import { defineApp } from "convex/server";
+import shardedCounter from "@convex-dev/sharded-counter/convex.config";
+import rateLimiter from "@convex-dev/rate-limiter/convex.config";
+import tally from "../tally/convex.config";
+
+const app = defineApp();
+app.use(shardedCounter);
+app.use(rateLimiter);
+app.use(tally, { name: "tallyA" });
+app.use(tally, { name: "tallyB" });
+export default app;

@@ -1,0 +1,7 @@
+import { defineSchema, defineTable } from "convex/server";
+import { v } from "convex/values";
+
+export default defineSchema({
+  orders: defineTable({ user: v.string(), item: v.string() }),
+  counters: defineTable({ name: v.string(), value: v.number() }).index("by_name", ["name"]),
+});

@@ -1,0 +1,36 @@
+// A small local component: its own `marks` table, public and internal functions.
+import {
+  internalMutationGeneric as internalMutation,
+  mutationGeneric as mutation,
+  queryGeneric as query,
+} from "convex/server";
+import { ConvexError, v } from "convex/values";
+
+export const mark = mutation({
+  args: { label: v.string(), fail: v.optional(v.boolean()) },
+  handler: async (ctx, { label, fail }) => {
+    const id = await ctx.db.insert("marks", { label });
+    if (fail) throw new ConvexError({ code: "TALLY_FAILED" });
+    return id;
+  },
+});
+
+export const count = query({
+  args: {},
+  handler: async (ctx) => (await ctx.db.query("marks").collect()).length,
+});
+
+export const whoami = query({
+  args: {},
+  handler: async (ctx) => {
+    const identity = await ctx.auth.getUserIdentity();
+    return { subject: identity?.subject ?? null, meta: null };
+  },
+});
+
+export const wipe = internalMutation({
+  args: {},
+  handler: async (ctx) => {
+    for (const doc of await ctx.db.query("marks").collect()) await ctx.db.delete(doc._id);
+  },
+});
