@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from . import __name__ as _package
+from .errors import ConvexError
 from .explore import Flow, Op
 from .sim import ConvexSim
 
@@ -110,6 +112,26 @@ def demo_typescript() -> None:
     _print(str(failure))
 
 
+def demo_components() -> None:
+    from scenarios.components_demo.app.schema import schema
+
+    _print("== components: a shop on a rate limiter (x2), a sharded counter and an audit log")
+    sim = ConvexSim(schema, modules="scenarios.components_demo.app", seed=0)
+    ada = sim.with_identity(subject="ada")
+    for item in ("tea", "cake", "jam"):
+        try:
+            ada.mutation("shop:place_order", {"item": item})
+        except ConvexError as exc:  # ada's token bucket is empty
+            _print(f"  third order refused by components.limiter_a: {exc}")
+    with contextlib.suppress(ConvexError):   # fails on purpose, after its component calls
+        sim.mutation("shop:place_order", {"item": "pie", "fail": True})
+    _print(f"  after a failed order, app + components rolled back as one: {sim.query('shop:stats')}")
+    sharded = sim.explore([Op("counters:incr_sharded", {})] * 3)
+    naive = sim.explore([Op("counters:incr_naive", {})] * 3)
+    _print(f"  sharded counter component x3              {sharded}")
+    _print(f"  naive single-document counter x3          {naive}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="convex-sim", description="A deterministic Convex simulator.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -124,6 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo_chat()
     _print()
     demo_explore()
+    _print()
+    demo_components()
     _print()
     demo_typescript()
     return 0

@@ -113,6 +113,18 @@ class FunctionReference:
         return self.path
 
 
+@dataclass(frozen=True)
+class FunctionHandle:
+    """A function handle (``"function://<path>"`` in Convex): names one function of the
+    deployment by its full path (``"counter/lib:add"`` inside a component), callable from
+    anywhere it is handed, app or component."""
+
+    path: str
+
+    def __str__(self) -> str:
+        return f"function://{self.path}"
+
+
 class _Namespace:
     """``api.bank.transfer`` → ``FunctionReference("bank:transfer")``."""
 

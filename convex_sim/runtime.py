@@ -42,7 +42,7 @@ from .errors import (
     ValidationError,
     add_note,
 )
-from .functions import ACTION, MUTATION, QUERY, ConvexFunction, Registry
+from .functions import ACTION, MUTATION, QUERY, ConvexFunction, FunctionHandle, Registry
 from .meta import Meta
 from .queries import Query, vector_search
 from .steps import SLEEP, ActionStuckError, ActionTask, Step, pump  # noqa: F401 (re-exported)
@@ -573,6 +573,8 @@ class Runtime:
     def lookup(self, ref: Any, *, caller: str = "", ctx: _BaseCtx | None = None) -> ConvexFunction:
         """The function ``ref`` names, for a call from ``ctx`` (its app or component's own
         functions and its components' public ones) or, without ``ctx``, from the test handle."""
+        if isinstance(ref, FunctionHandle):   # a full path, from wherever the handle was made
+            return self.registry.resolve(ref.path, caller=caller)
         if ctx is None or self.components is None:
             return self.registry.resolve(ref, caller=caller)
         return self.components.resolve(ref, caller=caller, scope=ctx._scope, from_code=True)

@@ -10,6 +10,9 @@ def test_demo_explores_the_scenarios_and_shows_the_race(capsys):
     assert "signup: register_via_action x2" in out and "orders: place + cancel" in out
     assert "Schedule 'BAAABB' (4 steps, 2 context switches)" in out
     assert "FAILED (after step 4): invariant failed: ada has balance -20" in out
+    assert "third order refused by components.limiter_a: {'code': 'RATE_LIMITED'" in out
+    assert "rolled back as one: {'orders': 2, 'counted': 2.0, 'audited': 2.0}" in out
+    assert "sharded counter component x3              exhaustive: 1 schedules, 1 distinct outcomes, ok (conflicts 0" in out
 
 
 def test_version(capsys):

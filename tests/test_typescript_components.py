@@ -107,3 +107,13 @@ def test_explorer_over_concurrent_orders_through_npm_components(shop):
     result = shop.explore(ops, invariant=consistent, check_serializable=False, max_schedules=60)
     result.assert_ok()
     assert result.schedules_run > 1
+
+
+def test_function_handles_cross_component_boundaries(shop):
+    handle = shop.with_identity(subject="ada").mutation("shop:markWithCallback", {"label": "x"})
+    assert handle == "function://shop:recordCallback"
+    orders = shop.run(lambda ctx: ctx.db.query("orders").collect())
+    assert [(o["user"], o["item"]) for o in orders] == [("nobody", "x")]   # no identity via tally
+    assert [m["label"] for m in table(shop, "tallyA", "marks")] == ["called back x"]
+    assert shop.mutation("shop:markViaHandle", {"label": "y"}) == "function://tallyB/lib:mark"
+    assert [m["label"] for m in table(shop, "tallyB", "marks")] == ["y"]

@@ -25,7 +25,7 @@ import httpx
 
 from ..component import ComponentReference
 from ..errors import ConvexSimError, WriteInReadOnlyError
-from ..functions import ACTION, HTTP_ACTION, MUTATION, QUERY
+from ..functions import ACTION, HTTP_ACTION, MUTATION, QUERY, FunctionHandle
 from ..limits import CAMEL_NAMES
 from ..queries import FilterBuilder, Query
 from ..runtime import (
@@ -102,7 +102,7 @@ def function_name(payload: Mapping[str, Any]) -> str:
     if isinstance(handle, str):
         if not handle.startswith(FUNCTION_HANDLE_PREFIX):
             raise ConvexSimError(f"Invalid function handle {handle!r}.")
-        return handle[len(FUNCTION_HANDLE_PREFIX):]
+        return FunctionHandle(handle[len(FUNCTION_HANDLE_PREFIX):])  # type: ignore[return-value]
     name = payload.get("name") or payload.get("reference")
     if isinstance(name, str) and name.startswith(CHILD_COMPONENT):   # components.<name>.<module>.<fn>
         component, *parts = name[len(CHILD_COMPONENT):].split("/")
@@ -377,9 +377,8 @@ class Host:
         raise UnsupportedSyscallError(f"{self.function}: runUdf of kind {udf!r} is not supported.")
 
     def create_function_handle(self, p: Mapping[str, Any]) -> Any:
-        name = function_name(p)
-        self.ctx._runtime.registry.resolve(name, caller=self.function)
-        return FUNCTION_HANDLE_PREFIX + name
+        fn = self.ctx._runtime.lookup(function_name(p), caller=self.function, ctx=self.ctx)
+        return FUNCTION_HANDLE_PREFIX + (fn.path or "")
 
     # -- scheduler and storage in queries and mutations ----------------------------------------
     def schedule(self, p: Mapping[str, Any]) -> Any:

@@ -4,7 +4,9 @@ import { RateLimiter, MINUTE } from "@convex-dev/rate-limiter";
 import { ShardedCounter } from "@convex-dev/sharded-counter";
 import { ConvexError, v } from "convex/values";
 import { components } from "./_generated/api";
-import { mutation, query } from "./_generated/server";
+import { createFunctionHandle } from "convex/server";
+import { internal } from "./_generated/api";
+import { internalMutation, mutation, query } from "./_generated/server";
 
 const limiter = new RateLimiter(components.rateLimiter, {
   order: { kind: "token bucket", rate: 2, period: MINUTE },
@@ -95,5 +97,33 @@ export const totals = query({
   handler: async (ctx) => {
     const doc = await ctx.db.query("counters").withIndex("by_name", (q) => q.eq("name", "hits")).unique();
     return { naive: doc?.value ?? 0, sharded: await counter().count(ctx, "hits") };
+  },
+});
+
+export const recordCallback = internalMutation({
+  args: { label: v.string() },
+  handler: async (ctx, { label }) => {
+    const who = (await ctx.auth.getUserIdentity())?.subject ?? "nobody";
+    return await ctx.db.insert("orders", { user: who, item: label });
+  },
+});
+
+// Hands a tally instance a handle to an internal app function, which it calls back.
+export const markWithCallback = mutation({
+  args: { label: v.string() },
+  handler: async (ctx, { label }) => {
+    const handle = await createFunctionHandle(internal.shop.recordCallback);
+    await ctx.runMutation(components.tallyA.lib.callBack, { handle, label });
+    return handle;
+  },
+});
+
+// A handle to a component's function, called through the handle.
+export const markViaHandle = mutation({
+  args: { label: v.string() },
+  handler: async (ctx, { label }) => {
+    const handle = await createFunctionHandle(components.tallyB.lib.mark);
+    await ctx.runMutation(handle, { label });
+    return handle;
   },
 });

@@ -3,6 +3,7 @@ import {
   internalMutationGeneric as internalMutation,
   mutationGeneric as mutation,
   queryGeneric as query,
+  type FunctionHandle,
 } from "convex/server";
 import { ConvexError, v } from "convex/values";
 
@@ -32,5 +33,14 @@ export const wipe = internalMutation({
   args: {},
   handler: async (ctx) => {
     for (const doc of await ctx.db.query("marks").collect()) await ctx.db.delete(doc._id);
+  },
+});
+
+// Calls back into whoever handed it the handle (the app, say): handles cross boundaries.
+export const callBack = mutation({
+  args: { handle: v.string(), label: v.string() },
+  handler: async (ctx, { handle, label }) => {
+    await ctx.db.insert("marks", { label: `called back ${label}` });
+    return await ctx.runMutation(handle as FunctionHandle<"mutation">, { label });
   },
 });
