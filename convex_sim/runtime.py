@@ -44,7 +44,7 @@ from .errors import (
 )
 from .functions import ACTION, MUTATION, QUERY, ConvexFunction, FunctionHandle, Registry
 from .meta import Meta
-from .queries import Query, vector_search
+from .queries import Expr, Query, vector_search
 from .steps import SLEEP, ActionStuckError, ActionTask, Step, pump  # noqa: F401 (re-exported)
 from .values import check_value, format_value, value_size
 
@@ -136,6 +136,9 @@ class Auth:
 
 # --- Database access for app code -----------------------------------------------------------
 
+#: The scheduler's system table (named here too: the scheduler is a layer above).
+JOBS_TABLE = "_scheduled_functions"
+
 
 class DatabaseReader:
     """``ctx.db`` in a query: reads from the transaction's snapshot.
@@ -143,10 +146,13 @@ class DatabaseReader:
     ``namespace`` is the path of the component whose code runs (``""``: the app); its
     tables are stored as ``"<namespace>/<table>"`` and no other code may touch them."""
 
-    __slots__ = ("_ns", "_txn")
+    __slots__ = ("_jobs", "_ns", "_txn")
 
-    def __init__(self, txn: Transaction, namespace: str = "") -> None:
+    def __init__(self, txn: Transaction, namespace: str = "",
+                 jobs: Callable[[str], bool] | None = None) -> None:
         self._txn, self._ns = txn, namespace
+        #: Which ``_scheduled_functions`` rows (by function path) this code may see; None: all.
+        self._jobs = jobs
 
     def get(self, table_or_id: str, doc_id: str | None = None) -> dict | None:
         """``get(id)`` or ``get(table, id)``: the document, or None."""
@@ -188,7 +194,7 @@ class DatabaseReader:
     @property
     def system(self) -> SystemReader:
         """Read-only access to system tables (``_storage``, ``_scheduled_functions``)."""
-        return SystemReader(self._txn)
+        return SystemReader(self._txn, self._jobs)
 
     def _user_table(self, table: Any, op: str) -> None:
         if isinstance(table, str) and table.startswith("_"):
@@ -200,18 +206,26 @@ class DatabaseReader:
 class SystemReader:
     """``ctx.db.system``: reads of system tables."""
 
-    __slots__ = ("_txn",)
+    __slots__ = ("_jobs", "_txn")
 
-    def __init__(self, txn: Transaction) -> None:
-        self._txn = txn
+    def __init__(self, txn: Transaction, jobs: Callable[[str], bool] | None = None) -> None:
+        self._txn, self._jobs = txn, jobs
 
     def get(self, doc_id: str) -> dict | None:
-        return self._txn.get(doc_id)
+        doc = self._txn.get(doc_id)
+        if doc is not None and self._jobs is not None and self._txn.db.table_of_id(doc_id) == JOBS_TABLE \
+                and not self._jobs(doc["name"]):
+            return None   # another component's (or the app's) job
+        return doc
 
     def query(self, table: str) -> Query:
         if not (isinstance(table, str) and table.startswith("_")):
             raise ConvexSimError(f"In {self._txn.function}: db.system.query({table!r}): not a system table.")
-        return Query(self._txn, table)
+        query = Query(self._txn, table)
+        if table == JOBS_TABLE and self._jobs is not None:
+            jobs = self._jobs
+            query.filter(lambda q: Expr(lambda doc: jobs(doc["name"]), "(own jobs)", 0))
+        return query
 
 
 class DatabaseWriter(DatabaseReader):
@@ -456,7 +470,10 @@ class QueryCtx(_BaseCtx):
                  function: str, is_async: bool, fn: ConvexFunction | None = None) -> None:
         super().__init__(runtime, identity, function, is_async, fn)
         self.txn = txn
-        self.db = DatabaseReader(txn, self._scope.path if self._scope is not None else "")
+        namespace = self._scope.path if self._scope is not None else ""
+        tree = runtime.components
+        jobs = None if tree is None else (lambda name: tree.owner(name) == namespace)
+        self.db = DatabaseReader(txn, namespace, jobs)
 
     def run_query(self, ref: Any, args: Mapping[str, Any] | None = None, *,
                   transaction_limits: Mapping[str, Any] | None = None,
@@ -476,7 +493,7 @@ class MutationCtx(QueryCtx):
     def __init__(self, runtime: Runtime, txn: Transaction, identity: UserIdentity | None,
                  function: str, is_async: bool, fn: ConvexFunction | None = None) -> None:
         super().__init__(runtime, txn, identity, function, is_async, fn)
-        self.db = DatabaseWriter(txn, self.db._ns)
+        self.db = DatabaseWriter(txn, self.db._ns, self.db._jobs)
 
     def run_mutation(self, ref: Any, args: Mapping[str, Any] | None = None, *,
                      transaction_limits: Mapping[str, Any] | None = None) -> Any:

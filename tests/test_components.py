@@ -10,6 +10,7 @@ from convex_sim import (
     ConvexSim,
     InvalidIdError,
     Op,
+    SchedulerError,
     UnknownTableError,
     WrongFunctionKindError,
     components,
@@ -105,6 +106,21 @@ def test_a_components_scheduled_functions_run_in_the_component(sim):
     assert audit_entries(sim) == ["later"]
     assert sim.scheduled()[0]["state"] == {"kind": "success"}
     assert sim.query("shop:stats")["audited"] == 1.0
+
+
+def test_scheduled_functions_are_visible_and_cancelable_only_by_their_owner(sim):
+    job = sim.component("audit").mutation("lib:record_later", {"what": "later", "delay_ms": 1000.0})
+    app_job = sim.run(lambda ctx: ctx.scheduler.run_after(500, "counters:incr_naive", {}))
+    jobs = lambda ctx: [j["name"] for j in ctx.db.system.query("_scheduled_functions").collect()]  # noqa: E731
+    assert sim.run(jobs) == ["counters:incr_naive"]
+    assert sim.component("audit").run(jobs) == ["audit/lib:record"]
+    assert sim.component("audit").run(lambda ctx: ctx.db.system.get(app_job)) is None
+    with pytest.raises(SchedulerError, match="no scheduled function"):
+        sim.run(lambda ctx: ctx.scheduler.cancel(job))
+    sim.component("audit").run(lambda ctx: ctx.scheduler.cancel(job))
+    sim.advance_time(1000)
+    assert audit_entries(sim) == []
+    assert sim.query("counters:totals")["naive"] == 1
 
 
 def test_function_metadata_names_the_component(sim):

@@ -94,6 +94,13 @@ class ComponentTree:
             for table, definition in (schema.tables.items() if schema is not None else ()):
                 db.declare_table(f"{inst.path}/{table}", definition)
 
+    def owner(self, path: str) -> str:
+        """The namespace (component path, ``""`` for the app) of the function at full ``path``."""
+        try:
+            return namespace_of_scope(scope_of(self.resolve(path)))
+        except FunctionNotFoundError:
+            return ""
+
     def resolve(self, ref: Any, *, caller: str = "", scope: ComponentInstance | None = None,
                 from_code: bool = False) -> ConvexFunction:
         """The function ``ref`` names, seen from ``scope`` (None: the app).
