@@ -21,7 +21,7 @@ from convex_sim import (
     v,
 )
 from convex_sim.database import WriteConflict
-from convex_sim.functions import Registry
+from convex_sim.functions import FunctionNotFoundError, Registry, action, query
 from convex_sim.runtime import ArgumentValidationError
 from scenarios.components_demo.app.schema import schema
 
@@ -238,3 +238,30 @@ def test_explorer_checks_invariants_over_component_state(sim):
     result = sim.explore(ops, invariant=counted_matches_orders, check_serializable=False)
     result.assert_ok()
     assert result.schedules_run > 1
+
+
+def test_component_actions_and_scheduling_into_components(sim):
+    @action(args={"what": v.string()})
+    async def record_twice(ctx, args):
+        for suffix in ("1", "2"):
+            await ctx.run_mutation(components.audit.lib.record, {"what": args["what"] + suffix})
+        return await ctx.run_query("lib:count_audit", {})   # its own function, by path
+
+    @query(args={})
+    def count_audit(ctx, args):
+        return ctx.run_query(components.audit.lib.count, {})
+
+    box = define_component("box", modules=Registry({"lib:record_twice": record_twice,
+                                                    "lib:count_audit": count_audit}))
+    box.use(sim.components.instance("audit").definition, name="audit")
+    app = define_app()
+    app.use(box, name="box")
+    other = ConvexSim(None, app=app)
+    assert other.action(components.box.lib.record_twice, {"what": "x"}) == 2.0
+    assert other.component("box/audit").query("lib:count") == 2.0
+    with pytest.raises(FunctionNotFoundError, match="In component 'box'"):
+        other.component("box").query("lib:nope")
+    # the app schedules a component's public function; it runs inside the component
+    assert sim.run(lambda ctx: ctx.scheduler.run_after(10, components.audit.lib.record, {"what": "s"}))
+    sim.advance_time(10)
+    assert audit_entries(sim) == ["s"]

@@ -124,6 +124,8 @@ class ComponentTree:
                     f"{caller}: {ref!r} is a function of {describe_scope(scope_of(found))}; code reaches "
                     "a component's public functions through components.<name>.<module>.<function>.")
             fn = found
+        elif scope is not None:
+            fn = self._in(scope, ref, caller)
         else:
             fn = registry.resolve(ref, caller=caller)
         target = scope_of(fn)
@@ -138,7 +140,7 @@ class ComponentTree:
                     "component's public functions are callable from its parent.")
         return fn
 
-    def _in(self, inst: ComponentInstance, path: str, caller: str) -> ConvexFunction:
+    def _in(self, inst: ComponentInstance, path: Any, caller: str) -> ConvexFunction:
         try:
             return inst.registry.resolve(path, caller=caller)
         except FunctionNotFoundError as exc:
