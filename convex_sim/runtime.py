@@ -138,6 +138,8 @@ class Auth:
 
 #: The scheduler's system table (named here too: the scheduler is a layer above).
 JOBS_TABLE = "_scheduled_functions"
+#: File storage rows: ``_storage`` for the app, ``<component path>/_storage`` for a component.
+STORAGE_SUFFIX = "/_storage"
 
 
 class DatabaseReader:
@@ -194,7 +196,7 @@ class DatabaseReader:
     @property
     def system(self) -> SystemReader:
         """Read-only access to system tables (``_storage``, ``_scheduled_functions``)."""
-        return SystemReader(self._txn, self._jobs)
+        return SystemReader(self._txn, self._jobs, self._ns)
 
     def _user_table(self, table: Any, op: str) -> None:
         if isinstance(table, str) and table.startswith("_"):
@@ -206,21 +208,25 @@ class DatabaseReader:
 class SystemReader:
     """``ctx.db.system``: reads of system tables."""
 
-    __slots__ = ("_jobs", "_txn")
+    __slots__ = ("_jobs", "_ns", "_txn")
 
-    def __init__(self, txn: Transaction, jobs: Callable[[str], bool] | None = None) -> None:
-        self._txn, self._jobs = txn, jobs
+    def __init__(self, txn: Transaction, jobs: Callable[[str], bool] | None = None, namespace: str = "") -> None:
+        self._txn, self._jobs, self._ns = txn, jobs, namespace
 
     def get(self, doc_id: str) -> dict | None:
+        table = self._txn.db.table_of_id(doc_id)
+        if table is not None and ("/" + table).endswith(STORAGE_SUFFIX) and table.rpartition("/")[0] != self._ns:
+            return None   # another component's (or the app's) file
         doc = self._txn.get(doc_id)
-        if doc is not None and self._jobs is not None and self._txn.db.table_of_id(doc_id) == JOBS_TABLE \
-                and not self._jobs(doc["name"]):
+        if doc is not None and self._jobs is not None and table == JOBS_TABLE and not self._jobs(doc["name"]):
             return None   # another component's (or the app's) job
         return doc
 
     def query(self, table: str) -> Query:
         if not (isinstance(table, str) and table.startswith("_")):
             raise ConvexSimError(f"In {self._txn.function}: db.system.query({table!r}): not a system table.")
+        if self._ns and table == STORAGE_SUFFIX[1:]:
+            table = self._ns + STORAGE_SUFFIX
         query = Query(self._txn, table)
         if table == JOBS_TABLE and self._jobs is not None:
             jobs = self._jobs

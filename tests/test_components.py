@@ -21,6 +21,7 @@ from convex_sim import (
     v,
 )
 from convex_sim.database import WriteConflict
+from convex_sim.files import StorageError
 from convex_sim.functions import FunctionNotFoundError, Registry, action, query
 from convex_sim.runtime import ArgumentValidationError
 from scenarios.components_demo.app.schema import schema
@@ -121,6 +122,35 @@ def test_scheduled_functions_are_visible_and_cancelable_only_by_their_owner(sim)
     sim.advance_time(1000)
     assert audit_entries(sim) == []
     assert sim.query("counters:totals")["naive"] == 1
+
+
+def test_a_components_files_are_its_own(sim):
+    @action(args={})
+    async def store(ctx, args):
+        return await ctx.storage.store(b"component bytes", "text/plain")
+
+    @action(args={"id": v.string()})
+    async def read(ctx, args):
+        return await ctx.storage.get(args["id"])
+
+    files = define_component("files", modules=Registry({"lib:store": store, "lib:read": read}))
+    app = define_app()
+    app.use(files, name="files")
+    other = ConvexSim(None, app=app)
+    mine = other.component("files").action("lib:store")
+    theirs = other.run(lambda ctx: ctx.db.system.query("_storage").collect())
+    assert theirs == []                                   # the app's _storage is empty
+    rows = other.component("files").run(lambda ctx: ctx.db.system.query("_storage").collect())
+    assert [r["_id"] for r in rows] == [mine]
+    assert other.component("files").action("lib:read", {"id": mine}) == b"component bytes"
+    with pytest.raises(StorageError, match="is a file of component 'files'"):
+        other.run(lambda ctx: ctx.storage.get_url(mine))
+    assert other.run(lambda ctx: ctx.db.system.get(mine)) is None
+    url = other.component("files").run(lambda ctx: ctx.storage.get_url(mine))
+    assert other.fetch(url).content == b"component bytes"   # its URL serves it
+    app_file = other.run(lambda ctx: ctx.storage.generate_upload_url())
+    uploaded = other.fetch(app_file, "POST", content=b"app bytes").json()["storageId"]
+    assert other.component("files").action("lib:read", {"id": uploaded}) is None
 
 
 def test_function_metadata_names_the_component(sim):

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConvexSimError
+from ..files import STORAGE, STORAGE_TABLE
 from ..functions import ConvexFunction, FunctionNotFoundError, Registry
 from .definition import AppDefinition, ComponentDefinition, ComponentReference
 
@@ -93,6 +94,7 @@ class ComponentTree:
             schema = inst.definition.schema
             for table, definition in (schema.tables.items() if schema is not None else ()):
                 db.declare_table(f"{inst.path}/{table}", definition)
+            db.declare_table(f"{inst.path}/{STORAGE}", STORAGE_TABLE)   # its files are its own
 
     def owner(self, path: str) -> str:
         """The namespace (component path, ``""`` for the app) of the function at full ``path``."""

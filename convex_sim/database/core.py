@@ -89,8 +89,8 @@ class Database:
 
         def local(doc_id: Any) -> str | None:
             table = self.table_of_id(doc_id)
-            if table is None or table.startswith("_"):
-                return table
+            if table is None or (table.startswith("_") and prefix + table not in self._declared):
+                return table   # a system table the namespace shares (it has no own copy)
             if table.startswith(prefix) and "/" not in table[len(prefix):]:
                 return table[len(prefix):]
             return f"{table} (not in component {namespace!r})"
@@ -120,7 +120,7 @@ class Database:
             return self.table(name)
         namespace, _, local = name.rpartition("/")   # a component's tables: "<path>/<table>"
         known = ", ".join(n.rpartition("/")[2] for n in self._declared
-                          if not n.startswith("_") and n.rpartition("/")[0] == namespace)
+                          if not n.rpartition("/")[2].startswith("_") and n.rpartition("/")[0] == namespace)
         whose = f" of component {namespace!r}" if namespace else ""
         raise UnknownTableError(
             f'{_where(function)}table "{local}" is not declared in the schema{whose} (tables: {known}).')
