@@ -36,6 +36,10 @@ class ConvexFunction:
     skip validation and transactions.
     """
 
+    #: The installed component instance this copy of the function belongs to (None: the
+    #: app); see convex_sim.component.
+    component: Any = None
+
     def __init__(self, kind: str, visibility: str, handler: Callable[..., Any],
                  args: Validator | None, returns: Validator | None) -> None:
         self.kind, self.visibility, self.handler = kind, visibility, handler

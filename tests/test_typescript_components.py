@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from convex_sim import ConvexError, ConvexSim, InvalidIdError, Op
+from convex_sim.database import WriteConflict
 
 PROJECT = Path(__file__).resolve().parent.parent / "scenarios" / "ts_components"
 
@@ -117,3 +118,21 @@ def test_function_handles_cross_component_boundaries(shop):
     assert [m["label"] for m in table(shop, "tallyA", "marks")] == ["called back x"]
     assert shop.mutation("shop:markViaHandle", {"label": "y"}) == "function://tallyB/lib:mark"
     assert [m["label"] for m in table(shop, "tallyB", "marks")] == ["y"]
+
+
+def test_a_subscription_reruns_on_a_write_inside_a_component(shop):
+    sub = shop.subscribe("shop:stats")
+    assert sub.value["tallyB"] == 0
+    shop.component("tallyB").mutation("lib:mark", {"label": "x"})
+    assert sub.value["tallyB"] == 1
+    assert len(sub.history) == 2
+
+
+def test_an_occ_conflict_on_an_npm_components_table(shop):
+    fn = shop.runtime.resolve("shop:placeOrder", "mutation")
+    first = shop.runtime.begin_mutation(fn, {"item": "a"}, None)
+    second = shop.runtime.begin_mutation(fn, {"item": "b"}, None)   # same anonymous limit row
+    shop.runtime.commit_mutation(first)
+    with pytest.raises(WriteConflict) as conflict:
+        shop.runtime.commit_mutation(second)
+    assert conflict.value.conflict.read.table == "rateLimiter/rateLimits"
