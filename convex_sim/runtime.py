@@ -614,7 +614,12 @@ class Runtime:
             raise WrongFunctionKindError(
                 f"{fn.path} is a {fn.kind.replace('_', ' ')}, not a {kind}; call it with "
                 f"{'ctx' if caller else 'sim'}.{'run_' if caller else ''}{fn.kind}(...).")
-        if public_only and (not fn.is_public or getattr(fn, "component", None) is not None):
+        if public_only and fn.component is not None:
+            raise WrongFunctionKindError(
+                f"Could not find public function for '{fn.path}': it is a function of component "
+                f"{fn.component.path!r}; clients call the app's public functions, which call "
+                "components.")
+        if public_only and not fn.is_public:
             raise WrongFunctionKindError(
                 f"Could not find public function for '{fn.path}'. Did you forget to run "
                 f"`npx convex dev`? ({fn.path} is internal: only other functions and the test "
