@@ -38,7 +38,8 @@ def table(sim: ConvexSim, component: str, name: str) -> list[dict]:
 
 
 def test_convex_config_installs_npm_and_local_components(shop):
-    assert sorted(shop.components.by_path) == ["rateLimiter", "shardedCounter", "tallyA", "tallyB"]
+    assert sorted(shop.components.by_path) == ["rateLimiter", "shardedCounter", "tallyA", "tallyA/counter",
+                                               "tallyB", "tallyB/counter"]
     shop.with_identity(subject="ada").mutation("shop:placeOrder", {"item": "tea"})
     assert shop.query("shop:stats") == {"orders": 1, "counted": 1, "tallyA": 1, "tallyB": 0}
     assert len(table(shop, "rateLimiter", "rateLimits")) == 1
@@ -136,3 +137,15 @@ def test_an_occ_conflict_on_an_npm_components_table(shop):
     with pytest.raises(WriteConflict) as conflict:
         shop.runtime.commit_mutation(second)
     assert conflict.value.conflict.read.table == "rateLimiter/rateLimits"
+
+
+def test_a_typescript_component_using_a_component(shop):
+    for label in ("x", "y"):
+        shop.mutation("shop:markIn", {"which": "A", "label": label})
+    assert shop.component("tallyA").query("lib:counted") == 2
+    assert shop.component("tallyA/counter").query("public:count", {"name": "marks"}) == 2
+    assert shop.component("tallyB/counter").query("public:count", {"name": "marks"}) == 0
+    assert shop.component("shardedCounter").query("public:count", {"name": "marks"}) == 0
+    # the failing mark's counter increment is rolled back with it
+    shop.mutation("shop:markTolerant", {"label": "z"})
+    assert shop.component("tallyA/counter").query("public:count", {"name": "marks"}) == 2

@@ -1,5 +1,6 @@
 // A small local component: its own `marks` table, public and internal functions.
 import {
+  componentsGeneric,
   internalMutationGeneric as internalMutation,
   mutationGeneric as mutation,
   queryGeneric as query,
@@ -7,10 +8,13 @@ import {
 } from "convex/server";
 import { ConvexError, v } from "convex/values";
 
+const components = componentsGeneric() as any;
+
 export const mark = mutation({
   args: { label: v.string(), fail: v.optional(v.boolean()) },
   handler: async (ctx, { label, fail }) => {
     const id = await ctx.db.insert("marks", { label });
+    await ctx.runMutation(components.counter.public.add, { name: "marks", count: 1, shards: 4 });
     if (fail) throw new ConvexError({ code: "TALLY_FAILED" });
     return id;
   },
@@ -19,6 +23,11 @@ export const mark = mutation({
 export const count = query({
   args: {},
   handler: async (ctx) => (await ctx.db.query("marks").collect()).length,
+});
+
+export const counted = query({
+  args: {},
+  handler: async (ctx) => await ctx.runQuery(components.counter.public.count, { name: "marks" }),
 });
 
 export const whoami = query({
