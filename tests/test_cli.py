@@ -13,6 +13,10 @@ def test_demo_explores_the_scenarios_and_shows_the_race(capsys):
     assert "third order refused by components.limiter_a: {'code': 'RATE_LIMITED'" in out
     assert "rolled back as one: {'orders': 2, 'counted': 2.0, 'audited': 2.0}" in out
     assert "sharded counter component x3              exhaustive: 1 schedules, 1 distinct outcomes, ok (conflicts 0" in out
+    ts_components = out.split("== typescript components:")[1]
+    assert "skipped" in ts_components or (
+        "installed: rateLimiter, shardedCounter, tallyA, tallyA/counter, tallyB, tallyB/counter" in ts_components
+        and "@convex-dev/sharded-counter add x3        exhaustive: 1 schedules" in ts_components)
 
 
 def test_version(capsys):
