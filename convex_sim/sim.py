@@ -224,6 +224,12 @@ class ComponentHandle(_Caller):
     def __init__(self, sim: ConvexSim, instance: Any) -> None:
         self._sim, self._scope, self._identity = sim, instance, None
 
+    def subscribe(self, ref: Any, args: Mapping[str, Any] | None = None) -> Any:
+        """Not here: clients subscribe to the app's queries (which may call components)."""
+        raise ConvexSimError(
+            f"sim.component({self._scope.path!r}).subscribe({ref!r}): clients reach no component "
+            "function; subscribe to an app query that calls it (sim.subscribe(...)).")
+
     def __repr__(self) -> str:
         return f"<ConvexSim handle in component {self._scope.path}>"
 

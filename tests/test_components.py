@@ -8,6 +8,7 @@ from convex_sim import (
     ComponentError,
     ConvexError,
     ConvexSim,
+    ConvexSimError,
     InvalidIdError,
     Op,
     SchedulerError,
@@ -94,6 +95,8 @@ def test_only_public_functions_of_installed_components_are_callable(sim):
         sim.run(lambda ctx: ctx.run_query("audit/lib:count", {}))
     with pytest.raises(WrongFunctionKindError, match="function of component 'audit'"):   # not from clients
         sim.client().query("audit/lib:count", {})
+    with pytest.raises(ConvexSimError, match="subscribe to an app query"):
+        sim.component("audit").subscribe("lib:count")
     sim.component("audit").mutation("lib:record", {"what": "x"})
     sim.component("audit").mutation("lib:wipe")   # the test handle may, as for internal functions
     assert audit_entries(sim) == []
