@@ -9,6 +9,7 @@ import pytest
 
 from convex_sim import ConvexError, ConvexSim, InvalidIdError, Op
 from convex_sim.database import WriteConflict
+from convex_sim.js.project import validator_from_json
 
 PROJECT = Path(__file__).resolve().parent.parent / "scenarios" / "ts_components"
 
@@ -38,8 +39,8 @@ def table(sim: ConvexSim, component: str, name: str) -> list[dict]:
 
 
 def test_convex_config_installs_npm_and_local_components(shop):
-    assert sorted(shop.components.by_path) == ["rateLimiter", "shardedCounter", "tallyA", "tallyA/counter",
-                                               "tallyB", "tallyB/counter"]
+    assert sorted(shop.components.by_path) == ["rateLimiter", "rateLimiter/batchWorker", "shardedCounter",
+                                               "tallyA", "tallyA/counter", "tallyB", "tallyB/counter"]
     shop.with_identity(subject="ada").mutation("shop:placeOrder", {"item": "tea"})
     assert shop.query("shop:stats") == {"orders": 1, "counted": 1, "tallyA": 1, "tallyB": 0}
     assert len(table(shop, "rateLimiter", "rateLimits")) == 1
@@ -149,3 +150,11 @@ def test_a_typescript_component_using_a_component(shop):
     # the failing mark's counter increment is rolled back with it
     shop.mutation("shop:markTolerant", {"label": "z"})
     assert shop.component("tallyA/counter").query("public:count", {"name": "marks"}) == 2
+
+
+def test_commit_ts_validators_are_int64(shop):
+    commit_ts = validator_from_json({"type": "commitTs"}, "test")
+    assert commit_ts.check(7, (), lambda _id: None) == 7
+    with pytest.raises(Exception, match="int64"):
+        commit_ts.check(1.5, (), lambda _id: None)
+    assert "rateLimiter/batchWorker" in shop.components.by_path   # its schema declares v.commitTs()

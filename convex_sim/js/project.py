@@ -58,6 +58,8 @@ def validator_from_json(spec: Mapping[str, Any], where: str) -> Validator:
         return _SCALARS[kind]()
     if kind == "id":
         return v.id(spec["tableName"])
+    if kind == "commitTs":   # v.commitTs(): "accepts any int64 value" (ctx.db.vars.commitTs is not modelled)
+        return v.int64()
     if kind == "literal":
         return v.literal(from_json(spec["value"]))
     if kind == "array":
