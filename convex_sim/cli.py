@@ -149,7 +149,7 @@ def demo_typescript_components() -> None:
     from .js.bundler import install_node_modules
 
     project = Path(__file__).resolve().parent.parent / "scenarios" / "ts_components"
-    _print("== typescript components: @convex-dev/sharded-counter and @convex-dev/rate-limiter "
+    _print("== typescript components: @convex-dev/sharded-counter, rate-limiter and workpool "
            "from npm, run unchanged")
     missing = node_tools_missing()
     if missing and not (project / "node_modules").is_dir():

@@ -39,8 +39,9 @@ def table(sim: ConvexSim, component: str, name: str) -> list[dict]:
 
 
 def test_convex_config_installs_npm_and_local_components(shop):
-    assert sorted(shop.components.by_path) == ["rateLimiter", "rateLimiter/batchWorker", "shardedCounter",
-                                               "tallyA", "tallyA/counter", "tallyB", "tallyB/counter"]
+    assert sorted(shop.components.by_path) == [
+        "pool", "pool/batchWorker", "rateLimiter", "rateLimiter/batchWorker", "shardedCounter",
+        "tallyA", "tallyA/counter", "tallyB", "tallyB/counter"]
     shop.with_identity(subject="ada").mutation("shop:placeOrder", {"item": "tea"})
     assert shop.query("shop:stats") == {"orders": 1, "counted": 1, "tallyA": 1, "tallyB": 0}
     assert len(table(shop, "rateLimiter", "rateLimits")) == 1
@@ -158,3 +159,14 @@ def test_commit_ts_validators_are_int64(shop):
     with pytest.raises(Exception, match="int64"):
         commit_ts.check(1.5, (), lambda _id: None)
     assert "rateLimiter/batchWorker" in shop.components.by_path   # its schema declares v.commitTs()
+
+
+def test_workpool_runs_the_apps_mutations_from_inside_the_component(shop):
+    shop.mutation("jobs:enqueue", {"count": 5})
+    assert shop.query("jobs:done") == []
+    jobs = {j["name"] for j in shop.scheduled()}
+    assert jobs and all(name.startswith("pool/") for name in jobs)   # the pool's own jobs
+    shop.finish_all_scheduled_functions(max_iterations=500)
+    assert shop.query("jobs:done") == [0, 1, 2, 3, 4]
+    assert shop.run(lambda ctx: ctx.db.system.query("_scheduled_functions").collect()) == []
+    assert len(table(shop, "pool", "work")) == 0   # finished work items are cleaned up

@@ -3,5 +3,6 @@ import { v } from "convex/values";
 
 export default defineSchema({
   orders: defineTable({ user: v.string(), item: v.string() }),
+  done: defineTable({ n: v.number() }),
   counters: defineTable({ name: v.string(), value: v.number() }).index("by_name", ["name"]),
 });
