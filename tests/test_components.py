@@ -26,6 +26,7 @@ from convex_sim.files import StorageError
 from convex_sim.functions import FunctionNotFoundError, Registry, action, query
 from convex_sim.runtime import ArgumentValidationError
 from scenarios.components_demo.app.schema import schema
+from scenarios.components_demo.audit import lib as audit_lib
 
 APP = "scenarios.components_demo.app"
 
@@ -298,3 +299,12 @@ def test_component_actions_and_scheduling_into_components(sim):
     assert sim.run(lambda ctx: ctx.scheduler.run_after(10, components.audit.lib.record, {"what": "s"}))
     sim.advance_time(10)
     assert audit_entries(sim) == ["s"]
+
+
+def test_function_objects_resolve_where_they_live(sim):
+    with pytest.raises(ComponentError, match="not a function of the app"):
+        sim.query(audit_lib.count)    # the component's own module, not the app's "lib:count"
+    clone = sim.components.instance("audit").registry.functions["lib:count"]
+    assert sim.query(clone) == 0.0    # an installed copy resolves by its full path
+    with pytest.raises(ComponentError, match="through components"):
+        sim.run(lambda ctx: ctx.run_query(clone, {}))

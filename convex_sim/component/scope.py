@@ -113,6 +113,8 @@ class ComponentTree:
         """
         children = scope.children if scope is not None else self.children
         registry = scope.registry if scope is not None else self.app_registry
+        if isinstance(ref, ConvexFunction) and ref.component is not None:
+            ref = ref.path   # an installed copy: its full path says where it lives
         if isinstance(ref, ComponentReference):
             child = children.get(ref.component)
             if child is None:
@@ -129,7 +131,7 @@ class ComponentTree:
         elif scope is not None:
             fn = self._in(scope, ref, caller)
         else:
-            fn = registry.resolve(ref, caller=caller)
+            fn = self._app_function(registry, ref, caller)
         target = scope_of(fn)
         if from_code and target is not scope:
             if target is None or target.parent is not scope:
@@ -141,6 +143,17 @@ class ComponentTree:
                     f"{caller}: {fn.local_path} of component {target.path!r} is internal; only a "  # type: ignore[attr-defined]
                     "component's public functions are callable from its parent.")
         return fn
+
+    @staticmethod
+    def _app_function(registry: Registry, ref: Any, caller: str) -> ConvexFunction:
+        """``ref`` in the app's registry; a function object must be the app's own."""
+        if not isinstance(ref, ConvexFunction):
+            return registry.resolve(ref, caller=caller)
+        if registry.functions.get(ref.path or "") is not ref:
+            raise ComponentError(
+                f"{caller or 'A call'}: {ref!r} is not a function of the app; call a component's "
+                "functions through components.<name>.<module>.<function>.")
+        return ref
 
     def _in(self, inst: ComponentInstance, path: Any, caller: str) -> ConvexFunction:
         try:
