@@ -149,8 +149,8 @@ def demo_typescript_components() -> None:
     from .js.bundler import install_node_modules
 
     project = Path(__file__).resolve().parent.parent / "scenarios" / "ts_components"
-    _print("== typescript components: @convex-dev/sharded-counter, rate-limiter and workpool "
-           "from npm, run unchanged")
+    _print("== typescript components: @convex-dev/sharded-counter, rate-limiter, workpool and "
+           "aggregate from npm, run unchanged")
     missing = node_tools_missing()
     if missing and not (project / "node_modules").is_dir():
         _print(f"  skipped: {missing}")

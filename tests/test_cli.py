@@ -15,7 +15,7 @@ def test_demo_explores_the_scenarios_and_shows_the_race(capsys):
     assert "sharded counter component x3              exhaustive: 1 schedules, 1 distinct outcomes, ok (conflicts 0" in out
     ts_components = out.split("== typescript components:")[1]
     assert "skipped" in ts_components or (
-        "installed: pool, pool/batchWorker, rateLimiter, rateLimiter/batchWorker, shardedCounter, tallyA, tallyA/counter, tallyB, tallyB/counter" in ts_components
+        "installed: pool, pool/batchWorker, rateLimiter, rateLimiter/batchWorker, scores, scores/batchWorker, shardedCounter, tallyA, tallyA/counter, tallyB, tallyB/counter" in ts_components
         and "@convex-dev/sharded-counter add x3        exhaustive: 1 schedules" in ts_components)
 
 

@@ -308,3 +308,16 @@ def test_function_objects_resolve_where_they_live(sim):
     assert sim.query(clone) == 0.0    # an installed copy resolves by its full path
     with pytest.raises(ComponentError, match="through components"):
         sim.run(lambda ctx: ctx.run_query(clone, {}))
+
+
+def test_component_names_may_not_be_app_module_folders():
+    @query(args={})
+    def f(ctx, args):
+        return 1
+
+    box = define_component("box")
+    app = define_app()
+    app.use(box, name="box")
+    assert ConvexSim(None, Registry({"box:f": f}), app=app).query("box:f") == 1   # a module named box is fine
+    with pytest.raises(ConvexSimError, match="module folder 'box'"):
+        ConvexSim(None, Registry({"box/lib:f": f}), app=app)

@@ -75,8 +75,9 @@ class ComponentTree:
         self.app_registry = registry
         self.children = {name: ComponentInstance(d, name, None) for name, d in app.uses.items()}
         self.by_path = {inst.path: inst for child in self.children.values() for inst in child.walk()}
+        folders = {path.partition(":")[0].rpartition("/")[0] for path in registry.functions}
         for name in self.children:
-            if registry.has_module_prefix(name):
+            if any(folder == name or folder.startswith(name + "/") for folder in folders):
                 raise ConvexSimError(
                     f"app.use(name={name!r}): the app has a module folder {name!r}; installed "
                     "component names and module folders must differ (function paths would clash).")

@@ -35,7 +35,7 @@ from ..runtime import (
     NondeterminismError,
     UserIdentity,
 )
-from ..values import UNDEFINED, from_json, to_json
+from ..values import UNDEFINED, contains_commit_ts, from_json, to_json
 
 FUNCTION_HANDLE_PREFIX = "function://"
 #: How ``components.<name>...`` references reach the backend (convex-js ``components/index.ts``).
@@ -269,17 +269,25 @@ class Host:
         return to_json(doc) if doc is not None else None
 
     def insert(self, p: Mapping[str, Any]) -> Any:
-        return {"_id": self._writer("db.insert").insert(p["table"], decode(p["value"]))}
+        return {"_id": self._writer("db.insert").insert(p["table"], self._written(p["value"]))}
+
+    def _written(self, payload: Any) -> Any:
+        """A value to write; one holding ``ctx.db.vars.commitTs`` marks the transaction so
+        its commit fills in the commit timestamp."""
+        value = decode(payload)
+        if contains_commit_ts(value):
+            self.ctx.txn.extras["commit_ts"] = True
+        return value
 
     def shallow_merge(self, p: Mapping[str, Any]) -> Any:
         db = self._writer("db.patch")
-        value = decode(p["value"])
+        value = self._written(p["value"])
         _ = db.patch(p["table"], decode(p["id"]), value) if p.get("table") else db.patch(decode(p["id"]), value)
         return None
 
     def replace(self, p: Mapping[str, Any]) -> Any:
         db = self._writer("db.replace")
-        value = decode(p["value"])
+        value = self._written(p["value"])
         _ = db.replace(p["table"], decode(p["id"]), value) if p.get("table") else db.replace(decode(p["id"]), value)
         return None
 

@@ -36,8 +36,8 @@ from ..functions import (
 from ..http import HttpRouter, Route
 from ..scheduler import Crons
 from ..schema import SchemaDefinition, define_schema, define_table
-from ..validators import Validator, v
-from ..values import from_json, to_json
+from ..validators import Int64Validator, Validator, v
+from ..values import COMMIT_TS, from_json, to_json
 from .abi import Host
 from .bundler import Bundle, bundle_project
 from .components import app_definition
@@ -58,8 +58,8 @@ def validator_from_json(spec: Mapping[str, Any], where: str) -> Validator:
         return _SCALARS[kind]()
     if kind == "id":
         return v.id(spec["tableName"])
-    if kind == "commitTs":   # v.commitTs(): "accepts any int64 value" (ctx.db.vars.commitTs is not modelled)
-        return v.int64()
+    if kind == "commitTs":
+        return CommitTsValidator()
     if kind == "literal":
         return v.literal(from_json(spec["value"]))
     if kind == "array":
@@ -71,6 +71,15 @@ def validator_from_json(spec: Mapping[str, Any], where: str) -> Validator:
     if kind == "union":
         return v.union(*(validator_from_json(m, where) for m in spec["value"]))
     raise ConvexSimError(f"{where}: unknown validator type {kind!r} in {json.dumps(spec)[:200]}")
+
+
+class CommitTsValidator(Int64Validator):
+    """``v.commitTs()``: any int64, or ``ctx.db.vars.commitTs`` (filled in at commit)."""
+
+    name = "commitTs"
+
+    def check(self, value: Any, path: tuple = (), ids: Any = None) -> Any:
+        return value if value is COMMIT_TS else super().check(value, path, ids)
 
 
 def _field(spec: Mapping[str, Any], where: str) -> Validator:
