@@ -164,6 +164,12 @@ def demo_typescript_components() -> None:
     _print(f"  installed: {', '.join(sorted(sim.components.by_path))}")
     _order_three(sim, "shop:placeOrder", "rateLimiter")
     _print(f"  shop:stats {sim.query('shop:stats')}")
+    for n in (3, 5, 7):
+        sim.mutation("scores:add", {"n": n})
+    sim.mutation("jobs:enqueue", {"count": 3})
+    ran = sim.finish_all_scheduled_functions(max_iterations=500)
+    _print(f"  aggregate of 3, 5, 7: {sim.query('scores:summary')}; workpool ran {sim.query('jobs:done')} "
+           f"({ran} scheduled runs)")
     _counters(sim, "shop:incrementSharded", "shop:incrementNaive", "@convex-dev/sharded-counter add x3")
 
 

@@ -16,7 +16,8 @@ def test_demo_explores_the_scenarios_and_shows_the_race(capsys):
     ts_components = out.split("== typescript components:")[1]
     assert "skipped" in ts_components or (
         "installed: pool, pool/batchWorker, rateLimiter, rateLimiter/batchWorker, scores, scores/batchWorker, shardedCounter, tallyA, tallyA/counter, tallyB, tallyB/counter" in ts_components
-        and "@convex-dev/sharded-counter add x3        exhaustive: 1 schedules" in ts_components)
+        and "@convex-dev/sharded-counter add x3        exhaustive: 1 schedules" in ts_components
+        and "aggregate of 3, 5, 7: {'count': 3.0, 'sum': 15.0}; workpool ran [0.0, 1.0, 2.0]" in ts_components)
 
 
 def test_version(capsys):

@@ -6,7 +6,7 @@ import { components } from "./_generated/api";
 import { mutation, query } from "./_generated/server";
 import type { DataModel } from "./_generated/dataModel";
 
-const scores = new TableAggregate<{ Key: number; DataModel: DataModel; TableName: "done" }>(
+const scores = new TableAggregate<{ Key: number; DataModel: DataModel; TableName: "points" }>(
   components.scores,
   { sortKey: (doc) => doc.n, sumValue: (doc) => doc.n },
 );
@@ -14,7 +14,7 @@ const scores = new TableAggregate<{ Key: number; DataModel: DataModel; TableName
 export const add = mutation({
   args: { n: v.number() },
   handler: async (ctx, { n }) => {
-    const id = await ctx.db.insert("done", { n });
+    const id = await ctx.db.insert("points", { n });
     await scores.insert(ctx, (await ctx.db.get(id))!);
   },
 });
