@@ -194,3 +194,8 @@ def test_commit_ts_placeholder_becomes_the_commit_timestamp(shop):
     first = shop.db.latest_ts
     shop.mutation("scores:logEvent", {"what": "b"})
     assert shop.query("scores:events") == [[first, "a"], [shop.db.latest_ts, "b"]]
+
+
+def test_function_metadata_gives_the_component_path(shop):
+    meta = shop.component("tallyB").query("lib:whereAmI")
+    assert (meta["name"], meta["componentPath"]) == ("lib:whereAmI", "tallyB")

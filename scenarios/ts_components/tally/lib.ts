@@ -53,3 +53,8 @@ export const callBack = mutation({
     return await ctx.runMutation(handle as FunctionHandle<"mutation">, { label });
   },
 });
+
+export const whereAmI = query({
+  args: {},
+  handler: async (ctx) => await (ctx as any).meta.getFunctionMetadata(),
+});
