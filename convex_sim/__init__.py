@@ -4,6 +4,7 @@ Test Convex-style apps fast, and find the races in them. See README.md.
 """
 
 from .auth import AuthError, TestIssuer
+from .component import ComponentError, components, define_app, define_component
 from .errors import (
     ContentionError,
     ConvexError,
@@ -54,6 +55,7 @@ __all__ = [
     "ActionStuckError",
     "ArgumentValidationError",
     "AuthError",
+    "ComponentError",
     "ContentionError",
     "ConvexError",
     "ConvexFunction",
@@ -84,6 +86,9 @@ __all__ = [
     "WriteInReadOnlyError",
     "WrongFunctionKindError",
     "action",
+    "components",
+    "define_app",
+    "define_component",
     "define_schema",
     "define_table",
     "http_action",

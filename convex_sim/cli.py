@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from . import __name__ as _package
+from .errors import ConvexError
 from .explore import Flow, Op
 from .sim import ConvexSim
 
@@ -123,6 +125,67 @@ def check_history_file(path: str) -> int:
     return 0 if report.ok else 1
 
 
+def _order_three(sim: ConvexSim, place: str, limiter: str) -> None:
+    """ada orders three times; her token bucket (2 a minute) refuses the third."""
+    ada = sim.with_identity(subject="ada")
+    for item in ("tea", "cake", "jam"):
+        try:
+            ada.mutation(place, {"item": item})
+        except ConvexError as exc:
+            _print(f"  third order refused by components.{limiter}: {exc}")
+
+
+def _counters(sim: ConvexSim, sharded_ref: str, naive_ref: str, sharded_label: str) -> None:
+    """The explorer on three concurrent increments of a sharded and of a naive counter."""
+    sharded = sim.explore([Op(sharded_ref, {})] * 3)
+    naive = sim.explore([Op(naive_ref, {})] * 3)
+    _print(f"  {sharded_label:<41} {sharded}")
+    _print(f"  {'naive single-document counter x3':<41} {naive}")
+
+
+def demo_components() -> None:
+    from scenarios.components_demo.app.schema import schema
+
+    _print("== components: a shop on a rate limiter (x2), a sharded counter and an audit log")
+    sim = ConvexSim(schema, modules="scenarios.components_demo.app", seed=0)
+    _order_three(sim, "shop:place_order", "limiter_a")
+    with contextlib.suppress(ConvexError):   # fails on purpose, after its component calls
+        sim.mutation("shop:place_order", {"item": "pie", "fail": True})
+    _print(f"  after a failed order, app + components rolled back as one: {sim.query('shop:stats')}")
+    _counters(sim, "counters:incr_sharded", "counters:incr_naive", "sharded counter component x3")
+
+
+def demo_typescript_components() -> None:
+    from pathlib import Path
+
+    from .js import BundleError, node_tools_missing
+    from .js.bundler import install_node_modules
+
+    project = Path(__file__).resolve().parent.parent / "scenarios" / "ts_components"
+    _print("== typescript components: @convex-dev/sharded-counter, rate-limiter, workpool and "
+           "aggregate from npm, run unchanged")
+    missing = node_tools_missing()
+    if missing and not (project / "node_modules").is_dir():
+        _print(f"  skipped: {missing}")
+        return
+    try:
+        install_node_modules(project)
+        sim = ConvexSim.from_project(project, seed=0)
+    except BundleError as exc:
+        _print(f"  skipped: {exc}")
+        return
+    _print(f"  installed: {', '.join(sorted(sim.components.by_path))}")
+    _order_three(sim, "shop:placeOrder", "rateLimiter")
+    _print(f"  shop:stats {sim.query('shop:stats')}")
+    for n in (3, 5, 7):
+        sim.mutation("scores:add", {"n": n})
+    sim.mutation("jobs:enqueue", {"count": 3})
+    ran = sim.finish_all_scheduled_functions(max_iterations=500)
+    _print(f"  aggregate of 3, 5, 7: {sim.query('scores:summary')}; workpool ran {sim.query('jobs:done')} "
+           f"({ran} scheduled runs)")
+    _counters(sim, "shop:incrementSharded", "shop:incrementNaive", "@convex-dev/sharded-counter add x3")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="convex-sim", description="A deterministic Convex simulator.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -160,7 +223,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     _print()
     demo_explore()
     _print()
+    demo_components()
+    _print()
     demo_typescript()
+    _print()
+    demo_typescript_components()
     return 0
 
 

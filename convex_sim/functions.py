@@ -36,6 +36,10 @@ class ConvexFunction:
     skip validation and transactions.
     """
 
+    #: The installed component instance this copy of the function belongs to (None: the
+    #: app); see convex_sim.component.
+    component: Any = None
+
     def __init__(self, kind: str, visibility: str, handler: Callable[..., Any],
                  args: Validator | None, returns: Validator | None) -> None:
         self.kind, self.visibility, self.handler = kind, visibility, handler
@@ -111,6 +115,18 @@ class FunctionReference:
 
     def __str__(self) -> str:
         return self.path
+
+
+@dataclass(frozen=True)
+class FunctionHandle:
+    """A function handle (``"function://<path>"`` in Convex): names one function of the
+    deployment by its full path (``"counter/lib:add"`` inside a component), callable from
+    anywhere it is handed, app or component."""
+
+    path: str
+
+    def __str__(self) -> str:
+        return f"function://{self.path}"
 
 
 class _Namespace:

@@ -29,7 +29,9 @@ class Meta:
         ``"query"``, ``"mutation"`` or ``"action"`` (HTTP actions too), ``visibility`` is
         ``"public"`` or ``"internal"``."""
         kind = self._fn.kind if self._fn is not None else (MUTATION if self._txn is not None else ACTION)
-        return {"name": self._function, "component_path": "",
+        scope = getattr(self._fn, "component", None)
+        return {"name": getattr(self._fn, "local_path", self._function),
+                "component_path": scope.path if scope is not None else "",
                 "type": ACTION if kind == HTTP_ACTION else kind,
                 "visibility": self._fn.visibility if self._fn is not None else PUBLIC}
 

@@ -36,13 +36,15 @@ from .errors import (
     ContentionError,
     ConvexError,
     ConvexSimError,
+    InvalidIdError,
     InvalidValueError,
+    UnknownTableError,
     ValidationError,
     add_note,
 )
-from .functions import ACTION, MUTATION, QUERY, ConvexFunction, Registry
+from .functions import ACTION, MUTATION, QUERY, ConvexFunction, FunctionHandle, Registry
 from .meta import Meta
-from .queries import Query, vector_search
+from .queries import Expr, Query, vector_search
 from .steps import SLEEP, ActionStuckError, ActionTask, Step, pump  # noqa: F401 (re-exported)
 from .values import check_value, format_value, value_size
 
@@ -134,36 +136,67 @@ class Auth:
 
 # --- Database access for app code -----------------------------------------------------------
 
+#: The scheduler's system table (named here too: the scheduler is a layer above).
+JOBS_TABLE = "_scheduled_functions"
+#: File storage rows: ``_storage`` for the app, ``<component path>/_storage`` for a component.
+STORAGE_SUFFIX = "/_storage"
+
 
 class DatabaseReader:
-    """``ctx.db`` in a query: reads from the transaction's snapshot."""
+    """``ctx.db`` in a query: reads from the transaction's snapshot.
 
-    __slots__ = ("_txn",)
+    ``namespace`` is the path of the component whose code runs (``""``: the app); its
+    tables are stored as ``"<namespace>/<table>"`` and no other code may touch them."""
 
-    def __init__(self, txn: Transaction) -> None:
-        self._txn = txn
+    __slots__ = ("_jobs", "_ns", "_txn")
+
+    def __init__(self, txn: Transaction, namespace: str = "",
+                 jobs: Callable[[str], bool] | None = None) -> None:
+        self._txn, self._ns = txn, namespace
+        #: Which ``_scheduled_functions`` rows (by function path) this code may see; None: all.
+        self._jobs = jobs
 
     def get(self, table_or_id: str, doc_id: str | None = None) -> dict | None:
         """``get(id)`` or ``get(table, id)``: the document, or None."""
         if doc_id is None:
-            return self._txn.get(table_or_id)
+            return self._txn.get(self._own(table_or_id, "db.get"))
         self._user_table(table_or_id, "db.get")
-        return self._txn.get(doc_id, table=table_or_id)
+        return self._txn.get(doc_id, table=self._table(table_or_id, "db.get"))
 
     def query(self, table: str) -> Query:
         """Start a query over ``table``."""
         self._user_table(table, "db.query")
-        return Query(self._txn, table)
+        return Query(self._txn, self._table(table, "db.query"))
 
     def normalize_id(self, table: str, doc_id: Any) -> str | None:
         """``doc_id`` if it is an ID of ``table``, else None."""
+        table = self._table(table, "db.normalize_id")
         self._txn.db.table(table, function=self._txn.function)
         return doc_id if self._txn.db.table_of_id(doc_id) == table else None
+
+    def _table(self, table: Any, op: str) -> Any:
+        """The stored name of this code's table ``table``."""
+        if isinstance(table, str) and "/" in table:
+            raise UnknownTableError(f'In {self._txn.function}: {op}("{table}"): no such table; '
+                                 "a component's tables are visible only to its own functions.")
+        return f"{self._ns}/{table}" if self._ns and isinstance(table, str) and not table.startswith("_") else table
+
+    def _own(self, doc_id: Any, op: str) -> Any:
+        """``doc_id``, after checking that it is an ID of one of this code's own tables."""
+        table = self._txn.db.table_of_id(doc_id)
+        if table is not None and not table.startswith("_") and table.rpartition("/")[0] != self._ns:
+            owner, _, local = table.rpartition("/")
+            whose = f"component {owner!r}" if owner else "the app"
+            mine = f"component {self._ns!r}" if self._ns else "the app"
+            raise InvalidIdError(
+                f'In {self._txn.function}: {op}: ID "{doc_id}" is for table "{local}" of {whose}; '
+                f"{mine} can access only its own tables.")
+        return doc_id
 
     @property
     def system(self) -> SystemReader:
         """Read-only access to system tables (``_storage``, ``_scheduled_functions``)."""
-        return SystemReader(self._txn)
+        return SystemReader(self._txn, self._jobs, self._ns)
 
     def _user_table(self, table: Any, op: str) -> None:
         if isinstance(table, str) and table.startswith("_"):
@@ -175,18 +208,30 @@ class DatabaseReader:
 class SystemReader:
     """``ctx.db.system``: reads of system tables."""
 
-    __slots__ = ("_txn",)
+    __slots__ = ("_jobs", "_ns", "_txn")
 
-    def __init__(self, txn: Transaction) -> None:
-        self._txn = txn
+    def __init__(self, txn: Transaction, jobs: Callable[[str], bool] | None = None, namespace: str = "") -> None:
+        self._txn, self._jobs, self._ns = txn, jobs, namespace
 
     def get(self, doc_id: str) -> dict | None:
-        return self._txn.get(doc_id)
+        table = self._txn.db.table_of_id(doc_id)
+        if table is not None and ("/" + table).endswith(STORAGE_SUFFIX) and table.rpartition("/")[0] != self._ns:
+            return None   # another component's (or the app's) file
+        doc = self._txn.get(doc_id)
+        if doc is not None and self._jobs is not None and table == JOBS_TABLE and not self._jobs(doc["name"]):
+            return None   # another component's (or the app's) job
+        return doc
 
     def query(self, table: str) -> Query:
         if not (isinstance(table, str) and table.startswith("_")):
             raise ConvexSimError(f"In {self._txn.function}: db.system.query({table!r}): not a system table.")
-        return Query(self._txn, table)
+        if self._ns and table == STORAGE_SUFFIX[1:]:
+            table = self._ns + STORAGE_SUFFIX
+        query = Query(self._txn, table)
+        if table == JOBS_TABLE and self._jobs is not None:
+            jobs = self._jobs
+            query.filter(lambda q: Expr(lambda doc: jobs(doc["name"]), "(own jobs)", 0))
+        return query
 
 
 class DatabaseWriter(DatabaseReader):
@@ -196,28 +241,28 @@ class DatabaseWriter(DatabaseReader):
 
     def insert(self, table: str, value: Mapping[str, Any]) -> str:
         self._user_table(table, "db.insert")
-        return self._txn.insert(table, value)
+        return self._txn.insert(self._table(table, "db.insert"), value)
 
     def patch(self, id_or_table: str, value_or_id: Any, value: Any = None) -> None:
         """``patch(id, fields)`` or ``patch(table, id, fields)``."""
-        doc_id, table, fields_ = _split_table_arg(id_or_table, value_or_id, value)
+        doc_id, table, fields_ = self._split(id_or_table, value_or_id, value, "db.patch")
         self._txn.patch(doc_id, fields_, table=table)
 
     def replace(self, id_or_table: str, value_or_id: Any, value: Any = None) -> None:
         """``replace(id, fields)`` or ``replace(table, id, fields)``."""
-        doc_id, table, fields_ = _split_table_arg(id_or_table, value_or_id, value)
+        doc_id, table, fields_ = self._split(id_or_table, value_or_id, value, "db.replace")
         self._txn.replace(doc_id, fields_, table=table)
 
     def delete(self, table_or_id: str, doc_id: str | None = None) -> None:
         """``delete(id)`` or ``delete(table, id)``."""
         if doc_id is None:
-            self._txn.delete(table_or_id)
+            self._txn.delete(self._own(table_or_id, "db.delete"))
         else:
-            self._txn.delete(doc_id, table=table_or_id)
+            self._txn.delete(doc_id, table=self._table(table_or_id, "db.delete"))
 
-
-def _split_table_arg(a: Any, b: Any, c: Any) -> tuple[Any, str | None, Any]:
-    return (a, None, b) if c is None else (b, a, c)
+    def _split(self, a: Any, b: Any, c: Any, op: str) -> tuple[Any, str | None, Any]:
+        """(id, stored table or None, value) of ``op(id, value)`` or ``op(table, id, value)``."""
+        return (self._own(a, op), None, b) if c is None else (b, self._table(a, op), c)
 
 
 # --- Nested calls in queries and mutations -------------------------------------------------
@@ -405,6 +450,8 @@ class _BaseCtx:
                  is_async: bool, fn: ConvexFunction | None = None) -> None:
         self._runtime, self._identity, self._function, self._is_async = runtime, identity, function, is_async
         self._fn = fn
+        #: The component instance whose code runs (None: the app); see convex_sim.component.
+        self._scope = getattr(fn, "component", None)
         self.auth = Auth(identity)
 
     @property
@@ -429,7 +476,10 @@ class QueryCtx(_BaseCtx):
                  function: str, is_async: bool, fn: ConvexFunction | None = None) -> None:
         super().__init__(runtime, identity, function, is_async, fn)
         self.txn = txn
-        self.db = DatabaseReader(txn)
+        namespace = self._scope.path if self._scope is not None else ""
+        tree = runtime.components
+        jobs = None if tree is None else (lambda name: tree.owner(name) == namespace)
+        self.db = DatabaseReader(txn, namespace, jobs)
 
     def run_query(self, ref: Any, args: Mapping[str, Any] | None = None, *,
                   transaction_limits: Mapping[str, Any] | None = None,
@@ -449,7 +499,7 @@ class MutationCtx(QueryCtx):
     def __init__(self, runtime: Runtime, txn: Transaction, identity: UserIdentity | None,
                  function: str, is_async: bool, fn: ConvexFunction | None = None) -> None:
         super().__init__(runtime, txn, identity, function, is_async, fn)
-        self.db = DatabaseWriter(txn)
+        self.db = DatabaseWriter(txn, self.db._ns, self.db._jobs)
 
     def run_mutation(self, ref: Any, args: Mapping[str, Any] | None = None, *,
                      transaction_limits: Mapping[str, Any] | None = None) -> Any:
@@ -477,8 +527,8 @@ class ActionCtx(_BaseCtx):
         return Step("vector_search", None, (table, index, options), self._identity)
 
     def _step(self, kind: str, ref: Any, args: Any) -> Step:
-        fn = self._runtime.resolve(ref, kind, caller=self._function)
-        return Step(kind, fn, args, self._identity)
+        fn = self._runtime.resolve(ref, kind, caller=self._function, ctx=self)
+        return Step(kind, fn, args, self._runtime.identity_for(self, fn))
 
 
 # --- The runtime -----------------------------------------------------------------------------
@@ -538,15 +588,37 @@ class Runtime:
         self.logs: list[str] | collections.deque[str] = collections.deque(maxlen=limits.MAX_LOG_LINES_KEPT)
         #: The deployment's environment variables (``process.env`` in TypeScript functions).
         self.env: dict[str, str] = {}
+        #: The installed components (a ``convex_sim.component.ComponentTree``), if any.
+        self.components: Any = None
         install_network_guard()
 
     # -- resolving and validating --------------------------------------------------------
-    def resolve(self, ref: Any, kind: str, *, caller: str = "", public_only: bool = False) -> ConvexFunction:
-        fn = self.registry.resolve(ref, caller=caller)
+    def lookup(self, ref: Any, *, caller: str = "", ctx: _BaseCtx | None = None) -> ConvexFunction:
+        """The function ``ref`` names, for a call from ``ctx`` (its app or component's own
+        functions and its components' public ones) or, without ``ctx``, from the test handle."""
+        if isinstance(ref, FunctionHandle):   # a full path, from wherever the handle was made
+            return self.registry.resolve(ref.path, caller=caller)
+        if ctx is None or self.components is None:
+            return self.registry.resolve(ref, caller=caller)
+        return self.components.resolve(ref, caller=caller, scope=ctx._scope, from_code=True)
+
+    @staticmethod
+    def identity_for(ctx: _BaseCtx, fn: ConvexFunction) -> UserIdentity | None:
+        """The identity ``fn`` runs with when ``ctx`` calls it: none inside another component."""
+        return ctx._identity if getattr(fn, "component", None) is ctx._scope else None
+
+    def resolve(self, ref: Any, kind: str, *, caller: str = "", public_only: bool = False,
+                ctx: _BaseCtx | None = None) -> ConvexFunction:
+        fn = self.lookup(ref, caller=caller, ctx=ctx)
         if fn.kind != kind:
             raise WrongFunctionKindError(
                 f"{fn.path} is a {fn.kind.replace('_', ' ')}, not a {kind}; call it with "
                 f"{'ctx' if caller else 'sim'}.{'run_' if caller else ''}{fn.kind}(...).")
+        if public_only and fn.component is not None:
+            raise WrongFunctionKindError(
+                f"Could not find public function for '{fn.path}': it is a function of component "
+                f"{fn.component.path!r}; clients call the app's public functions, which call "
+                "components.")
         if public_only and not fn.is_public:
             raise WrongFunctionKindError(
                 f"Could not find public function for '{fn.path}'. Did you forget to run "
@@ -576,7 +648,7 @@ class Runtime:
                 f"{format_value(args)}")
         try:
             args = args if type(args) is dict else dict(args)   # both checks build a new dict
-            checked = fn.args.check(args, (), self.db.table_of_id) if fn.args else check_value(args)
+            checked = fn.args.check(args, (), self._ids(fn)) if fn.args else check_value(args)
         except (ValidationError, InvalidValueError) as exc:
             raise ArgumentValidationError(f"Failed to validate arguments for {fn.path}: {exc}") from None
         size = value_size(checked)
@@ -587,10 +659,15 @@ class Runtime:
     def check_result(self, fn: ConvexFunction, result: Any) -> Any:
         try:
             if fn.returns is not None:
-                return fn.returns.check(result, (), self.db.table_of_id)
+                return fn.returns.check(result, (), self._ids(fn))
             return check_value(result)
         except (ValidationError, InvalidValueError) as exc:
             raise ReturnsValidationError(f"Failed to validate the return value of {fn.path}: {exc}") from None
+
+    def _ids(self, fn: ConvexFunction) -> Callable[[Any], str | None]:
+        """``v.id`` checks for ``fn``: IDs of its own app's or component's tables."""
+        scope = getattr(fn, "component", None)
+        return self.db.id_tables_for(scope.path) if scope is not None else self.db.table_of_id
 
     def _app_error(self, fn: ConvexFunction, exc: BaseException) -> BaseException:
         """Annotate an exception leaving app code with the function's path."""
@@ -747,7 +824,7 @@ class Runtime:
         above the transaction's own limits; the caller's limits come back afterwards).
         ``use_stale_snapshot`` (queries from mutations) reads the transaction's begin
         snapshot without its pending writes, and adds nothing to its read set."""
-        fn = self.resolve(ref, kind, caller=ctx._function)
+        fn = self.resolve(ref, kind, caller=ctx._function, ctx=ctx)
         checked = self.check_args(fn, args)
         if use_stale_snapshot and not isinstance(ctx, MutationCtx):
             raise WrongFunctionKindError(
@@ -759,7 +836,7 @@ class Runtime:
             txn.limits = ctx.txn.limits.budget(transaction_limits, txn.usage())
         mark = txn.savepoint() if kind == MUTATION else None
         cls = MutationCtx if kind == MUTATION else QueryCtx
-        inner = cls(self, txn, ctx._identity, fn.path or "", fn.is_async, fn)
+        inner = cls(self, txn, self.identity_for(ctx, fn), fn.path or "", fn.is_async, fn)
         try:
             return self.check_result(fn, self._run_sync(fn, inner, checked))
         except BaseException as exc:

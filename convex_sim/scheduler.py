@@ -22,13 +22,13 @@ from . import limits
 from .database import TOP, Transaction
 from .errors import ConvexError, ConvexSimError, InvalidValueError
 from .functions import ACTION, MUTATION, ConvexFunction
-from .runtime import ActionCtx, MutationCtx, Runtime, Step, WeakService, _immediate
+from .runtime import JOBS_TABLE, ActionCtx, MutationCtx, Runtime, Step, WeakService, _immediate
 from .schema import define_table
 from .steps import SLEEP
 from .validators import v
 from .values import check_value, format_value, sort_key, value_size
 
-SCHEDULED_FUNCTIONS = "_scheduled_functions"
+SCHEDULED_FUNCTIONS = JOBS_TABLE
 
 #: The system table's schema. ``state.kind`` is one of the states below.
 SCHEDULED_FUNCTIONS_TABLE = define_table({
@@ -89,10 +89,10 @@ class Scheduler:
         if isinstance(self._ctx, ActionCtx):
             return Step("scheduler.cancel", None, job_id, None, payload=job_id)
         ctx = self._ctx
-        return _immediate(ctx._is_async, lambda: self._service.cancel(ctx.txn, job_id))
+        return _immediate(ctx._is_async, lambda: self._service.cancel(ctx.txn, job_id, ctx.db._jobs))
 
     def _schedule(self, when_ms: float, ref: Any, args: Any) -> Any:
-        fn = self._service.resolve(ref, self._ctx._function)
+        fn = self._service.resolve(ref, self._ctx._function, self._ctx)
         checked = self._service.check_args(fn, args, self._ctx._function)
         if isinstance(self._ctx, ActionCtx):
             return Step("scheduler.schedule", fn, checked, None, payload=when_ms)
@@ -268,8 +268,8 @@ class SchedulerService:
     def clock_ms(self) -> float:
         return self.db.clock.now_ms
 
-    def resolve(self, ref: Any, caller: str) -> ConvexFunction:
-        fn = self.runtime.registry.resolve(ref, caller=caller)
+    def resolve(self, ref: Any, caller: str, ctx: Any = None) -> ConvexFunction:
+        fn = self.runtime.lookup(ref, caller=caller, ctx=ctx)
         if fn.kind not in (MUTATION, ACTION):
             raise SchedulerError(f"In {caller}: only mutations and actions can be scheduled; {fn.path} is a {fn.kind}.")
         return fn
@@ -297,9 +297,11 @@ class SchedulerService:
         return txn.insert(SCHEDULED_FUNCTIONS, {
             "name": fn.path, "args": [args], "scheduled_time": when_ms, "state": {"kind": "pending"}})
 
-    def cancel(self, txn: Transaction, job_id: str) -> None:
+    def cancel(self, txn: Transaction, job_id: str, visible: Callable[[str], bool] | None = None) -> None:
+        """Cancel job ``job_id``; ``visible`` (job function path → bool) says which jobs the
+        caller may see: a component's jobs are its own."""
         job = txn.get(job_id, table=SCHEDULED_FUNCTIONS)
-        if job is None:
+        if job is None or (visible is not None and not visible(job["name"])):
             raise SchedulerError(f'In {txn.function}: scheduler.cancel: no scheduled function "{job_id}".')
         if job["state"]["kind"] == "pending":
             txn.patch(job_id, {"state": {"kind": "canceled"}, "completed_time": self.clock_ms()})

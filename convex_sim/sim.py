@@ -24,7 +24,7 @@ import httpx
 from .auth import AuthError, AuthService
 from .clock import DEFAULT_START_MS, VirtualClock, check_duration
 from .database import Database
-from .errors import ConvexError
+from .errors import ConvexError, ConvexSimError
 from .files import STORAGE, STORAGE_TABLE, FileStorage
 from .functions import (
     ACTION,
@@ -127,25 +127,26 @@ class _Caller:
 
     _sim: ConvexSim
     _identity: UserIdentity | None
+    _scope: Any = None   # a component instance: calls resolve in it (see ComponentHandle)
 
     def query(self, ref: Any, args: Mapping[str, Any] | None = None) -> Any:
         """Run a query at the latest snapshot and return its result."""
         sim = self._sim
-        fn = sim.runtime.resolve(ref, QUERY)
+        fn = sim.runtime.resolve(ref, QUERY, ctx=self._scope_ctx())
         return sim._record(QUERY, fn.path, args, self._identity,
                            lambda: sim.runtime.call_query(fn, args, self._identity)[0])
 
     def mutation(self, ref: Any, args: Mapping[str, Any] | None = None) -> Any:
         """Run a mutation (committing it, with OCC retries) and return its result."""
         sim = self._sim
-        fn = sim.runtime.resolve(ref, MUTATION)
+        fn = sim.runtime.resolve(ref, MUTATION, ctx=self._scope_ctx())
         return sim._record(MUTATION, fn.path, args, self._identity,
                            lambda: sim.runtime.call_mutation(fn, args, self._identity)[0])
 
     def action(self, ref: Any, args: Mapping[str, Any] | None = None) -> Any:
         """Run an action to completion (each awaited ctx call runs at once) and return its result."""
         sim = self._sim
-        fn = sim.runtime.resolve(ref, ACTION)
+        fn = sim.runtime.resolve(ref, ACTION, ctx=self._scope_ctx())
         return sim._record(ACTION, fn.path, args, self._identity,
                            lambda: sim.runtime.call_action(fn, args, self._identity))
 
@@ -163,9 +164,17 @@ class _Caller:
         adhoc = ConvexFunction(MUTATION, INTERNAL, lambda ctx, _args: fn(ctx), None, None)
         adhoc.is_async = inspect.iscoroutinefunction(fn)
         adhoc.path = "sim.run"
+        if self._scope is not None:
+            adhoc.component = self._scope  # type: ignore[attr-defined]
         body = lambda ctx: Runtime._run_sync(adhoc, ctx, {})  # noqa: E731
         return sim._record("run", "sim.run", {}, self._identity,
                            lambda: sim.runtime.call_mutation(adhoc, {}, self._identity, body=body)[0])
+
+    def _scope_ctx(self) -> Any:
+        """For a component's handle: a stand-in ctx whose calls resolve inside the component."""
+        if self._scope is None:
+            return None
+        return _ScopeCtx(self._scope, f"sim.component({self._scope.path!r})")
 
     def subscribe(self, ref: Any, args: Mapping[str, Any] | None = None) -> Any:
         """Subscribe to a query as this handle's identity; returns a live
@@ -197,6 +206,32 @@ class _Caller:
         sim._identity_counter += 1
         identity = make_identity(fields, default_subject=f"user{sim._identity_counter}")
         return IdentityHandle(sim, identity)
+
+
+@dataclass
+class _ScopeCtx:
+    """What resolving a call needs of a ctx: the component it runs in, and identity."""
+
+    _scope: Any
+    _function: str
+    _identity: None = None
+
+
+class ComponentHandle(_Caller):
+    """``sim.component("limiter_a")``: calls and ad-hoc code (``run``) inside an installed
+    component, with no identity; paths are the component's own (``"lib:check"``)."""
+
+    def __init__(self, sim: ConvexSim, instance: Any) -> None:
+        self._sim, self._scope, self._identity = sim, instance, None
+
+    def subscribe(self, ref: Any, args: Mapping[str, Any] | None = None) -> Any:
+        """Not here: clients subscribe to the app's queries (which may call components)."""
+        raise ConvexSimError(
+            f"sim.component({self._scope.path!r}).subscribe({ref!r}): clients reach no component "
+            "function; subscribe to an app query that calls it (sim.subscribe(...)).")
+
+    def __repr__(self) -> str:
+        return f"<ConvexSim handle in component {self._scope.path}>"
 
 
 class IdentityHandle(_Caller):
@@ -233,6 +268,8 @@ class ConvexSim(_Caller):
     :param transaction_limits: per-transaction limits for this simulator, a dict of some
         :class:`~convex_sim.limits.TransactionLimits` fields (``{"documents_read": 100}``)
         over Convex's defaults.
+    :param app: ``define_app()`` with the components the app installs (default: ``app`` of
+        the app package's ``convex_config`` module, if there is one); see docs/components.md.
     """
 
     @property
@@ -246,7 +283,8 @@ class ConvexSim(_Caller):
     def __init__(self, schema: SchemaDefinition | None = None, modules: str | Registry | None = None,
                  *, seed: int = 0, start_time_ms: float = DEFAULT_START_MS,
                  auth_providers: list[Mapping[str, Any]] | None = None,
-                 transaction_limits: TransactionLimits | Mapping[str, Any] | None = None) -> None:
+                 transaction_limits: TransactionLimits | Mapping[str, Any] | None = None,
+                 app: Any = None) -> None:
         if schema is not None and not isinstance(schema, SchemaDefinition):
             raise TypeError(f"ConvexSim: schema must come from define_schema(...), got {schema!r}")
         if not isinstance(seed, int) or isinstance(seed, bool):
@@ -262,7 +300,16 @@ class ConvexSim(_Caller):
             self.registry = modules or Registry()
         else:
             self.registry = discover(modules)
+        if app is None:   # the app package's convex_config.py, as convex/convex.config.ts
+            app = getattr(self.registry.modules.get("convex_config"), "app", None)
+        #: The installed components (``convex_sim.component.ComponentTree``), or None.
+        self.components: Any = None
+        if app is not None:
+            from .component import install
+
+            self.registry, self.components = install(app, self.registry, self.db)
         self.runtime = Runtime(self.db, self.registry, seed=seed)
+        self.runtime.components = self.components
         self.scheduler = SchedulerService(self.runtime, getattr(self.registry.modules.get("crons"), "crons", None))
         self.storage = FileStorage(self.runtime, self.CLOUD_ORIGIN, seed)
         self.auth = AuthService(auth_providers or [], functools.partial(getattr, self._clock, "now_ms"))
@@ -296,10 +343,19 @@ class ConvexSim(_Caller):
         project = load_project(path)
         providers = auth_providers if auth_providers is not None else project.auth_providers
         sim = cls(project.schema, project.registry, seed=seed, start_time_ms=start_time_ms,
-                  auth_providers=providers, transaction_limits=transaction_limits)
+                  auth_providers=providers, transaction_limits=transaction_limits, app=project.app)
         sim.runtime.env = dict(env or {})
         sim.project = project
         return sim
+
+    def component(self, path: str) -> ComponentHandle:
+        """A handle on the component installed at ``path`` (``"limiter_a"``, ``"outer/inner"``):
+        ``query``/``mutation``/``action`` of its functions and ``run(fn)`` in its namespace,
+        so a test can inspect or seed a component's own tables."""
+        if self.components is None:
+            raise ConvexSimError(f"sim.component({path!r}): this simulator installs no components "
+                                 "(pass app=define_app() with app.use(...)).")
+        return ComponentHandle(self, self.components.instance(path))
 
     # -- time ---------------------------------------------------------------------------
     @property

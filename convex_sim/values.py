@@ -53,6 +53,53 @@ class _Undefined:
 
 UNDEFINED: Any = _Undefined()
 
+
+class _CommitTs:
+    """``ctx.db.vars.commitTs``: a placeholder an int64 field may hold in a mutation's writes;
+    it becomes the transaction's commit timestamp when the transaction commits, and sorts
+    after every int64 until then (it will be the newest commit)."""
+
+    _instance: _CommitTs | None = None
+
+    def __new__(cls) -> _CommitTs:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "COMMIT_TS"
+
+    def __reduce__(self) -> str:
+        return "COMMIT_TS"
+
+
+COMMIT_TS: Any = _CommitTs()
+_COMMIT_TS_KEY = (2, INT64_MAX + 1)   # (RANK_INT64, beyond every int64)
+
+
+def resolve_commit_ts(value: Any, ts: int) -> Any:
+    """``value`` with every ``COMMIT_TS`` replaced by ``ts``."""
+    if value is COMMIT_TS:
+        return ts
+    t = type(value)
+    if t is dict:
+        return {k: resolve_commit_ts(x, ts) for k, x in value.items()}
+    if t is list:
+        return [resolve_commit_ts(x, ts) for x in value]
+    return value
+
+
+def contains_commit_ts(value: Any) -> bool:
+    """Whether ``value`` holds ``COMMIT_TS`` anywhere."""
+    if value is COMMIT_TS:
+        return True
+    t = type(value)
+    if t is dict:
+        return any(contains_commit_ts(x) for x in value.values())
+    if t is list:
+        return any(contains_commit_ts(x) for x in value)
+    return False
+
 # Type ranks of Convex's cross-type order (convex-js src/values/compare.ts).
 RANK_UNDEFINED, RANK_NULL, RANK_INT64, RANK_FLOAT64, RANK_BOOLEAN = 0, 1, 2, 3, 4
 RANK_STRING, RANK_BYTES, RANK_ARRAY, RANK_OBJECT = 5, 6, 7, 8
@@ -92,6 +139,8 @@ def sort_key(value: Any) -> tuple:
         return (RANK_OBJECT, tuple((k, sort_key(value[k])) for k in sorted(value)))
     if value is UNDEFINED:
         return _UNDEFINED_KEY
+    if value is COMMIT_TS:
+        return _COMMIT_TS_KEY
     raise InvalidValueError(f"{type(value).__name__} is not a Convex value: {value!r}")
 
 
@@ -161,6 +210,8 @@ def check_value(value: Any, path: tuple = ()) -> Any:
                 continue
             out[k] = check_value(x, (*path, k))
         return out
+    if value is COMMIT_TS:
+        return value
     raise InvalidValueError(
         f"{type(value).__name__} is not a Convex value at path {format_path(path)}: "
         f"{format_value(value)}. Convex values are None, bool, int (int64), float, str, "
@@ -189,7 +240,7 @@ def value_size(value: Any) -> int:
     t = type(value)
     if t is str:
         return 2 + (len(value) if value.isascii() else len(value.encode("utf-8")))
-    if t is int or t is float:
+    if t is int or t is float or value is COMMIT_TS:
         return 9
     if value is None or t is bool:
         return 1
@@ -225,6 +276,8 @@ def to_json(value: Any) -> Any:
         return {k: to_json(x) for k, x in value.items()}
     if value is None or t is bool or t is str:
         return value
+    if value is COMMIT_TS:
+        return {"$commitTs": None}
     raise InvalidValueError(f"{type(value).__name__} is not a Convex value: {format_value(value)}")
 
 
@@ -239,6 +292,8 @@ def from_json(data: Any) -> Any:
             ((key, inner),) = data.items()
             if key in ("$integer", "$float", "$bytes"):
                 return _decode_special(key, inner)
+            if key == "$commitTs" and inner is None:
+                return COMMIT_TS
         return {k: from_json(x) for k, x in data.items()}
     if t is list:
         return [from_json(x) for x in data]

@@ -76,6 +76,30 @@ class Database:
         self._declared[name] = (number, definition)
         self._names[number] = name
 
+    def declare_table(self, name: str, definition: TableDefinition | None) -> None:
+        """Declare one more table (a component's, under its namespace ``"<path>/<table>"``)."""
+        if name in self._declared:
+            raise UnknownTableError(f'table "{name}" is declared twice.')
+        self._declare(name, self._alloc.next_table_number, definition)
+        self._alloc.next_table_number += 1
+
+    def id_tables_for(self, namespace: str) -> Callable[[Any], str | None]:
+        """``table_of_id`` as code of the app (``""``) or a component (its path) sees it: its
+        own tables by their local names, anyone else's by a name no validator accepts."""
+        if not namespace:
+            return self.table_of_id
+        prefix = namespace + "/"
+
+        def local(doc_id: Any) -> str | None:
+            table = self.table_of_id(doc_id)
+            if table is None or (table.startswith("_") and prefix + table not in self._declared):
+                return table   # a system table the namespace shares (it has no own copy)
+            if table.startswith(prefix) and "/" not in table[len(prefix):]:
+                return table[len(prefix):]
+            return f"{table} (not in component {namespace!r})"
+
+        return local
+
     def table_names(self) -> list[str]:
         return list(self._declared)
 
@@ -90,16 +114,19 @@ class Database:
             return table
         if type(name) is not str:
             raise UnknownTableError(f"{_where(function)}table names are strings, got {name!r}")
-        if self.schema is None and not name.startswith("_"):
+        if self.schema is None and not name.startswith("_") and "/" not in name:
             check_identifier(name, "table name")
             if not create:
                 return _Table(name, -1, None)  # an empty table nobody has written yet
             self._declare(name, self._alloc.next_table_number, None)
             self._alloc.next_table_number += 1
             return self.table(name)
-        known = ", ".join(n for n in self._declared if not n.startswith("_"))
+        namespace, _, local = name.rpartition("/")   # a component's tables: "<path>/<table>"
+        known = ", ".join(n.rpartition("/")[2] for n in self._declared
+                          if not n.rpartition("/")[2].startswith("_") and n.rpartition("/")[0] == namespace)
+        whose = f" of component {namespace!r}" if namespace else ""
         raise UnknownTableError(
-            f'{_where(function)}table "{name}" is not declared in the schema (tables: {known}).')
+            f'{_where(function)}table "{local}" is not declared in the schema{whose} (tables: {known}).')
 
     def table_of_id(self, doc_id: Any) -> str | None:
         """The name of the table ``doc_id`` belongs to, or None if it is not an ID here."""

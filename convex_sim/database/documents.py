@@ -7,11 +7,11 @@ from typing import Any
 
 from .. import limits
 from ..errors import InvalidValueError
-from ..values import UNDEFINED, check_value, format_path, value_size
+from ..values import COMMIT_TS, UNDEFINED, check_value, format_path, value_size
 
 #: What ``_id`` and ``_creationTime`` add to a document's size.
 _SYSTEM_FIELDS_SIZE = value_size({"_id": "x" * 32, "_creationTime": 0.0}) - value_size({})
-_SCALARS = (bool, float, bytes, type(None))
+_SCALARS = (bool, float, bytes, type(None), type(COMMIT_TS))
 
 
 def check_document(body: Mapping[str, Any]) -> tuple[dict, int]:

@@ -15,7 +15,7 @@ from ..errors import (
     WriteInReadOnlyError,
 )
 from ..schema import SYSTEM_FIELDS
-from ..values import UNDEFINED, copy_value, format_value, sort_key
+from ..values import UNDEFINED, copy_value, format_value, resolve_commit_ts, sort_key
 from .documents import check_document
 from .keys import TOP, in_bounds, index_key, key_bounds
 from .log import Conflict, ReadRange
@@ -262,7 +262,7 @@ class Transaction:
         schema = self.db.schema
         if definition is not None and (schema is None or schema.schema_validation or table.startswith("_")):
             try:
-                body = definition.document.check(body, (), self.db.table_of_id)
+                body = definition.document.check(body, (), self.db.id_tables_for(table.rpartition("/")[0]))
             except ValidationError as exc:
                 raise ValidationError(
                     f"In {self.function}: {op} into \"{table}\": Failed to insert or update a "
@@ -316,7 +316,11 @@ class Transaction:
         if found is not None:
             raise WriteConflict(
                 f"{self.function}: optimistic concurrency conflict: {found}", found)
-        commit = self.db._apply(self.pending, self._written_bytes, self.function)
+        pending = self.pending
+        if self.extras.get("commit_ts"):   # ctx.db.vars.commitTs: the timestamp it commits at
+            ts = self.db.latest_ts + 1
+            pending = {i: (t, resolve_commit_ts(doc, ts)) for i, (t, doc) in pending.items()}
+        commit = self.db._apply(pending, self._written_bytes, self.function)
         self.commit_ts = commit.ts
         for listener in self.db.transaction_listeners:
             listener(self, commit)

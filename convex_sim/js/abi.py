@@ -23,8 +23,9 @@ from typing import Any
 
 import httpx
 
+from ..component import ComponentReference
 from ..errors import ConvexSimError, WriteInReadOnlyError
-from ..functions import ACTION, HTTP_ACTION, MUTATION, QUERY
+from ..functions import ACTION, HTTP_ACTION, MUTATION, QUERY, FunctionHandle
 from ..limits import CAMEL_NAMES
 from ..queries import FilterBuilder, Query
 from ..runtime import (
@@ -34,9 +35,11 @@ from ..runtime import (
     NondeterminismError,
     UserIdentity,
 )
-from ..values import UNDEFINED, from_json, to_json
+from ..values import UNDEFINED, contains_commit_ts, from_json, to_json
 
 FUNCTION_HANDLE_PREFIX = "function://"
+#: How ``components.<name>...`` references reach the backend (convex-js ``components/index.ts``).
+CHILD_COMPONENT = "_reference/childComponent/"
 #: Queries limited to at most this many rows are read in one crossing (see ``query_stream``).
 PREFETCH_LIMIT = 8
 
@@ -99,8 +102,11 @@ def function_name(payload: Mapping[str, Any]) -> str:
     if isinstance(handle, str):
         if not handle.startswith(FUNCTION_HANDLE_PREFIX):
             raise ConvexSimError(f"Invalid function handle {handle!r}.")
-        return handle[len(FUNCTION_HANDLE_PREFIX):]
+        return FunctionHandle(handle[len(FUNCTION_HANDLE_PREFIX):])  # type: ignore[return-value]
     name = payload.get("name") or payload.get("reference")
+    if isinstance(name, str) and name.startswith(CHILD_COMPONENT):   # components.<name>.<module>.<fn>
+        component, *parts = name[len(CHILD_COMPONENT):].split("/")
+        return ComponentReference(component, tuple(parts))  # type: ignore[return-value]
     if not isinstance(name, str):
         raise ConvexSimError(f"A function reference must name a function, got {json.dumps(payload)[:200]}")
     module, _, export = name.partition(":")
@@ -263,17 +269,25 @@ class Host:
         return to_json(doc) if doc is not None else None
 
     def insert(self, p: Mapping[str, Any]) -> Any:
-        return {"_id": self._writer("db.insert").insert(p["table"], decode(p["value"]))}
+        return {"_id": self._writer("db.insert").insert(p["table"], self._written(p["value"]))}
+
+    def _written(self, payload: Any) -> Any:
+        """A value to write; one holding ``ctx.db.vars.commitTs`` marks the transaction so
+        its commit fills in the commit timestamp."""
+        value = decode(payload)
+        if contains_commit_ts(value):
+            self.ctx.txn.extras["commit_ts"] = True
+        return value
 
     def shallow_merge(self, p: Mapping[str, Any]) -> Any:
         db = self._writer("db.patch")
-        value = decode(p["value"])
+        value = self._written(p["value"])
         _ = db.patch(p["table"], decode(p["id"]), value) if p.get("table") else db.patch(decode(p["id"]), value)
         return None
 
     def replace(self, p: Mapping[str, Any]) -> Any:
         db = self._writer("db.replace")
-        value = decode(p["value"])
+        value = self._written(p["value"])
         _ = db.replace(p["table"], decode(p["id"]), value) if p.get("table") else db.replace(decode(p["id"]), value)
         return None
 
@@ -355,7 +369,8 @@ class Host:
         return identity_json(self.ctx.auth.get_user_identity())
 
     def function_metadata(self, _p: Mapping[str, Any]) -> Any:
-        return {"name": self.function, "componentPath": ""}
+        meta = self.ctx.meta.get_function_metadata()
+        return {"name": meta["name"], "componentPath": meta["component_path"]}
 
     def run_udf(self, p: Mapping[str, Any]) -> Any:
         name, args = function_name(p), decode(p.get("args", {}))
@@ -370,9 +385,8 @@ class Host:
         raise UnsupportedSyscallError(f"{self.function}: runUdf of kind {udf!r} is not supported.")
 
     def create_function_handle(self, p: Mapping[str, Any]) -> Any:
-        name = function_name(p)
-        self.ctx._runtime.registry.resolve(name, caller=self.function)
-        return FUNCTION_HANDLE_PREFIX + name
+        fn = self.ctx._runtime.lookup(function_name(p), caller=self.function, ctx=self.ctx)
+        return FUNCTION_HANDLE_PREFIX + (fn.path or "")
 
     # -- scheduler and storage in queries and mutations ----------------------------------------
     def schedule(self, p: Mapping[str, Any]) -> Any:

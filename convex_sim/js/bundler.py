@@ -27,7 +27,7 @@ from ..errors import ConvexSimError
 #: What the Convex CLI treats as a function module (``convex/`` entry points).
 MODULE_SUFFIXES = (".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs")
 #: Bump when the bundle's shape changes, so old cached bundles are not reused.
-BUNDLE_FORMAT = "1"
+BUNDLE_FORMAT = "2"
 ESBUILD_FLAGS = (
     "--bundle", "--format=iife", "--platform=neutral", "--target=es2020",
     "--main-fields=module,main", "--conditions=convex,import", "--sourcemap=external",
@@ -82,12 +82,11 @@ def module_paths(convex_dir: Path) -> list[str]:
     return found
 
 
-def _inputs(project: Path) -> tuple[list[str], list[str]]:
+def _inputs(project: Path, convex_dir: Path) -> tuple[list[str], list[str]]:
     """Every input file of the bundle, and the folders holding them (to notice new files)."""
-    convex_dir = project / "convex"
     files, folders = [], [str(convex_dir)]
     for path in sorted(convex_dir.rglob("*")):
-        if "node_modules" in path.parts:
+        if "node_modules" in path.relative_to(convex_dir).parts:
             continue
         (files if path.is_file() else folders).append(str(path))
     for extra in ("package.json", "tsconfig.json", "node_modules/convex/package.json"):
@@ -117,8 +116,7 @@ def _digest(project: Path, files: list[str]) -> str:
     return h.hexdigest()[:32]
 
 
-def _entry_source(project: Path, modules: list[str]) -> str:
-    convex_dir = project / "convex"
+def _entry_source(convex_dir: Path, modules: list[str]) -> str:
     lines, names = [], []
     for i, module in enumerate(modules):
         target = next(convex_dir / f"{module}{s}" for s in MODULE_SUFFIXES
@@ -126,7 +124,7 @@ def _entry_source(project: Path, modules: list[str]) -> str:
         lines.append(f"import * as m{i} from {json.dumps(str(target))};")
         names.append(f"{json.dumps(module)}: m{i}")
     optional = []
-    for name, stem in (("schema", "schema"), ("authConfig", "auth.config")):
+    for name, stem in (("schema", "schema"), ("authConfig", "auth.config"), ("config", "convex.config")):
         for suffix in MODULE_SUFFIXES:
             path = convex_dir / f"{stem}{suffix}"
             if path.exists():
@@ -149,27 +147,31 @@ class _Cached:
 _MEMORY: dict[str, _Cached] = {}
 
 
-def bundle_project(project: str | os.PathLike[str]) -> Bundle:
+def bundle_project(project: str | os.PathLike[str], source: str | os.PathLike[str] = "convex") -> Bundle:
     """Bundle ``project`` (a folder with ``convex/`` and ``node_modules/``), from cache when
-    nothing changed: a file edited, added or removed rebundles."""
-    cached = _MEMORY.get(os.fspath(project))
+    nothing changed: a file edited, added or removed rebundles.
+
+    ``source`` is the folder of functions (relative to ``project``, or absolute): ``convex``
+    for the app, a component's own folder (in ``node_modules``, say) for a component."""
+    key = f"{os.fspath(project)}\0{os.fspath(source)}"
+    cached = _MEMORY.get(key)
     if cached is not None and _fingerprint(cached.paths) == cached.fingerprint:
         return cached.bundle
     root = Path(project).resolve()
-    convex_dir = root / "convex"
+    convex_dir = root / source
     if not convex_dir.is_dir():
-        raise BundleError(f"ConvexSim.from_project({str(project)!r}): no convex/ folder in {root}.")
-    files, folders = _inputs(root)
+        raise BundleError(f"ConvexSim.from_project({str(project)!r}): no {source}/ folder in {root}.")
+    files, folders = _inputs(root, convex_dir)
     esbuild = find_esbuild(root)
     digest = _digest(root, files)
     modules = module_paths(convex_dir)
     cache_dir = root / "node_modules" / ".cache" / "convex-sim"
     out = cache_dir / f"bundle-{digest}.js"
     if not out.exists():
-        _build(root, esbuild, cache_dir, out, _entry_source(root, modules))
+        _build(root, esbuild, cache_dir, out, _entry_source(convex_dir, modules))
     bundle = Bundle(root, out.read_text("utf-8"), json.loads(Path(f"{out}.map").read_text("utf-8")),
                     tuple(modules), digest)
-    _MEMORY[os.fspath(project)] = _Cached(files, folders, bundle)
+    _MEMORY[key] = _Cached(files, folders, bundle)
     return bundle
 
 

@@ -36,6 +36,13 @@
       return -1;
     });
   }
+  // convex.config.ts: the Convex CLI gives each imported component definition its folder as
+  // `componentDefinitionPath` when it bundles; here a definition is known by its name, and
+  // Python finds its folder (see convex_sim/js/components.py).
+  Object.defineProperty(Object.prototype, "componentDefinitionPath", {
+    configurable: true,
+    get() { return this && this._isRoot === false && typeof this._name === "string" ? this._name : undefined; },
+  });
   define(Array.prototype, "toSorted", function toSorted(cmp) { return Array.from(this).sort(cmp); });
   define(Array.prototype, "toReversed", function toReversed() { return Array.from(this).reverse(); });
   define(Array.prototype, "toSpliced", function toSpliced(...a) { const c = Array.from(this); c.splice(...a); return c; });
@@ -639,12 +646,15 @@
           functions.push(entry);
         }
       }
+      const config = app.config && app.config._childComponents ? app.config : null;
+      const components = config ? config._childComponents.map(([name, d]) => [name, d._name]) : [];
       const crons = app.modules.crons && app.modules.crons.default;
       return JSON.stringify({
         functions,
         schema: app.schema ? app.schema.export() : null,
         crons: crons && crons.isCrons ? crons.crons : null,
         authConfig: app.authConfig || null,
+        components,
       });
     },
   };

@@ -36,10 +36,11 @@ from ..functions import (
 from ..http import HttpRouter, Route
 from ..scheduler import Crons
 from ..schema import SchemaDefinition, define_schema, define_table
-from ..validators import Validator, v
-from ..values import from_json, to_json
+from ..validators import Int64Validator, Validator, v
+from ..values import COMMIT_TS, from_json, to_json
 from .abi import Host
 from .bundler import Bundle, bundle_project
+from .components import app_definition
 from .engine import Engine, Execution, JsStuckError, dumps, engine_for, error_payload
 
 # --- validators and schema from their exported JSON ---------------------------------------------
@@ -57,6 +58,8 @@ def validator_from_json(spec: Mapping[str, Any], where: str) -> Validator:
         return _SCALARS[kind]()
     if kind == "id":
         return v.id(spec["tableName"])
+    if kind == "commitTs":
+        return CommitTsValidator()
     if kind == "literal":
         return v.literal(from_json(spec["value"]))
     if kind == "array":
@@ -68,6 +71,15 @@ def validator_from_json(spec: Mapping[str, Any], where: str) -> Validator:
     if kind == "union":
         return v.union(*(validator_from_json(m, where) for m in spec["value"]))
     raise ConvexSimError(f"{where}: unknown validator type {kind!r} in {json.dumps(spec)[:200]}")
+
+
+class CommitTsValidator(Int64Validator):
+    """``v.commitTs()``: any int64, or ``ctx.db.vars.commitTs`` (filled in at commit)."""
+
+    name = "commitTs"
+
+    def check(self, value: Any, path: tuple = (), ids: Any = None) -> Any:
+        return value if value is COMMIT_TS else super().check(value, path, ids)
 
 
 def _field(spec: Mapping[str, Any], where: str) -> Validator:
@@ -150,12 +162,12 @@ class JsFunction(ConvexFunction):
         args_json = dumps([to_json(args)])
         if self.kind == ACTION:
             return self._run_action(engine, host, ACTION, args_json)
-        execution = engine.start(host, self.kind, self.path or "", args_json, host.now_ms())
+        execution = engine.start(host, self.kind, self.module_path, args_json, host.now_ms())
         return engine.result(execution)
 
     async def _run_action(self, engine: Engine, host: Host, kind: str, args_json: str) -> Any:
         """Drive an action (or, with kind ``http``, the router's ``runRequest``) step by step."""
-        target = (self.project.router_path or "") if kind == "http" else self.path or ""
+        target = (self.project.router_path or "") if kind == "http" else self.module_path
         execution = engine.start(host, kind, target, args_json, host.now_ms())
         try:
             while execution.outcome is None:
@@ -181,6 +193,11 @@ class JsFunction(ConvexFunction):
             raise JsStuckError(
                 f"{self.path} did not finish: it awaits a promise that nothing will ever settle "
                 "(no pending ctx call, fetch or timer is left).")
+
+    @property
+    def module_path(self) -> str:
+        """``"module:export"`` in its own bundle (a component's copy has a longer ``path``)."""
+        return getattr(self, "local_path", None) or self.path or ""
 
     async def _serve_http(self, engine: Engine, host: Host, request: httpx.Request) -> httpx.Response:
         body = request.read()
@@ -213,16 +230,20 @@ class Project:
     http: HttpRouter | None = None
     router_path: str | None = None
     auth_providers: list[dict] = field(default_factory=list)
+    #: The components ``convex/convex.config.ts`` installs (``define_app()``), or None.
+    app: Any = None
 
 
 _PROJECTS: dict[str, tuple[Bundle, Project]] = {}
 
 
-def load_project(path: str | os.PathLike[str]) -> Project:
+def load_project(path: str | os.PathLike[str], source: str | os.PathLike[str] = "convex") -> Project:
     """Bundle (from cache when unchanged) and load the project at ``path``; projects are shared
-    between simulators, never their databases."""
-    bundle = bundle_project(path)
-    cached = _PROJECTS.get(str(bundle.project))
+    between simulators, never their databases. ``source`` is the folder of functions
+    (a component's own folder for a component)."""
+    bundle = bundle_project(path, source)
+    key = f"{bundle.project}\0{source}"
+    cached = _PROJECTS.get(key)
     if cached is not None and cached[0] is bundle:
         return cached[1]
     engine = engine_for(bundle)
@@ -248,7 +269,9 @@ def load_project(path: str | os.PathLike[str]) -> Project:
     auth = manifest.get("authConfig") or {}
     project.auth_providers = [{"domain": p["domain"], "application_id": p.get("applicationID")}
                               for p in auth.get("providers", []) if "domain" in p]
-    _PROJECTS[str(bundle.project)] = (bundle, project)
+    _PROJECTS[key] = (bundle, project)
+    if source == "convex":
+        project.app = app_definition(project, bundle)
     return project
 
 

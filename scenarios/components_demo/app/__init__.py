@@ -1,0 +1,1 @@
+"""The shop app (``ConvexSim(schema, modules="scenarios.components_demo.app")``)."""
