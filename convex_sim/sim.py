@@ -407,7 +407,7 @@ class ConvexSim(_Caller):
                 setup: Callable[[ConvexSim], Any] | None = None,
                 expected_errors: Iterable[type[BaseException]] = (), reduction: bool = True,
                 check_subscriptions: bool = True, check_history: bool = True,
-                compare: str = "auto", pct_depth: int = 3) -> Any:
+                compare: str = "auto", pct_depth: int = 3, fail_on_contention: bool = False) -> Any:
         """Run ``ops`` (``Op``/``Flow``) concurrently under many schedules; return an
         :class:`~convex_sim.explore.ExplorationResult`. The sim's state is unchanged afterwards.
 
@@ -419,6 +419,8 @@ class ConvexSim(_Caller):
         ``strategy`` is ``"exhaustive"`` (with partial-order reduction unless
         ``reduction=False``), ``"random"`` or ``"pct"``; ``setup(sim)`` runs before each schedule;
         ``check_subscriptions`` checks what every subscribed client was shown in each schedule.
+        An operation starved into ``ContentionError`` by a schedule is reported in
+        ``result.contention``, not as a failure, unless ``fail_on_contention=True``.
         """
         from .explore import explore
 
@@ -426,7 +428,7 @@ class ConvexSim(_Caller):
                        strategy=strategy, max_schedules=max_schedules, seed=seed, setup=setup,
                        expected_errors=expected_errors, reduction=reduction, pct_depth=pct_depth,
                        check_subscriptions=check_subscriptions, check_history=check_history,
-                       compare=compare)
+                       compare=compare, fail_on_contention=fail_on_contention)
 
     def replay_schedule(self, schedule: str, ops: Sequence[Any] | None = None, **options: Any) -> Any:
         """Re-run one schedule (a counterexample's ``.schedule``) from the current state.

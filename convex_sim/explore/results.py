@@ -64,6 +64,9 @@ class ExplorationResult:
     failures: list[Counterexample]
     stats: dict[str, int]
     exhausted: bool = False   # every schedule (up to reduction) was run
+    #: Schedules where an operation ran out of OCC retries (``ContentionError``): reported,
+    #: not failures, unless ``explore(..., fail_on_contention=True)``.
+    contention: list[Counterexample] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -76,6 +79,8 @@ class ExplorationResult:
 
     def __str__(self) -> str:
         verdict = "ok" if self.ok else f"{len(self.failures)} failure(s)"
+        if self.contention:
+            verdict += f", {len(self.contention)} starved by contention"
         extra = ", ".join(f"{k} {v}" for k, v in sorted(self.stats.items()))
         return (f"{self.strategy}: {self.schedules_run} schedules, {self.distinct_outcomes} distinct "
                 f"outcomes, {verdict}" + (f" ({extra})" if extra else ""))
