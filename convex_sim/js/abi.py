@@ -260,13 +260,9 @@ class Host:
     # -- database ---------------------------------------------------------------------------------
     def get(self, p: Mapping[str, Any]) -> Any:
         db = self._reader("db.get")
-        doc_id = decode(p["id"])
         if p.get("isSystem"):
-            doc = db.system.get(doc_id)
-            return self._doc_json(doc, "_")
-        table = p.get("table")
-        doc = db.get(table, doc_id) if table else db.get(doc_id)
-        return to_json(doc) if doc is not None else None
+            return self._doc_json(db.system.get(decode(p["id"])), "_")
+        return self._doc_json(db.get(*self._target(p)), None)
 
     def insert(self, p: Mapping[str, Any]) -> Any:
         return {"_id": self._writer("db.insert").insert(p["table"], self._written(p["value"]))}
@@ -279,21 +275,22 @@ class Host:
             self.ctx.txn.extras["commit_ts"] = True
         return value
 
+    @staticmethod
+    def _target(p: Mapping[str, Any]) -> tuple:
+        """``(table, id)`` when the app named the table (``db.patch("t", id, ...)``), else ``(id,)``."""
+        doc_id = decode(p["id"])
+        return (p["table"], doc_id) if p.get("table") else (doc_id,)
+
     def shallow_merge(self, p: Mapping[str, Any]) -> Any:
-        db = self._writer("db.patch")
-        value = self._written(p["value"])
-        _ = db.patch(p["table"], decode(p["id"]), value) if p.get("table") else db.patch(decode(p["id"]), value)
+        self._writer("db.patch").patch(*self._target(p), self._written(p["value"]))
         return None
 
     def replace(self, p: Mapping[str, Any]) -> Any:
-        db = self._writer("db.replace")
-        value = self._written(p["value"])
-        _ = db.replace(p["table"], decode(p["id"]), value) if p.get("table") else db.replace(decode(p["id"]), value)
+        self._writer("db.replace").replace(*self._target(p), self._written(p["value"]))
         return None
 
     def remove(self, p: Mapping[str, Any]) -> Any:
-        db = self._writer("db.delete")
-        _ = db.delete(p["table"], decode(p["id"])) if p.get("table") else db.delete(decode(p["id"]))
+        self._writer("db.delete").delete(*self._target(p))
         return None
 
     def query_stream(self, p: Mapping[str, Any]) -> Any:
