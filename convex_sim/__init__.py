@@ -19,6 +19,7 @@ from .errors import (
     UnknownTableError,
     ValidationError,
     WriteInReadOnlyError,
+    WrongContextError,
 )
 from .explore import ExplorationResult, Flow, Op
 from .functions import (
@@ -46,7 +47,7 @@ from .runtime import (
 from .scheduler import Crons, SchedulerError
 from .schema import define_schema, define_table
 from .sim import ConvexSim
-from .steps import ActionStuckError
+from .steps import ActionStuckError, UnawaitedCallError
 from .validators import v
 from .values import UNDEFINED
 
@@ -79,11 +80,13 @@ __all__ = [
     "SchedulerError",
     "SchemaError",
     "TestIssuer",
+    "UnawaitedCallError",
     "UnknownIndexError",
     "UnknownTableError",
     "UserIdentity",
     "ValidationError",
     "WriteInReadOnlyError",
+    "WrongContextError",
     "WrongFunctionKindError",
     "action",
     "components",

@@ -96,8 +96,40 @@ class TransactionClosedError(ConvexSimError):
     """A transaction used after it committed or was aborted."""
 
 
-class WriteInReadOnlyError(ConvexSimError):
+class WrongContextError(ConvexSimError, AttributeError):
+    """A ``ctx`` attribute that this kind of function does not have: ``ctx.db`` in an action,
+    ``ctx.run_mutation`` in a query. Also an ``AttributeError``, so ``hasattr`` stays false."""
+
+
+class WriteInReadOnlyError(WrongContextError):
     """A write attempted from a query (or another read-only context)."""
+
+
+#: What each kind of function offers instead of a ctx attribute it lacks: name -> kinds -> hint.
+_ELSEWHERE: dict[str, tuple[tuple[str, ...], str]] = {
+    "db": (("action",), "actions have no ctx.db; read and write through "
+           "`await ctx.run_query(...)` / `await ctx.run_mutation(...)`"),
+    "run_mutation": (("query",), "queries are read-only; call it from a mutation or an action"),
+    "run_action": (("query", "mutation"), "only actions run actions; schedule it with "
+                   "ctx.scheduler.run_after(0, ...) from a mutation"),
+    "vector_search": (("query", "mutation"), "vector search runs in actions only"),
+}
+
+
+def wrong_context(kind: str, name: str, function: str) -> WrongContextError | None:
+    """The error for ``ctx.<name>`` in a ``kind`` function, if ``name`` is a ctx attribute of
+    another kind of function; None for a name no context has."""
+    kinds, hint = _ELSEWHERE.get(name, ((), ""))
+    if kind not in kinds:
+        return None
+    article = "an" if kind == "action" else "a"
+    return WrongContextError(f"ctx.{name} is not available in {function} ({article} {kind}): {hint}.")
+
+
+def read_only_write(op: str, function: str) -> WriteInReadOnlyError:
+    """The error for ``ctx.db.<op>`` (a write) in a query."""
+    return WriteInReadOnlyError(
+        f"queries are read-only: ctx.db.{op} is not available in {function}; use a mutation.")
 
 
 def add_note(exc: BaseException, note: str) -> BaseException:

@@ -41,6 +41,8 @@ from .errors import (
     UnknownTableError,
     ValidationError,
     add_note,
+    read_only_write,
+    wrong_context,
 )
 from .functions import ACTION, MUTATION, QUERY, ConvexFunction, FunctionHandle, Registry
 from .meta import Meta
@@ -155,6 +157,11 @@ class DatabaseReader:
         self._txn, self._ns = txn, namespace
         #: Which ``_scheduled_functions`` rows (by function path) this code may see; None: all.
         self._jobs = jobs
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("insert", "patch", "replace", "delete"):
+            raise read_only_write(name, self._txn.function)
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
 
     def get(self, table_or_id: str, doc_id: str | None = None) -> dict | None:
         """``get(id)`` or ``get(table, id)``: the document, or None."""
@@ -463,7 +470,9 @@ class _BaseCtx:
     def __getattr__(self, name: str) -> Any:
         factory = self._runtime.services.get(name) if not name.startswith("_") else None
         if factory is None:
-            raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+            kind = MUTATION if isinstance(self, MutationCtx) else QUERY if isinstance(self, QueryCtx) else ACTION
+            raise wrong_context(kind, name, self._function) or AttributeError(
+                f"{type(self).__name__} has no attribute {name!r}")
         service = factory(self)
         setattr(self, name, service)
         return service

@@ -1,0 +1,157 @@
+"""Misuses a new user makes in the first hour: each is a clear error naming the function."""
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from convex_sim import (
+    ConvexSim,
+    ConvexSimError,
+    WriteInReadOnlyError,
+    WrongContextError,
+    action,
+    define_schema,
+    define_table,
+    mutation,
+    query,
+    v,
+)
+from convex_sim.functions import Registry
+from convex_sim.steps import UnawaitedCallError
+
+TASKS = define_schema({"tasks": define_table({"title": v.string()})})
+
+
+def _line_of(marker):
+    """``test_first_hour.py:N``, N the line of this file that holds ``marker``."""
+    lines = Path(__file__).read_text().splitlines()
+    return f"test_first_hour.py:{next(i for i, text in enumerate(lines, 1) if text.endswith(marker))}"
+
+
+def _sim(**functions):
+    registry = Registry()
+    for path, fn in functions.items():
+        registry.register(path.replace("__", ":"), fn)
+    return ConvexSim(TASKS, registry, seed=0)
+
+
+@mutation(args={"title": v.string()})
+def add(ctx, args):
+    return ctx.db.insert("tasks", {"title": args["title"]})
+
+
+@query(args={})
+def count(ctx, args):
+    return len(ctx.db.query("tasks").collect())
+
+
+def test_an_unawaited_run_mutation_in_an_action_is_an_error_naming_the_line():
+    @action(args={})
+    async def forgetful(ctx, args):
+        ctx.run_mutation("tasks:add", {"title": "lost"})  # no await
+        return "done"
+
+    sim = _sim(tasks__add=add, tasks__count=count, tasks__forgetful=forgetful)
+    with pytest.raises(UnawaitedCallError) as error:
+        sim.action("tasks:forgetful", {})
+    message = str(error.value)
+    assert message.startswith('tasks:forgetful returned without awaiting ctx.run_mutation("tasks:add") at ')
+    assert _line_of("# no await") in message
+    assert isinstance(error.value, ConvexSimError)
+    assert sim.query("tasks:count", {}) == 0
+
+
+def test_awaited_and_gathered_calls_are_not_dangling():
+    @action(args={})
+    async def careful(ctx, args):
+        await ctx.run_mutation("tasks:add", {"title": "a"})
+        await asyncio.gather(ctx.run_mutation("tasks:add", {"title": "b"}),
+                             ctx.run_query("tasks:count", {}))
+        await ctx.scheduler.run_after(0, "tasks:add", {"title": "c"})
+        return await ctx.run_query("tasks:count", {})
+
+    sim = _sim(tasks__add=add, tasks__count=count, tasks__careful=careful)
+    assert sim.action("tasks:careful", {}) == 2
+
+
+def test_an_unawaited_scheduler_call_is_named():
+    @action(args={})
+    async def forgets_to_schedule(ctx, args):
+        ctx.scheduler.run_after(0, "tasks:add", {"title": "later"})  # forgotten
+
+    sim = _sim(tasks__add=add, tasks__forgets=forgets_to_schedule)
+    with pytest.raises(UnawaitedCallError, match=r'ctx\.scheduler\.run_after/run_at\("tasks:add"\) at .*' + _line_of("# forgotten")):
+        sim.action("tasks:forgets", {})
+
+
+def test_a_typescript_action_returning_with_a_pending_run_mutation_is_an_error(tmp_path, ts_bank_project):
+    from test_typescript_runtime import _copy_project
+
+    project = _copy_project(tmp_path, ts_bank_project, "forgetful.ts", """
+        import { action } from "./_generated/server";
+        import { api } from "./_generated/api";
+        export const forget = action({ args: {}, handler: async (ctx) => {
+          ctx.runMutation(api.bank.deposit, { owner: "ada", amount: 5 });
+          return "done";
+        }});
+    """)
+    sim = ConvexSim.from_project(project, seed=0)
+    with pytest.raises(UnawaitedCallError, match=(
+            r'^forgetful:forget returned without awaiting ctx\.runMutation\("bank:deposit"\), so it never ran')):
+        sim.action("forgetful:forget", {})
+
+
+@query(args={})
+def bad_write(ctx, args):
+    return ctx.db.insert("tasks", {"title": "x"})
+
+
+@query(args={})
+def mutates_from_a_query(ctx, args):
+    return ctx.run_mutation("tasks:add", {"title": "x"})
+
+
+@action(args={})
+async def reads_db_in_an_action(ctx, args):
+    return ctx.db.query("tasks").collect()
+
+
+@mutation(args={})
+def runs_an_action(ctx, args):
+    return ctx.run_action("tasks:reads_db", {})
+
+
+@pytest.mark.parametrize(("path", "message"), [
+    ("tasks:bad_write",
+     "queries are read-only: ctx.db.insert is not available in tasks:bad_write; use a mutation."),
+    ("tasks:mutates", "ctx.run_mutation is not available in tasks:mutates (a query): queries are "
+     "read-only; call it from a mutation or an action."),
+    ("tasks:reads_db", "ctx.db is not available in tasks:reads_db (an action): actions have no "
+     "ctx.db; read and write through `await ctx.run_query(...)` / `await ctx.run_mutation(...)`."),
+    ("tasks:runs_action", "ctx.run_action is not available in tasks:runs_action (a mutation): only "
+     "actions run actions; schedule it with ctx.scheduler.run_after(0, ...) from a mutation."),
+])
+def test_wrong_context_calls_are_documented_errors_naming_the_function(path, message):
+    sim = _sim(tasks__add=add, tasks__bad_write=bad_write, tasks__mutates=mutates_from_a_query,
+               tasks__reads_db=reads_db_in_an_action, tasks__runs_action=runs_an_action)
+    call = sim.query if path in ("tasks:bad_write", "tasks:mutates") else \
+        sim.action if path == "tasks:reads_db" else sim.mutation
+    with pytest.raises(WrongContextError) as error:
+        call(path, {})
+    assert str(error.value) == message
+    assert isinstance(error.value, AttributeError)
+    if path == "tasks:bad_write":
+        assert isinstance(error.value, WriteInReadOnlyError)
+
+
+def test_hasattr_on_a_query_context_stays_false():
+    seen = {}
+
+    @query(args={})
+    def probe(ctx, args):
+        seen.update(insert=hasattr(ctx.db, "insert"), run_mutation=hasattr(ctx, "run_mutation"),
+                    get=hasattr(ctx.db, "get"))
+
+    _sim(tasks__probe=probe).query("tasks:probe", {})
+    assert seen == {"insert": False, "run_mutation": False, "get": True}
