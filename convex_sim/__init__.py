@@ -44,7 +44,7 @@ from .runtime import (
     UserIdentity,
     WrongFunctionKindError,
 )
-from .scheduler import Crons, SchedulerError
+from .scheduler import Crons, ScheduledFunctionFailed, SchedulerError
 from .schema import define_schema, define_table
 from .sim import ConvexSim
 from .steps import ActionStuckError, UnawaitedCallError
@@ -77,6 +77,7 @@ __all__ = [
     "Op",
     "QueryError",
     "ReturnsValidationError",
+    "ScheduledFunctionFailed",
     "SchedulerError",
     "SchemaError",
     "TestIssuer",

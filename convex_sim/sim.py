@@ -370,15 +370,30 @@ class ConvexSim(_Caller):
         self.scheduler.advance_to(target)
         return self._clock.now_ms
 
-    def finish_in_progress_scheduled_functions(self, max_iterations: int = 100) -> int:
-        """Run the scheduled functions already due (and those they make due now); return how many ran."""
-        return self.scheduler.advance_to(self._clock.now_ms, max_jobs=max_iterations)
+    def finish_in_progress_scheduled_functions(self, max_iterations: int = 100, *,
+                                               allow_failures: bool = False) -> int:
+        """Run the scheduled functions already due (and those they make due now); return how
+        many ran. A job that fails raises :class:`~convex_sim.scheduler.ScheduledFunctionFailed`
+        afterwards, unless ``allow_failures``."""
+        return self._finishing(allow_failures, lambda: self.scheduler.advance_to(
+            self._clock.now_ms, max_jobs=max_iterations))
 
-    def finish_all_scheduled_functions(self, max_iterations: int = 100) -> int:
+    def finish_all_scheduled_functions(self, max_iterations: int = 100, *,
+                                       allow_failures: bool = False) -> int:
         """Advance the clock through every pending scheduled function, including the ones they
         schedule, until none is left; a chain longer than ``max_iterations`` raises
-        :class:`~convex_sim.scheduler.SchedulerError` naming the chain. Returns how many ran."""
-        return self.scheduler.finish_all(max_iterations)
+        :class:`~convex_sim.scheduler.SchedulerError` naming the chain. Returns how many ran.
+        Jobs that fail raise :class:`~convex_sim.scheduler.ScheduledFunctionFailed` (listing
+        each) once all have run, unless ``allow_failures``."""
+        return self._finishing(allow_failures, lambda: self.scheduler.finish_all(max_iterations))
+
+    def _finishing(self, allow_failures: bool, run: Callable[[], int]) -> int:
+        mark = len(self.scheduler.failures)
+        ran = run()
+        failed = None if allow_failures else self.scheduler.failed_since(mark)
+        if failed is not None:
+            raise failed
+        return ran
 
     def scheduled(self) -> list[dict]:
         """Every row of ``_scheduled_functions``, oldest first."""

@@ -6,8 +6,11 @@ from pathlib import Path
 import pytest
 
 from convex_sim import (
+    ArgumentValidationError,
+    ConvexError,
     ConvexSim,
     ConvexSimError,
+    ScheduledFunctionFailed,
     WriteInReadOnlyError,
     WrongContextError,
     action,
@@ -155,3 +158,48 @@ def test_hasattr_on_a_query_context_stays_false():
 
     _sim(tasks__probe=probe).query("tasks:probe", {})
     assert seen == {"insert": False, "run_mutation": False, "get": True}
+
+
+@mutation(args={"title": v.string()})
+def schedules_bad_args(ctx, args):
+    ctx.scheduler.run_after(0, "tasks:add", {"title": 42})
+
+
+@mutation(args={})
+def explodes(ctx, args):
+    raise ConvexError({"code": "BOOM"})
+
+
+@mutation(args={"delay": v.float64()})
+def schedules_explosion(ctx, args):
+    ctx.scheduler.run_after(args["delay"], "tasks:explodes", {})
+
+
+def test_scheduled_arguments_are_validated_when_scheduled():
+    sim = _sim(tasks__add=add, tasks__schedule=schedules_bad_args)
+    with pytest.raises(ArgumentValidationError) as error:
+        sim.mutation("tasks:schedule", {"title": "t"})
+    message = str(error.value)
+    assert message.startswith("In tasks:schedule: scheduling tasks:add: Failed to validate arguments for tasks:add")
+    assert "title" in message and "42" in message
+    assert sim.scheduled() == []
+
+
+@pytest.mark.parametrize(("finish", "delay"), [("finish_all_scheduled_functions", 10.0),
+                                               ("finish_in_progress_scheduled_functions", 0.0)])
+def test_finishing_scheduled_functions_reports_failed_jobs(finish, delay):
+    sim = _sim(tasks__explodes=explodes, tasks__schedule=schedules_explosion)
+    sim.mutation("tasks:schedule", {"delay": delay})
+    with pytest.raises(ScheduledFunctionFailed) as error:
+        getattr(sim, finish)()
+    message = str(error.value)
+    assert message.startswith("1 scheduled function(s) failed:\n  tasks:explodes (job ")
+    assert "ConvexError: {'code': 'BOOM'}" in message and "allow_failures=True" in message
+    assert [path for _id, path, _exc in error.value.failures] == ["tasks:explodes"]
+
+
+def test_allow_failures_opts_out_and_the_row_still_says_failed():
+    sim = _sim(tasks__explodes=explodes, tasks__schedule=schedules_explosion)
+    sim.mutation("tasks:schedule", {"delay": 0.0})
+    assert sim.finish_all_scheduled_functions(allow_failures=True) == 1
+    assert [job["state"]["kind"] for job in sim.scheduled()] == ["failed"]
