@@ -16,6 +16,7 @@ virtual clock. Every rejection is an :class:`AuthError` that says why.
 
 from __future__ import annotations
 
+import datetime as _dt
 import itertools
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -134,9 +135,9 @@ class AuthService:
         now_s = self._now_ms() / 1000
         exp, nbf = claims.get("exp"), claims.get("nbf")
         if exp is not None and now_s >= float(exp):
-            raise AuthError(f"Token expired at {exp} (virtual clock: {now_s:.0f} s since the epoch).")
+            raise AuthError(f"Token expired at {_iso(exp)} (virtual clock: {_iso(now_s)}).")
         if nbf is not None and now_s < float(nbf):
-            raise AuthError(f"Token not valid before {nbf} (virtual clock: {now_s:.0f} s since the epoch).")
+            raise AuthError(f"Token not valid before {_iso(nbf)} (virtual clock: {_iso(now_s)}).")
 
     def _key(self, provider: Mapping[str, Any], kid: Any) -> Any:
         jwks = provider.get("jwks") or self._fetch_jwks(provider["domain"])
@@ -158,6 +159,15 @@ class AuthService:
             except (httpx.HTTPError, ValueError) as exc:
                 raise AuthError(f"Could not fetch the JWKS of {domain!r} from {url}: {exc}") from None
         return self._jwks[domain]
+
+
+def _iso(seconds: Any) -> str:
+    """Epoch seconds as ``1704067200 (2024-01-01T00:00:00Z)``: raw for the token, ISO to read."""
+    try:
+        when = _dt.datetime.fromtimestamp(float(seconds), _dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):
+        return str(seconds)
+    return f"{float(seconds):.0f} ({when})"
 
 
 def _identity_from_claims(claims: Mapping[str, Any]) -> UserIdentity:

@@ -16,6 +16,7 @@ time-machine), and network access from queries and mutations is refused.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import contextlib
 import contextvars
@@ -630,9 +631,10 @@ class Runtime:
                 "components.")
         if public_only and not fn.is_public:
             raise WrongFunctionKindError(
-                f"Could not find public function for '{fn.path}'. Did you forget to run "
-                f"`npx convex dev`? ({fn.path} is internal: only other functions and the test "
-                "handle can call it.)")
+                f"Could not find public function for '{fn.path}': it is internal "
+                f"(internal_{fn.kind}), so "
+                "only other functions and the test handle can call it. Make it public, or call "
+                "a public function that calls it.")
         return fn
 
     def capture(self) -> int:
@@ -871,6 +873,8 @@ class Runtime:
         except StopIteration as done:
             return done.value
         result.close()
+        what = "an event-loop awaitable (asyncio.sleep, a task, a future)" if awaited is None \
+            or isinstance(awaited, asyncio.Future) else format_value(awaited)
         raise NondeterminismError(
-            f"{fn.path} awaited {format_value(awaited)}; queries and mutations may await only "
-            "ctx calls (run_query, run_mutation). I/O belongs in actions.")
+            f"{fn.path} awaited {what}; queries and mutations may await only ctx calls "
+            "(run_query, run_mutation). Timers and I/O belong in actions.")

@@ -366,7 +366,7 @@ class ConvexSim(_Caller):
     def advance_time(self, ms: float) -> float:
         """Move the virtual clock forward by ``ms``, running every scheduled function (and cron
         run) that becomes due, in due-time order; return the new time."""
-        target = self._clock.now_ms + check_duration(ms)
+        target = self._clock.now_ms + check_duration(ms, self._clock.now_ms)
         self.scheduler.advance_to(target)
         return self._clock.now_ms
 

@@ -1,25 +1,32 @@
 """Misuses a new user makes in the first hour: each is a clear error naming the function."""
 
 import asyncio
+import os
+import stat
 from pathlib import Path
 
 import pytest
 
 from convex_sim import (
     ArgumentValidationError,
+    AuthError,
     ConvexError,
     ConvexSim,
     ConvexSimError,
+    NondeterminismError,
     ScheduledFunctionFailed,
     WriteInReadOnlyError,
     WrongContextError,
+    WrongFunctionKindError,
     action,
     define_schema,
     define_table,
+    internal_mutation,
     mutation,
     query,
     v,
 )
+from convex_sim.clock import MAX_TIME_MS
 from convex_sim.functions import Registry
 from convex_sim.steps import UnawaitedCallError
 
@@ -203,3 +210,59 @@ def test_allow_failures_opts_out_and_the_row_still_says_failed():
     sim.mutation("tasks:schedule", {"delay": 0.0})
     assert sim.finish_all_scheduled_functions(allow_failures=True) == 1
     assert [job["state"]["kind"] for job in sim.scheduled()] == ["failed"]
+
+
+def test_advance_time_is_bounded_by_the_latest_date():
+    sim = _sim()
+    start = sim.clock
+    with pytest.raises(ValueError, match=r"advance_time: 100000000000000000000 ms from 1704067200000 passes "
+                                         r"the latest time a clock can show \(8640000000000000 ms"):
+        sim.advance_time(10**20)
+    assert sim.clock == start
+    assert sim.advance_time(MAX_TIME_MS - start) == MAX_TIME_MS
+
+
+def test_asyncio_sleep_in_a_query_is_named_as_an_event_loop_awaitable():
+    @query(args={})
+    async def sleepy(ctx, args):
+        await asyncio.sleep(0)
+
+    with pytest.raises(NondeterminismError) as error:
+        _sim(tasks__sleepy=sleepy).query("tasks:sleepy", {})
+    assert str(error.value).startswith(
+        "tasks:sleepy awaited an event-loop awaitable (asyncio.sleep, a task, a future); queries "
+        "and mutations may await only ctx calls")
+
+
+def test_calling_an_internal_function_from_a_client_explains_without_npx():
+    sim = _sim(tasks__secret=internal_mutation(args={})(lambda ctx, args: None))
+    with pytest.raises(WrongFunctionKindError) as error:
+        sim.client().mutation("tasks:secret", {})
+    assert str(error.value) == (
+        "Could not find public function for 'tasks:secret': it is internal (internal_mutation), so "
+        "only other functions and the test handle can call it. Make it public, or call a public "
+        "function that calls it.")
+
+
+def test_render_html_writes_a_file_others_can_read(tmp_path):
+    from convex_sim.explore import write_atomically
+
+    old = os.umask(0o022)
+    try:
+        write_atomically(tmp_path / "report.html", "<p>race</p>")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "report.html").stat().st_mode) == 0o644
+
+
+def test_auth_errors_show_iso_times():
+    from convex_sim.auth import TestIssuer
+
+    issuer = TestIssuer(domain="https://issuer.test", application_id="app")
+    sim = ConvexSim(TASKS, Registry(), seed=0, auth_providers=[issuer.provider])
+    token = issuer.token("u1", expires_in_s=60)
+    sim.advance_time(120_000)
+    with pytest.raises(AuthError) as error:
+        sim.with_token(token).run(lambda ctx: None)
+    assert str(error.value) == ("Token expired at 1704067260 (2024-01-01T00:01:00Z) "
+                                "(virtual clock: 1704067320 (2024-01-01T00:02:00Z)).")
