@@ -309,12 +309,13 @@ _CURRENT: contextvars.ContextVar[CallFrame | None] = contextvars.ContextVar("con
 class CallFrame:
     """The state of one top-level function execution while its app code runs."""
 
-    __slots__ = ("_rng", "_seed", "function", "kind", "now_ms")
+    __slots__ = ("_rng", "_seed", "function", "kind", "now_ms", "offline")
 
     def __init__(self, function: str, kind: str, now_ms: float, seed: int | tuple) -> None:
         """``seed`` is an int, or a tuple digested into one only if app code uses ``random``."""
         self.function, self.kind, self.now_ms, self._seed = function, kind, now_ms, seed
         self._rng: random.Random | None = None
+        self.offline = False  # refuse un-mocked outbound HTTP (convex_sim.offline)
 
     @property
     def seed(self) -> int:
@@ -600,6 +601,8 @@ class Runtime:
         self.env: dict[str, str] = {}
         #: The installed components (a ``convex_sim.component.ComponentTree``), if any.
         self.components: Any = None
+        #: False: actions' un-mocked outbound HTTP raises (set by ``sim.allow_network``).
+        self.allow_network = True
         install_network_guard()
 
     # -- resolving and validating --------------------------------------------------------
@@ -648,7 +651,9 @@ class Runtime:
         if seed is None:
             self._calls += 1
             seed = self.seed_source() if self.seed_source is not None else (self._seed, self._calls)
-        return CallFrame(fn_path, kind, self.db.clock.now_ms, seed)
+        frame = CallFrame(fn_path, kind, self.db.clock.now_ms, seed)
+        frame.offline = not self.allow_network
+        return frame
 
     def check_args(self, fn: ConvexFunction, args: Any) -> dict:
         if args is None:

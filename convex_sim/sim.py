@@ -363,6 +363,20 @@ class ConvexSim(_Caller):
         """The virtual time in ms since the epoch."""
         return self._clock.now_ms
 
+    @property
+    def allow_network(self) -> bool:
+        """Whether actions may make outbound HTTP requests that no mock (respx) answers. True by
+        default; the pytest ``convex`` fixture sets it False (see docs/http.md)."""
+        return self.runtime.allow_network
+
+    @allow_network.setter
+    def allow_network(self, allowed: bool) -> None:
+        if not allowed:
+            from . import offline
+
+            offline.install()
+        self.runtime.allow_network = bool(allowed)
+
     def advance_time(self, ms: float) -> float:
         """Move the virtual clock forward by ``ms``, running every scheduled function (and cron
         run) that becomes due, in due-time order; return the new time."""
