@@ -13,7 +13,11 @@ Two families, kept apart on purpose:
 
 from __future__ import annotations
 
+import os
 from typing import Any
+
+#: The folder of the convex_sim package (its own frames start with it).
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 class ConvexError(Exception):
@@ -138,3 +142,17 @@ def add_note(exc: BaseException, note: str) -> BaseException:
     if note not in notes:
         exc.add_note(note)
     return exc
+
+
+def hide_simulator_frames(excinfo: Any) -> bool:
+    """convex-sim's modules set ``__tracebackhide__`` to this: pytest then leaves their frames
+    out of a failure report, so the app's own line follows the test's. An exception that is
+    neither an app error nor a misuse error and was raised inside convex-sim (a simulator
+    bug) keeps them; ``pytest --full-trace`` always shows every frame."""
+    exc = getattr(excinfo, "value", None)
+    if exc is None or isinstance(exc, ConvexError | ConvexSimError):
+        return True
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is None or not tb.tb_frame.f_code.co_filename.startswith(PACKAGE_DIR)

@@ -14,11 +14,14 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ConvexSimError
+from .errors import ConvexSimError, hide_simulator_frames
 from .validators import Validator, as_object_validator
 
 QUERY, MUTATION, ACTION, HTTP_ACTION = "query", "mutation", "action", "http_action"
 PUBLIC, INTERNAL = "public", "internal"
+
+
+__tracebackhide__ = hide_simulator_frames  # pytest reports the app's frames, not ours
 
 
 class FunctionNotFoundError(ConvexSimError, LookupError):

@@ -42,6 +42,7 @@ from .errors import (
     UnknownTableError,
     ValidationError,
     add_note,
+    hide_simulator_frames,
     read_only_write,
     wrong_context,
 )
@@ -52,6 +53,9 @@ from .steps import SLEEP, ActionStuckError, ActionTask, Step, pump  # noqa: F401
 from .values import check_value, format_value, value_size
 
 # --- Errors --------------------------------------------------------------------------
+
+
+__tracebackhide__ = hide_simulator_frames  # pytest reports the app's frames, not ours
 
 
 class ArgumentValidationError(ValidationError):

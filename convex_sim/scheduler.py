@@ -20,13 +20,21 @@ from typing import Any
 
 from . import limits
 from .database import TOP, Transaction
-from .errors import ConvexError, ConvexSimError, InvalidValueError, ValidationError
+from .errors import (
+    ConvexError,
+    ConvexSimError,
+    InvalidValueError,
+    ValidationError,
+    hide_simulator_frames,
+)
 from .functions import ACTION, MUTATION, ConvexFunction
 from .runtime import JOBS_TABLE, ActionCtx, MutationCtx, Runtime, Step, WeakService, _immediate
 from .schema import define_table
 from .steps import SLEEP
 from .validators import v
 from .values import check_value, format_value, sort_key, value_size
+
+__tracebackhide__ = hide_simulator_frames  # pytest reports the app's frames, not ours
 
 SCHEDULED_FUNCTIONS = JOBS_TABLE
 

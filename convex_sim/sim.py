@@ -24,7 +24,7 @@ import httpx
 from .auth import AuthError, AuthService
 from .clock import DEFAULT_START_MS, VirtualClock, check_duration
 from .database import Database
-from .errors import ConvexError, ConvexSimError
+from .errors import ConvexError, ConvexSimError, hide_simulator_frames
 from .files import STORAGE, STORAGE_TABLE, FileStorage
 from .functions import (
     ACTION,
@@ -44,6 +44,8 @@ from .scheduler import SCHEDULED_FUNCTIONS, SCHEDULED_FUNCTIONS_TABLE, Scheduler
 from .schema import SchemaDefinition
 from .subscriptions import Client, SubscriptionManager
 from .values import format_value
+
+__tracebackhide__ = hide_simulator_frames  # pytest reports the app's frames, not ours
 
 
 @dataclass

@@ -33,7 +33,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import limits
-from .errors import ConvexSimError, LimitExceededError
+from .errors import PACKAGE_DIR, ConvexSimError, LimitExceededError, hide_simulator_frames
+
+__tracebackhide__ = hide_simulator_frames  # pytest reports the app's frames, not ours
 
 if TYPE_CHECKING:
     from .clock import VirtualClock
@@ -53,14 +55,11 @@ class UnawaitedCallError(ConvexSimError):
     """An action returned while a ctx call it made was never awaited (so it never ran)."""
 
 
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
-
-
 def _caller_line() -> str:
     """``file:line`` of the nearest frame outside convex_sim and generated code (such as a
     dataclass's ``__init__``): the app code making a call."""
     frame = sys._getframe(1)
-    while frame is not None and frame.f_code.co_filename.startswith((_PACKAGE_DIR, "<")):
+    while frame is not None and frame.f_code.co_filename.startswith((PACKAGE_DIR, "<")):
         frame = frame.f_back  # type: ignore[assignment]
     if frame is None:
         return "an unknown line"

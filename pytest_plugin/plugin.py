@@ -224,12 +224,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     report = yield
     sims = item.stash.get(_SIMS, None)
     if report.failed and sims:
-        report.sections.append(("convex-sim", describe(sims, item)))
+        report.sections.append(("convex-sim", describe(sims, item, report.longreprtext)))
     return report
 
 
-def describe(sims: list[ConvexSim], item: pytest.Item) -> str:
-    """The failure section: seed, every call (path, args, result or error), a replay line."""
+def describe(sims: list[ConvexSim], item: pytest.Item, shown: str = "") -> str:
+    """The failure section: seed, every call (path, args, result or error), a replay line.
+    A counterexample whose timeline the failure already shows (``shown``) gets one line."""
     lines = []
     for sim in sims:
         dropped = sim.calls.dropped
@@ -240,6 +241,8 @@ def describe(sims: list[ConvexSim], item: pytest.Item) -> str:
         for result in sim.explorations:
             lines.append(f"explore: {result}")
             for example in result.failures:
-                lines.append(str(example))
+                timeline = str(example)
+                lines.append(timeline if timeline.splitlines()[0] not in shown else
+                             f"  schedule {example.schedule!r}: its timeline is in the failure above")
     lines.append(f"reproduce: pytest '{item.nodeid}' --convex-seed {sims[0].seed}")
     return "\n".join(lines)

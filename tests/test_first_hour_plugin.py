@@ -66,3 +66,35 @@ def test_unmocked_outbound_http_from_an_action_is_refused_pointing_at_respx(pyte
                 convex.action("quotes:fetch_quote", {})
     """)
     run(pytester).assert_outcomes(passed=4)
+
+
+def test_failure_reports_hide_simulator_frames_and_print_a_counterexample_once(pytester):
+    pytester.makepyfile("""
+        import pytest
+        from convex_sim import Op
+
+        @pytest.mark.convex_app("scenarios.bank")
+        def test_app_error(convex):
+            convex.action("bank:transfer_via_action", {"src": "nobody", "dst": "bob", "amount": 1})
+
+        @pytest.mark.convex_app("scenarios.bank")
+        def test_race(convex):
+            convex.mutation("bank:open_account", {"owner": "ada", "balance": 100})
+
+            def no_overdraft(ctx):
+                for account in ctx.db.query("accounts").collect():
+                    assert account["balance"] >= 0
+
+            op = Op("bank:transfer_via_action", {"src": "ada", "dst": "bob", "amount": 60})
+            convex.explore([op, op], invariant=no_overdraft, max_schedules=3).assert_ok()
+    """)
+    result = run(pytester)
+    result.assert_outcomes(failed=2)
+    text = result.stdout.str()
+    assert "convex_sim/sim.py" not in text and "convex_sim/runtime.py" not in text
+    assert "convex_sim/explore/results.py" not in text
+    assert "scenarios/bank/bank.py" in text  # the app's own frame stays
+    first = next(line.strip() for line in text.splitlines() if line.strip().startswith("E") and "Schedule '" in line)
+    header = first[1:].strip()
+    assert text.count(header) == 1
+    assert "its timeline is in the failure above" in text

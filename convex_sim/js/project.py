@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from ..errors import ConvexSimError
+from ..errors import ConvexSimError, hide_simulator_frames
 from ..functions import (
     ACTION,
     HTTP_ACTION,
@@ -46,6 +46,8 @@ from .engine import Engine, Execution, JsStuckError, dumps, engine_for, error_pa
 
 # --- validators and schema from their exported JSON ---------------------------------------------
 
+
+__tracebackhide__ = hide_simulator_frames  # pytest reports the app's frames, not ours
 
 #: Validators with no parameters, by the ``type`` their JSON export names.
 _SCALARS = {"string": v.string, "number": v.float64, "bigint": v.int64, "boolean": v.boolean,
