@@ -16,7 +16,6 @@ virtual clock. Every rejection is an :class:`AuthError` that says why.
 
 from __future__ import annotations
 
-import datetime as _dt
 import itertools
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -26,7 +25,7 @@ import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from .clock import DEFAULT_START_MS
+from .clock import DEFAULT_START_MS, iso_ms
 from .errors import ConvexSimError
 from .runtime import UserIdentity
 
@@ -164,10 +163,9 @@ class AuthService:
 def _iso(seconds: Any) -> str:
     """Epoch seconds as ``1704067200 (2024-01-01T00:00:00Z)``: raw for the token, ISO to read."""
     try:
-        when = _dt.datetime.fromtimestamp(float(seconds), _dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return f"{float(seconds):.0f} ({iso_ms(float(seconds) * 1000.0)})"
     except (OverflowError, OSError, ValueError):
         return str(seconds)
-    return f"{float(seconds):.0f} ({when})"
 
 
 def _identity_from_claims(claims: Mapping[str, Any]) -> UserIdentity:

@@ -7,6 +7,8 @@ milliseconds since the Unix epoch, as Convex's ``Date.now()`` and
 
 from __future__ import annotations
 
+import datetime as _dt
+
 #: 2024-01-01T00:00:00Z: where every simulator's clock starts unless told otherwise.
 DEFAULT_START_MS = 1_704_067_200_000.0
 
@@ -26,6 +28,14 @@ def check_duration(ms: object, now_ms: float = DEFAULT_START_MS) -> float:
             f"({MAX_TIME_MS:.0f} ms, the largest JavaScript Date: year 275760); advance by at "
             f"most {MAX_TIME_MS - now_ms:.0f} ms.")
     return float(ms)
+
+
+def iso_ms(ms: float) -> str:
+    """Milliseconds since the epoch as ISO 8601 UTC: ``2024-01-01T00:00:00Z`` (``.250Z`` when
+    the time has a fraction of a second)."""
+    when = _dt.datetime.fromtimestamp(ms / 1000.0, _dt.UTC)
+    text = when.strftime("%Y-%m-%dT%H:%M:%S")
+    return text + (f".{when.microsecond // 1000:03d}Z" if when.microsecond else "Z")
 
 
 class VirtualClock:
