@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import limits
-from .errors import PACKAGE_DIR, ConvexSimError, LimitExceededError, hide_simulator_frames
+from .errors import PACKAGE_DIR, ConvexSimError, LimitExceededError, add_note, hide_simulator_frames
 
 __tracebackhide__ = hide_simulator_frames  # pytest reports the app's frames, not ours
 
@@ -55,15 +55,13 @@ class UnawaitedCallError(ConvexSimError):
     """An action returned while a ctx call it made was never awaited (so it never ran)."""
 
 
-def _caller_line() -> str:
-    """``file:line`` of the nearest frame outside convex_sim and generated code (such as a
+def _caller_line() -> tuple[str, int]:
+    """File and line of the nearest frame outside convex_sim and generated code (such as a
     dataclass's ``__init__``): the app code making a call."""
     frame = sys._getframe(1)
     while frame is not None and frame.f_code.co_filename.startswith((PACKAGE_DIR, "<")):
         frame = frame.f_back  # type: ignore[assignment]
-    if frame is None:
-        return "an unknown line"
-    return f"{os.path.relpath(frame.f_code.co_filename)}:{frame.f_lineno}"
+    return ("", 0) if frame is None else (frame.f_code.co_filename, frame.f_lineno)
 
 
 @dataclass(eq=False)  # hashable by identity: asyncio.gather keys its awaitables
@@ -76,7 +74,7 @@ class Step:
     identity: Any
     payload: Any = None           # service steps (scheduler, storage, sleep) carry their data
     awaited: bool = False         # set once awaited; an action may not return before that
-    where: str = ""               # ``file:line`` of the app code that made the call
+    where: tuple[str, int] = ("", 0)  # file and line of the app code that made the call
 
     def __post_init__(self) -> None:
         task = ActionTask.current()
@@ -104,6 +102,11 @@ class Step:
         name = f"ctx.run_{self.kind}" if self.kind in ("query", "mutation", "action") \
             else _CALL_NAMES.get(self.kind, f"ctx.{self.kind}")
         return f'{name}("{self.fn.path}")' if self.fn is not None else f"{name}(...)"
+
+    def made_at(self) -> str:
+        """``file:line`` (relative to the working directory) of the app code that made it."""
+        path, line = self.where
+        return f"{os.path.relpath(path)}:{line}" if path else "an unknown line"
 
 
 class _IdleSelector(selectors.DefaultSelector):  # type: ignore[misc, valid-type]
@@ -236,8 +239,11 @@ class ActionTask:
             self._gate = None
         if self._task.done():
             dangling = [step for step in self.made if not step.awaited]
-            if dangling and not self._task.cancelled() and self._task.exception() is None:
-                raise self._dangling_error(dangling)
+            if dangling and not self._task.cancelled():
+                failed = self._task.exception()
+                if failed is None:
+                    raise self._dangling_error(dangling)
+                add_note(failed, str(self._dangling_error(dangling)))
             raise StopIteration(self._task.result())
         if self._stuck:
             raise self._stuck_error()
@@ -245,7 +251,7 @@ class ActionTask:
         return self._current[0]
 
     def _dangling_error(self, dangling: list[Step]) -> UnawaitedCallError:
-        calls = "; ".join(f"{step.call()} at {step.where}" for step in dangling)
+        calls = "; ".join(f"{step.call()} at {step.made_at()}" for step in dangling)
         return UnawaitedCallError(
             f"{self._function} returned without awaiting {calls}, so "
             f"{'that call' if len(dangling) == 1 else 'those calls'} never ran. Every ctx call in "

@@ -266,3 +266,16 @@ def test_auth_errors_show_iso_times():
         sim.with_token(token).run(lambda ctx: None)
     assert str(error.value) == ("Token expired at 1704067260 (2024-01-01T00:01:00Z) "
                                 "(virtual clock: 1704067320 (2024-01-01T00:02:00Z)).")
+
+
+def test_an_action_that_fails_notes_the_calls_it_left_unawaited():
+    @action(args={})
+    async def fails_after_forgetting(ctx, args):
+        ctx.run_mutation("tasks:add", {"title": "lost"})  # left behind
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom") as error:
+        _sim(tasks__add=add, tasks__fails=fails_after_forgetting).action("tasks:fails", {})
+    notes = "\n".join(error.value.__notes__)
+    assert 'tasks:fails returned without awaiting ctx.run_mutation("tasks:add") at ' in notes
+    assert _line_of("# left behind") in notes
