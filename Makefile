@@ -1,12 +1,17 @@
-# Every target sets up .venv itself, so a fresh clone needs only Python 3.11.
-PYTHON ?= python3.11
+# Every target sets up .venv itself, so a fresh clone needs only Python >= 3.11: the first of
+# python3.11, python3.12, python3.13, python3 on PATH that is one (or: make PYTHON=/path/to/python).
+PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && { echo $$p; break; }; \
+	done)
+NO_PYTHON := No Python >= 3.11 found (tried python3.11, python3.12, python3.13, python3); install one or run make PYTHON=/path/to/python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo bench bench-peer lint mutants conformance clean
+.PHONY: test demo bench bench-peer lint mutants conformance clean which-python
 
 $(STAMP): pyproject.toml
+	@test -x $(BIN)/python || test -n "$(PYTHON)" || { echo "$(NO_PYTHON)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
@@ -41,6 +46,10 @@ bench-peer: $(STAMP)
 # (make test runs a short version where node is present).
 conformance: $(STAMP)
 	$(BIN)/python conformance/differential.py 1000 0
+
+# The interpreter that would make .venv.
+which-python:
+	@test -n "$(PYTHON)" || { echo "$(NO_PYTHON)"; exit 1; }; echo "$(PYTHON)"
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -19,6 +19,7 @@ from .errors import (
     UnknownTableError,
     ValidationError,
     WriteInReadOnlyError,
+    WrongContextError,
 )
 from .explore import ExplorationResult, Flow, Op
 from .functions import (
@@ -43,10 +44,10 @@ from .runtime import (
     UserIdentity,
     WrongFunctionKindError,
 )
-from .scheduler import Crons, SchedulerError
+from .scheduler import Crons, ScheduledFunctionFailed, SchedulerError
 from .schema import define_schema, define_table
 from .sim import ConvexSim
-from .steps import ActionStuckError
+from .steps import ActionStuckError, UnawaitedCallError
 from .validators import v
 from .values import UNDEFINED
 
@@ -76,14 +77,17 @@ __all__ = [
     "Op",
     "QueryError",
     "ReturnsValidationError",
+    "ScheduledFunctionFailed",
     "SchedulerError",
     "SchemaError",
     "TestIssuer",
+    "UnawaitedCallError",
     "UnknownIndexError",
     "UnknownTableError",
     "UserIdentity",
     "ValidationError",
     "WriteInReadOnlyError",
+    "WrongContextError",
     "WrongFunctionKindError",
     "action",
     "components",

@@ -25,7 +25,7 @@ import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from .clock import DEFAULT_START_MS
+from .clock import DEFAULT_START_MS, iso_ms
 from .errors import ConvexSimError
 from .runtime import UserIdentity
 
@@ -134,9 +134,9 @@ class AuthService:
         now_s = self._now_ms() / 1000
         exp, nbf = claims.get("exp"), claims.get("nbf")
         if exp is not None and now_s >= float(exp):
-            raise AuthError(f"Token expired at {exp} (virtual clock: {now_s:.0f} s since the epoch).")
+            raise AuthError(f"Token expired at {_iso(exp)} (virtual clock: {_iso(now_s)}).")
         if nbf is not None and now_s < float(nbf):
-            raise AuthError(f"Token not valid before {nbf} (virtual clock: {now_s:.0f} s since the epoch).")
+            raise AuthError(f"Token not valid before {_iso(nbf)} (virtual clock: {_iso(now_s)}).")
 
     def _key(self, provider: Mapping[str, Any], kid: Any) -> Any:
         jwks = provider.get("jwks") or self._fetch_jwks(provider["domain"])
@@ -158,6 +158,14 @@ class AuthService:
             except (httpx.HTTPError, ValueError) as exc:
                 raise AuthError(f"Could not fetch the JWKS of {domain!r} from {url}: {exc}") from None
         return self._jwks[domain]
+
+
+def _iso(seconds: Any) -> str:
+    """Epoch seconds as ``1704067200 (2024-01-01T00:00:00Z)``: raw for the token, ISO to read."""
+    try:
+        return f"{float(seconds):.0f} ({iso_ms(float(seconds) * 1000.0)})"
+    except (OverflowError, OSError, ValueError):
+        return str(seconds)
 
 
 def _identity_from_claims(claims: Mapping[str, Any]) -> UserIdentity:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import __name__ as _package
+from .clock import iso_ms
 from .errors import ConvexError
 from .explore import Flow, Op
 from .sim import ConvexSim
@@ -42,7 +43,7 @@ def demo_chat() -> None:
         cursor = page["continue_cursor"]
     _print(f"  pages, newest first: {pages}")
     _print(f"  summarize action: {sim.action('messages:summarize', {'channel': channel})!r}")
-    _print(f"  {sim.calls.total} calls, {sim.db.latest_ts} commits, virtual clock {sim.clock:.0f} ms")
+    _print(f"  {sim.calls.total} calls, {sim.db.latest_ts} commits, virtual clock {iso_ms(sim.clock)}")
 
 
 def _bank(schema: Any) -> ConvexSim:
@@ -50,6 +51,24 @@ def _bank(schema: Any) -> ConvexSim:
     sim.mutation("bank:open_account", {"owner": "ada", "balance": 100})
     sim.mutation("bank:open_account", {"owner": "bob", "balance": 0})
     return sim
+
+
+#: What the two figures after every exploration count.
+_LEGEND = (
+    "  conflicts: commits the OCC committer rejected because a concurrent commit changed what "
+    "they read (each was retried), over all schedules",
+    "  sleep_blocked: branches not explored because they only reorder independent steps of a "
+    "schedule already run (partial-order reduction)",
+)
+
+
+def _print_race(label: str, result: Any, fix: str) -> None:
+    """A failing exploration's first counterexample, shrunk, and the fix its correct twin uses."""
+    failure = next((f for f in result.failures if f.kind == "invariant"), result.failures[0])
+    _print()
+    _print(f"{label}, shrunk to its shortest schedule:")
+    _print(str(failure))
+    _print(f"fix: {fix}")
 
 
 def demo_explore() -> None:
@@ -60,27 +79,37 @@ def demo_explore() -> None:
 
     _print("== explore: every interleaving of concurrent calls, checked")
     sim = _bank(bank_schema)
-    transfer = {"src": "ada", "dst": "bob", "amount": 60}
-    correct = sim.explore([Op("bank:transfer", transfer)] * 3, invariant=no_overdraft)
-    _print(f"  bank:transfer x3 (one mutation each)      {correct}")
-    racy = sim.explore([Op("bank:transfer_via_action", transfer)] * 2, invariant=no_overdraft)
-    _print(f"  bank:transfer_via_action x2               {racy}")
     races = ConvexSim(races_schema, modules="scenarios.races", seed=0)
-    checks = [
-        ("counter: read, then write (client flow) x2", [Flow(counter.read_then_write)] * 2, {}),
-        ("counter: increment (client flow) x2", [Flow(counter.increment_flow)] * 2, {}),
-        ("signup: register_via_action x2", [Op("signup:register_via_action", {"name": "ada"})] * 2,
-         {"invariant": signup.unique_names}),
-        ("orders: place + cancel, racing the job", [Op("orders:place", {"customer": "c1"}),
-                                                    Op("orders:cancel", {"customer": "c1"})],
-         {"invariant": orders.never_charge_a_canceled_order, "check_serializable": False}),
+    transfer = {"src": "ada", "dst": "bob", "amount": 60}
+    # (label, simulator, ops, explore options, the fix the correct twin uses; None: it is the twin)
+    checks: list[tuple[str, ConvexSim, list, dict, str | None]] = [
+        ("bank:transfer x3 (one mutation each)", sim, [Op("bank:transfer", transfer)] * 3,
+         {"invariant": no_overdraft}, None),
+        ("bank:transfer_via_action x2", sim, [Op("bank:transfer_via_action", transfer)] * 2,
+         {"invariant": no_overdraft}, "bank:transfer checks the balance and moves the money in "
+         "one mutation, so a concurrent debit conflicts and is retried."),
+        ("counter: read then write (client flow) x2", races, [Flow(counter.read_then_write)] * 2, {},
+         "counter:increment reads and writes in one mutation (increment_flow), so no update is lost."),
+        ("counter: increment (client flow) x2", races, [Flow(counter.increment_flow)] * 2, {}, None),
+        ("signup: register_via_action x2", races,
+         [Op("signup:register_via_action", {"name": "ada"})] * 2, {"invariant": signup.unique_names},
+         "signup:register checks that the name is free and inserts it in one mutation."),
+        ("orders: place + cancel, racing the job", races,
+         [Op("orders:place", {"customer": "c1"}), Op("orders:cancel", {"customer": "c1"})],
+         {"invariant": orders.never_charge_a_canceled_order, "check_serializable": False},
+         "orders:process_safely charges through orders:charge_if_placed, which re-checks the "
+         "status in the charging mutation."),
     ]
-    for label, ops, options in checks:
-        _print(f"  {label:<41} {races.explore(ops, **options)}")
-    invariant_failure = next(f for f in racy.failures if f.kind == "invariant")
-    _print()
-    _print("The overdraft, shrunk to its shortest schedule:")
-    _print(str(invariant_failure))
+    failed = []
+    for label, target, ops, options, fix in checks:
+        result = target.explore(ops, **options)
+        _print(f"  {label:<41} {result}")
+        if result.failures and fix is not None:
+            failed.append((label, result, fix))
+    for line in _LEGEND:
+        _print(line)
+    for label, result, fix in failed:
+        _print_race(label, result, fix)
 
 
 def demo_typescript() -> None:
@@ -106,10 +135,8 @@ def demo_typescript() -> None:
     _print(f"  bank:transfer x3 (one mutation each)      {correct}")
     racy = sim.explore([Op("bank:transferViaAction", transfer)] * 2, invariant=no_overdraft)
     _print(f"  bank:transferViaAction x2                 {racy}")
-    failure = next(f for f in racy.failures if f.kind == "invariant")
-    _print()
-    _print("The TypeScript overdraft, shrunk to its shortest schedule:")
-    _print(str(failure))
+    _print_race("bank:transferViaAction x2 (TypeScript)", racy, "bank:transfer checks the "
+                "balance and moves the money in one mutation.")
 
 
 def check_history_file(path: str) -> int:

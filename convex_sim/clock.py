@@ -7,15 +7,35 @@ milliseconds since the Unix epoch, as Convex's ``Date.now()`` and
 
 from __future__ import annotations
 
+import datetime as _dt
+
 #: 2024-01-01T00:00:00Z: where every simulator's clock starts unless told otherwise.
 DEFAULT_START_MS = 1_704_067_200_000.0
 
 
-def check_duration(ms: object) -> float:
-    """``ms`` as a float, if it is a finite number of milliseconds >= 0; else ValueError."""
+#: The latest time the clock may reach: the largest a JavaScript ``Date`` holds (year 275760).
+MAX_TIME_MS = 8_640_000_000_000_000.0
+
+
+def check_duration(ms: object, now_ms: float = DEFAULT_START_MS) -> float:
+    """``ms`` as a float, if it is a finite number of milliseconds >= 0 that keeps a clock at
+    ``now_ms`` within :data:`MAX_TIME_MS`; else ValueError."""
     if type(ms) not in (int, float) or not 0 <= ms < float("inf"):
         raise ValueError(f"advance_time: ms must be a finite number >= 0, got {ms!r}")
+    if now_ms + ms > MAX_TIME_MS:
+        raise ValueError(
+            f"advance_time: {ms!r} ms from {now_ms:.0f} passes the latest time a clock can show "
+            f"({MAX_TIME_MS:.0f} ms, the largest JavaScript Date: year 275760); advance by at "
+            f"most {MAX_TIME_MS - now_ms:.0f} ms.")
     return float(ms)
+
+
+def iso_ms(ms: float) -> str:
+    """Milliseconds since the epoch as ISO 8601 UTC: ``2024-01-01T00:00:00Z`` (``.250Z`` when
+    the time has a fraction of a second)."""
+    when = _dt.datetime.fromtimestamp(ms / 1000.0, _dt.UTC)
+    text = when.strftime("%Y-%m-%dT%H:%M:%S")
+    return text + (f".{when.microsecond // 1000:03d}Z" if when.microsecond else "Z")
 
 
 class VirtualClock:
@@ -31,7 +51,7 @@ class VirtualClock:
 
     def advance(self, ms: float) -> float:
         """Move forward by ``ms`` (>= 0) and return the new time."""
-        self.now_ms += check_duration(ms)
+        self.now_ms += check_duration(ms, self.now_ms)
         return self.now_ms
 
     def set(self, now_ms: float) -> None:

@@ -13,7 +13,11 @@ Two families, kept apart on purpose:
 
 from __future__ import annotations
 
+import os
 from typing import Any
+
+#: The folder of the convex_sim package (its own frames start with it).
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 class ConvexError(Exception):
@@ -96,8 +100,40 @@ class TransactionClosedError(ConvexSimError):
     """A transaction used after it committed or was aborted."""
 
 
-class WriteInReadOnlyError(ConvexSimError):
+class WrongContextError(ConvexSimError, AttributeError):
+    """A ``ctx`` attribute that this kind of function does not have: ``ctx.db`` in an action,
+    ``ctx.run_mutation`` in a query. Also an ``AttributeError``, so ``hasattr`` stays false."""
+
+
+class WriteInReadOnlyError(WrongContextError):
     """A write attempted from a query (or another read-only context)."""
+
+
+#: What each kind of function offers instead of a ctx attribute it lacks: name -> kinds -> hint.
+_ELSEWHERE: dict[str, tuple[tuple[str, ...], str]] = {
+    "db": (("action",), "actions have no ctx.db; read and write through "
+           "`await ctx.run_query(...)` / `await ctx.run_mutation(...)`"),
+    "run_mutation": (("query",), "queries are read-only; call it from a mutation or an action"),
+    "run_action": (("query", "mutation"), "only actions run actions; schedule it with "
+                   "ctx.scheduler.run_after(0, ...) from a mutation"),
+    "vector_search": (("query", "mutation"), "vector search runs in actions only"),
+}
+
+
+def wrong_context(kind: str, name: str, function: str) -> WrongContextError | None:
+    """The error for ``ctx.<name>`` in a ``kind`` function, if ``name`` is a ctx attribute of
+    another kind of function; None for a name no context has."""
+    kinds, hint = _ELSEWHERE.get(name, ((), ""))
+    if kind not in kinds:
+        return None
+    article = "an" if kind == "action" else "a"
+    return WrongContextError(f"ctx.{name} is not available in {function} ({article} {kind}): {hint}.")
+
+
+def read_only_write(op: str, function: str) -> WriteInReadOnlyError:
+    """The error for ``ctx.db.<op>`` (a write) in a query."""
+    return WriteInReadOnlyError(
+        f"queries are read-only: ctx.db.{op} is not available in {function}; use a mutation.")
 
 
 def add_note(exc: BaseException, note: str) -> BaseException:
@@ -106,3 +142,17 @@ def add_note(exc: BaseException, note: str) -> BaseException:
     if note not in notes:
         exc.add_note(note)
     return exc
+
+
+def hide_simulator_frames(excinfo: Any) -> bool:
+    """convex-sim's modules set ``__tracebackhide__`` to this: pytest then leaves their frames
+    out of a failure report, so the app's own line follows the test's. An exception that is
+    neither an app error nor a misuse error and was raised inside convex-sim (a simulator
+    bug) keeps them; ``pytest --full-trace`` always shows every frame."""
+    exc = getattr(excinfo, "value", None)
+    if exc is None or isinstance(exc, ConvexError | ConvexSimError):
+        return True
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is None or not tb.tb_frame.f_code.co_filename.startswith(PACKAGE_DIR)

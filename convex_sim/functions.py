@@ -14,11 +14,14 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ConvexSimError
+from .errors import ConvexSimError, hide_simulator_frames
 from .validators import Validator, as_object_validator
 
 QUERY, MUTATION, ACTION, HTTP_ACTION = "query", "mutation", "action", "http_action"
 PUBLIC, INTERNAL = "public", "internal"
+
+
+__tracebackhide__ = hide_simulator_frames  # pytest reports the app's frames, not ours
 
 
 class FunctionNotFoundError(ConvexSimError, LookupError):
@@ -211,6 +214,12 @@ class Registry:
                     f"(for example 'messages:send').")
         module = path.split(":", 1)[0]
         if not self.has_module(module):
+            if not self._module_paths and not self.functions:
+                return (f"Could not find function for {path!r}: no app is loaded. Pass "
+                        "ConvexSim(schema, modules='myapp'); with the pytest `convex` fixture set "
+                        "convex_sim_app = \"myapp\" under [tool.pytest.ini_options] or mark the "
+                        "test @pytest.mark.convex_app(\"myapp\") (a TypeScript project: "
+                        "convex_sim_project / @pytest.mark.convex_project).")
             known = ", ".join(sorted(self._module_paths)) or "none"
             return f"Could not find function for {path!r}: no module {module!r} (modules: {known})."
         names = sorted(p.split(":", 1)[1] for p in self.functions if p.startswith(module + ":"))

@@ -16,6 +16,7 @@ time-machine), and network access from queries and mutations is refused.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import contextlib
 import contextvars
@@ -41,6 +42,9 @@ from .errors import (
     UnknownTableError,
     ValidationError,
     add_note,
+    hide_simulator_frames,
+    read_only_write,
+    wrong_context,
 )
 from .functions import ACTION, MUTATION, QUERY, ConvexFunction, FunctionHandle, Registry
 from .meta import Meta
@@ -49,6 +53,9 @@ from .steps import SLEEP, ActionStuckError, ActionTask, Step, pump  # noqa: F401
 from .values import check_value, format_value, value_size
 
 # --- Errors --------------------------------------------------------------------------
+
+
+__tracebackhide__ = hide_simulator_frames  # pytest reports the app's frames, not ours
 
 
 class ArgumentValidationError(ValidationError):
@@ -155,6 +162,11 @@ class DatabaseReader:
         self._txn, self._ns = txn, namespace
         #: Which ``_scheduled_functions`` rows (by function path) this code may see; None: all.
         self._jobs = jobs
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("insert", "patch", "replace", "delete"):
+            raise read_only_write(name, self._txn.function)
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
 
     def get(self, table_or_id: str, doc_id: str | None = None) -> dict | None:
         """``get(id)`` or ``get(table, id)``: the document, or None."""
@@ -301,12 +313,13 @@ _CURRENT: contextvars.ContextVar[CallFrame | None] = contextvars.ContextVar("con
 class CallFrame:
     """The state of one top-level function execution while its app code runs."""
 
-    __slots__ = ("_rng", "_seed", "function", "kind", "now_ms")
+    __slots__ = ("_rng", "_seed", "function", "kind", "now_ms", "offline")
 
     def __init__(self, function: str, kind: str, now_ms: float, seed: int | tuple) -> None:
         """``seed`` is an int, or a tuple digested into one only if app code uses ``random``."""
         self.function, self.kind, self.now_ms, self._seed = function, kind, now_ms, seed
         self._rng: random.Random | None = None
+        self.offline = False  # refuse un-mocked outbound HTTP (convex_sim.offline)
 
     @property
     def seed(self) -> int:
@@ -463,7 +476,9 @@ class _BaseCtx:
     def __getattr__(self, name: str) -> Any:
         factory = self._runtime.services.get(name) if not name.startswith("_") else None
         if factory is None:
-            raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+            kind = MUTATION if isinstance(self, MutationCtx) else QUERY if isinstance(self, QueryCtx) else ACTION
+            raise wrong_context(kind, name, self._function) or AttributeError(
+                f"{type(self).__name__} has no attribute {name!r}")
         service = factory(self)
         setattr(self, name, service)
         return service
@@ -590,6 +605,8 @@ class Runtime:
         self.env: dict[str, str] = {}
         #: The installed components (a ``convex_sim.component.ComponentTree``), if any.
         self.components: Any = None
+        #: False: actions' un-mocked outbound HTTP raises (set by ``sim.allow_network``).
+        self.allow_network = True
         install_network_guard()
 
     # -- resolving and validating --------------------------------------------------------
@@ -621,9 +638,10 @@ class Runtime:
                 "components.")
         if public_only and not fn.is_public:
             raise WrongFunctionKindError(
-                f"Could not find public function for '{fn.path}'. Did you forget to run "
-                f"`npx convex dev`? ({fn.path} is internal: only other functions and the test "
-                "handle can call it.)")
+                f"Could not find public function for '{fn.path}': it is internal "
+                f"(internal_{fn.kind}), so "
+                "only other functions and the test handle can call it. Make it public, or call "
+                "a public function that calls it.")
         return fn
 
     def capture(self) -> int:
@@ -637,7 +655,9 @@ class Runtime:
         if seed is None:
             self._calls += 1
             seed = self.seed_source() if self.seed_source is not None else (self._seed, self._calls)
-        return CallFrame(fn_path, kind, self.db.clock.now_ms, seed)
+        frame = CallFrame(fn_path, kind, self.db.clock.now_ms, seed)
+        frame.offline = not self.allow_network
+        return frame
 
     def check_args(self, fn: ConvexFunction, args: Any) -> dict:
         if args is None:
@@ -862,6 +882,8 @@ class Runtime:
         except StopIteration as done:
             return done.value
         result.close()
+        what = "an event-loop awaitable (asyncio.sleep, a task, a future)" if awaited is None \
+            or isinstance(awaited, asyncio.Future) else format_value(awaited)
         raise NondeterminismError(
-            f"{fn.path} awaited {format_value(awaited)}; queries and mutations may await only "
-            "ctx calls (run_query, run_mutation). I/O belongs in actions.")
+            f"{fn.path} awaited {what}; queries and mutations may await only ctx calls "
+            "(run_query, run_mutation). Timers and I/O belong in actions.")

@@ -20,13 +20,21 @@ from typing import Any
 
 from . import limits
 from .database import TOP, Transaction
-from .errors import ConvexError, ConvexSimError, InvalidValueError
+from .errors import (
+    ConvexError,
+    ConvexSimError,
+    InvalidValueError,
+    ValidationError,
+    hide_simulator_frames,
+)
 from .functions import ACTION, MUTATION, ConvexFunction
 from .runtime import JOBS_TABLE, ActionCtx, MutationCtx, Runtime, Step, WeakService, _immediate
 from .schema import define_table
 from .steps import SLEEP
 from .validators import v
 from .values import check_value, format_value, sort_key, value_size
+
+__tracebackhide__ = hide_simulator_frames  # pytest reports the app's frames, not ours
 
 SCHEDULED_FUNCTIONS = JOBS_TABLE
 
@@ -54,6 +62,13 @@ class SchedulerError(ConvexSimError):
 
 
 # --- ctx.scheduler --------------------------------------------------------------------
+
+
+class ScheduledFunctionFailed(SchedulerError):
+    """Scheduled functions failed while ``finish_*_scheduled_functions`` ran them;
+    ``failures`` lists ``(job_id, function path, exception)``."""
+
+    failures: list[tuple[str, str, BaseException]]
 
 
 class Scheduler:
@@ -255,6 +270,7 @@ class SchedulerService:
         self._cron_next = {name: job.next_after(self._cron_start, self._cron_start)
                            for name, job in self.crons.jobs.items()}
         self.history: list[str] = []  # paths of jobs run, in order (for loop diagnostics)
+        self.failures: list[tuple[str, str, BaseException]] = []  # failed jobs, in order
         runtime.services["scheduler"] = WeakService(self._for_ctx)
         runtime.services["step:scheduler.schedule"] = WeakService(self._schedule_step)
         runtime.services["step:scheduler.cancel"] = WeakService(self._cancel_step)
@@ -282,7 +298,10 @@ class SchedulerService:
         size = value_size(checked)
         if size > limits.MAX_SCHEDULED_ARGS_BYTES:
             raise limits.exceeded("scheduled-function argument bytes", limits.MAX_SCHEDULED_ARGS_BYTES, size, caller)
-        return checked
+        try:  # against the target's validator now, as Convex does, not when the job runs
+            return self.runtime.check_args(fn, checked)
+        except ValidationError as exc:
+            raise type(exc)(f"In {caller}: scheduling {fn.path}: {exc}") from None
 
     # -- writing jobs -------------------------------------------------------------------
     def insert_job(self, txn: Transaction, fn: ConvexFunction, args: dict, when_ms: float) -> str:
@@ -357,7 +376,7 @@ class SchedulerService:
         try:
             self.runtime.call_action(fn, args, None)
         except BaseException as exc:  # the job failed; the simulation goes on
-            self.mark(job_id, {"kind": "failed", "error": describe_error(exc)})
+            self._failed(job_id, fn, exc)
             return
         self.mark(job_id, {"kind": "success"})
 
@@ -391,9 +410,14 @@ class SchedulerService:
         try:
             runtime.call_mutation(fn, args, None, body=self.mutation_job_body(job_id, fn, args))
         except BaseException as exc:
-            self.mark(job_id, {"kind": "failed", "error": describe_error(exc)})
+            self._failed(job_id, fn, exc)
         finally:
             runtime.max_retries = saved
+
+    def _failed(self, job_id: str, fn: ConvexFunction, exc: BaseException) -> None:
+        """Record a failed job in its row and in ``failures`` (for ``finish_*`` to report)."""
+        self.mark(job_id, {"kind": "failed", "error": describe_error(exc)})
+        self.failures.append((job_id, fn.path or "", exc))
 
     def mark(self, job_id: str, state: dict) -> None:
         """Record a job's final state (a small system transaction)."""
@@ -401,12 +425,26 @@ class SchedulerService:
 
     # -- state, for the explorer's rewinds -----------------------------------------------
     def capture(self) -> tuple:
-        return (dict(self._cron_next), len(self.history))
+        return (dict(self._cron_next), len(self.history), len(self.failures))
 
     def restore(self, state: tuple) -> None:
-        cron_next, history_length = state
+        cron_next, history_length, failures_length = state
         self._cron_next = dict(cron_next)
         del self.history[history_length:]
+        del self.failures[failures_length:]
+
+    def failed_since(self, mark: int) -> ScheduledFunctionFailed | None:
+        """The error reporting the jobs that failed since ``len(failures)`` was ``mark``."""
+        failed = self.failures[mark:]
+        if not failed:
+            return None
+        lines = "\n".join(f"  {path} (job {job_id}): {describe_error(exc)}" for job_id, path, exc in failed)
+        error = ScheduledFunctionFailed(
+            f"{len(failed)} scheduled function(s) failed:\n{lines}\nPass allow_failures=True to "
+            "finish_*_scheduled_functions if the test expects this (the job rows say "
+            "state.kind == 'failed').")
+        error.failures = failed
+        return error
 
     def _enqueue_due_crons(self, until_ms: float) -> None:
         """Insert a job for every cron run due by ``until_ms`` that is not queued yet."""

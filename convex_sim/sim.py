@@ -24,7 +24,7 @@ import httpx
 from .auth import AuthError, AuthService
 from .clock import DEFAULT_START_MS, VirtualClock, check_duration
 from .database import Database
-from .errors import ConvexError, ConvexSimError
+from .errors import ConvexError, ConvexSimError, hide_simulator_frames
 from .files import STORAGE, STORAGE_TABLE, FileStorage
 from .functions import (
     ACTION,
@@ -44,6 +44,8 @@ from .scheduler import SCHEDULED_FUNCTIONS, SCHEDULED_FUNCTIONS_TABLE, Scheduler
 from .schema import SchemaDefinition
 from .subscriptions import Client, SubscriptionManager
 from .values import format_value
+
+__tracebackhide__ = hide_simulator_frames  # pytest reports the app's frames, not ours
 
 
 @dataclass
@@ -363,22 +365,51 @@ class ConvexSim(_Caller):
         """The virtual time in ms since the epoch."""
         return self._clock.now_ms
 
+    @property
+    def allow_network(self) -> bool:
+        """Whether actions may make outbound HTTP requests that no mock (respx) answers. True by
+        default; the pytest ``convex`` fixture sets it False (see docs/http.md)."""
+        return self.runtime.allow_network
+
+    @allow_network.setter
+    def allow_network(self, allowed: bool) -> None:
+        if not allowed:
+            from . import offline
+
+            offline.install()
+        self.runtime.allow_network = bool(allowed)
+
     def advance_time(self, ms: float) -> float:
         """Move the virtual clock forward by ``ms``, running every scheduled function (and cron
         run) that becomes due, in due-time order; return the new time."""
-        target = self._clock.now_ms + check_duration(ms)
+        target = self._clock.now_ms + check_duration(ms, self._clock.now_ms)
         self.scheduler.advance_to(target)
         return self._clock.now_ms
 
-    def finish_in_progress_scheduled_functions(self, max_iterations: int = 100) -> int:
-        """Run the scheduled functions already due (and those they make due now); return how many ran."""
-        return self.scheduler.advance_to(self._clock.now_ms, max_jobs=max_iterations)
+    def finish_in_progress_scheduled_functions(self, max_iterations: int = 100, *,
+                                               allow_failures: bool = False) -> int:
+        """Run the scheduled functions already due (and those they make due now); return how
+        many ran. A job that fails raises :class:`~convex_sim.scheduler.ScheduledFunctionFailed`
+        afterwards, unless ``allow_failures``."""
+        return self._finishing(allow_failures, lambda: self.scheduler.advance_to(
+            self._clock.now_ms, max_jobs=max_iterations))
 
-    def finish_all_scheduled_functions(self, max_iterations: int = 100) -> int:
+    def finish_all_scheduled_functions(self, max_iterations: int = 100, *,
+                                       allow_failures: bool = False) -> int:
         """Advance the clock through every pending scheduled function, including the ones they
         schedule, until none is left; a chain longer than ``max_iterations`` raises
-        :class:`~convex_sim.scheduler.SchedulerError` naming the chain. Returns how many ran."""
-        return self.scheduler.finish_all(max_iterations)
+        :class:`~convex_sim.scheduler.SchedulerError` naming the chain. Returns how many ran.
+        Jobs that fail raise :class:`~convex_sim.scheduler.ScheduledFunctionFailed` (listing
+        each) once all have run, unless ``allow_failures``."""
+        return self._finishing(allow_failures, lambda: self.scheduler.finish_all(max_iterations))
+
+    def _finishing(self, allow_failures: bool, run: Callable[[], int]) -> int:
+        mark = len(self.scheduler.failures)
+        ran = run()
+        failed = None if allow_failures else self.scheduler.failed_since(mark)
+        if failed is not None:
+            raise failed
+        return ran
 
     def scheduled(self) -> list[dict]:
         """Every row of ``_scheduled_functions``, oldest first."""

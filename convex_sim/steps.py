@@ -23,7 +23,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import os
 import selectors
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Generator
@@ -31,7 +33,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import limits
-from .errors import ConvexSimError, LimitExceededError
+from .errors import PACKAGE_DIR, ConvexSimError, LimitExceededError, add_note, hide_simulator_frames
+
+__tracebackhide__ = hide_simulator_frames  # pytest reports the app's frames, not ours
 
 if TYPE_CHECKING:
     from .clock import VirtualClock
@@ -39,10 +43,25 @@ if TYPE_CHECKING:
 
 #: The kind of the step an action yields when it waits for time to pass.
 SLEEP = "sleep"
+#: Step kinds whose ctx call is spelled otherwise than ``ctx.<kind>``.
+_CALL_NAMES = {"scheduler.schedule": "ctx.scheduler.run_after/run_at"}
 
 
 class ActionStuckError(ConvexSimError):
     """An action awaits something that can never finish (no ctx call, timer or I/O pending)."""
+
+
+class UnawaitedCallError(ConvexSimError):
+    """An action returned while a ctx call it made was never awaited (so it never ran)."""
+
+
+def _caller_line() -> tuple[str, int]:
+    """File and line of the nearest frame outside convex_sim and generated code (such as a
+    dataclass's ``__init__``): the app code making a call."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith((PACKAGE_DIR, "<")):
+        frame = frame.f_back  # type: ignore[assignment]
+    return ("", 0) if frame is None else (frame.f_code.co_filename, frame.f_lineno)
 
 
 @dataclass(eq=False)  # hashable by identity: asyncio.gather keys its awaitables
@@ -54,8 +73,17 @@ class Step:
     args: Any
     identity: Any
     payload: Any = None           # service steps (scheduler, storage, sleep) carry their data
+    awaited: bool = False         # set once awaited; an action may not return before that
+    where: tuple[str, int] = ("", 0)  # file and line of the app code that made the call
+
+    def __post_init__(self) -> None:
+        task = ActionTask.current()
+        if task is not None and self.kind != SLEEP:
+            self.where = _caller_line()
+            task.made.append(self)
 
     def __await__(self) -> Generator[Any, Any, Any]:
+        self.awaited = True
         task = ActionTask.current()
         if task is None:
             raise ConvexSimError(
@@ -68,6 +96,17 @@ class Step:
             return f"sleep {self.payload:g} ms"
         target = self.fn.path if self.fn is not None else self.kind
         return f"{self.kind} {target}"
+
+    def call(self) -> str:
+        """The ctx call that made this step, as app code spells it: ``ctx.run_mutation("a:b")``."""
+        name = f"ctx.run_{self.kind}" if self.kind in ("query", "mutation", "action") \
+            else _CALL_NAMES.get(self.kind, f"ctx.{self.kind}")
+        return f'{name}("{self.fn.path}")' if self.fn is not None else f"{name}(...)"
+
+    def made_at(self) -> str:
+        """``file:line`` (relative to the working directory) of the app code that made it."""
+        path, line = self.where
+        return f"{os.path.relpath(path)}:{line}" if path else "an unknown line"
 
 
 class _IdleSelector(selectors.DefaultSelector):  # type: ignore[misc, valid-type]
@@ -140,6 +179,7 @@ class ActionTask:
         self._queue: deque[tuple[Step, asyncio.Future | None]] = deque()
         self._current: tuple[Step, asyncio.Future | None] | None = None
         self._stuck = ""  # why the action cannot go on: "stuck" or "timeout"
+        self.made: list[Step] = []  # every ctx call the action made, awaited or not
 
     @classmethod
     def current(cls) -> ActionTask | None:
@@ -198,11 +238,25 @@ class ActionTask:
             loop.run_until_complete(gate)
             self._gate = None
         if self._task.done():
+            dangling = [step for step in self.made if not step.awaited]
+            if dangling and not self._task.cancelled():
+                failed = self._task.exception()
+                if failed is None:
+                    raise self._dangling_error(dangling)
+                add_note(failed, str(self._dangling_error(dangling)))
             raise StopIteration(self._task.result())
         if self._stuck:
             raise self._stuck_error()
         self._current = self._queue.popleft()
         return self._current[0]
+
+    def _dangling_error(self, dangling: list[Step]) -> UnawaitedCallError:
+        calls = "; ".join(f"{step.call()} at {step.made_at()}" for step in dangling)
+        return UnawaitedCallError(
+            f"{self._function} returned without awaiting {calls}, so "
+            f"{'that call' if len(dangling) == 1 else 'those calls'} never ran. Every ctx call in "
+            "an action must be awaited (`await ctx.run_mutation(...)`, or asyncio.gather for "
+            "several at once); Convex reports such dangling operations too.")
 
     def _stuck_error(self) -> ConvexSimError:
         if self._stuck == "timeout":

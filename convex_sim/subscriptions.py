@@ -25,10 +25,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .database import Commit, Pin, ReadRange, _Bound
-from .errors import ConvexSimError
+from .errors import ConvexSimError, hide_simulator_frames
 from .functions import ACTION, MUTATION, QUERY, ConvexFunction
 from .runtime import Runtime, UserIdentity, stable_seed
 from .values import format_value, to_json
+
+__tracebackhide__ = hide_simulator_frames  # pytest reports the app's frames, not ours
 
 
 class SubscriptionError(ConvexSimError):

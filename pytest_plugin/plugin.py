@@ -60,6 +60,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--convex-record", dest="convex_record", default=None, metavar="DIR",
         help="record each test's convex fixture traffic as a trace, DIR/<test id>.jsonl "
              "(replay with `convex-sim replay`)")
+    group.addoption(
+        "--convex-allow-network", dest="convex_allow_network", action="store_true", default=False,
+        help="let actions make real outbound HTTP requests that no mock (respx) answers; by "
+             "default the convex fixture refuses them")
     parser.addini("convex_sim_app", "package holding the app's Convex functions (e.g. myapp)")
     parser.addini("convex_sim_schema",
                   "the app's schema object, 'module:attribute' (default: <app>.schema:schema)")
@@ -75,6 +79,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "convex_project(path): the Convex TypeScript project the convex fixture loads for this test")
+    config.addinivalue_line(
+        "markers", "convex_allow_network: actions of this test may reach the real network")
     config.stash[_SEED] = seed = _parse_seed(config.getoption("convex_seed"))
     budget = config.getoption("convex_explore_budget")
     if budget is not None and budget < 1:
@@ -180,6 +186,8 @@ def convex(request: pytest.FixtureRequest) -> ConvexSim:
             sim = ConvexSim(schema, modules=app, seed=seed)
     except ConvexSimError as exc:
         raise pytest.UsageError(f"convex fixture: {exc}") from exc
+    sim.allow_network = request.config.getoption("convex_allow_network") or \
+        request.node.get_closest_marker("convex_allow_network") is not None
     request.node.stash.setdefault(_SIMS, []).append(sim)
     if request.config.getoption("convex_check_history"):
         from convex_sim.checker import HistoryRecorder
@@ -216,12 +224,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     report = yield
     sims = item.stash.get(_SIMS, None)
     if report.failed and sims:
-        report.sections.append(("convex-sim", describe(sims, item)))
+        report.sections.append(("convex-sim", describe(sims, item, report.longreprtext)))
     return report
 
 
-def describe(sims: list[ConvexSim], item: pytest.Item) -> str:
-    """The failure section: seed, every call (path, args, result or error), a replay line."""
+def describe(sims: list[ConvexSim], item: pytest.Item, shown: str = "") -> str:
+    """The failure section: seed, every call (path, args, result or error), a replay line.
+    A counterexample whose timeline the failure already shows (``shown``) gets one line."""
     lines = []
     for sim in sims:
         dropped = sim.calls.dropped
@@ -232,6 +241,8 @@ def describe(sims: list[ConvexSim], item: pytest.Item) -> str:
         for result in sim.explorations:
             lines.append(f"explore: {result}")
             for example in result.failures:
-                lines.append(str(example))
+                timeline = str(example)
+                lines.append(timeline if timeline.splitlines()[0] not in shown else
+                             f"  schedule {example.schedule!r}: its timeline is in the failure above")
     lines.append(f"reproduce: pytest '{item.nodeid}' --convex-seed {sims[0].seed}")
     return "\n".join(lines)

@@ -161,11 +161,12 @@ def test_explore_budget_option_and_failure_report(pytester):
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
         "*SCHEDULES 25*",
+        "E*Schedule '*' (6 steps*",
+        "E*FAILED (after step 6): invariant failed: ada has balance -20",
+        "E*seed 0; replay: sim.replay_schedule(*)",
         "*convex-sim*",
         "explore: random: 25 schedules*",
-        "Schedule '*' (6 steps*",
-        "FAILED (after step 6): invariant failed: ada has balance -20",
-        "seed 0; replay: sim.replay_schedule(*)",
+        "  schedule '*': its timeline is in the failure above",
     ])
     bad = run(pytester, "--convex-explore-budget", "0")
     assert bad.ret != 0

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from ..errors import hide_simulator_frames
 from ..functions import HTTP_ACTION, MUTATION, QUERY, ConvexFunction
 from ..runtime import QueryCtx, UserIdentity, run_guarded
 from .execution import Failure, StepRecord, _Execution
@@ -17,6 +18,8 @@ from .render import coalesce
 from .results import Counterexample, ExplorationResult, ScheduleRun
 from .shrinking import _switches, shrink
 from .strategies import _Search
+
+__tracebackhide__ = hide_simulator_frames  # pytest reports the app's frames, not ours
 
 STRATEGIES = ("exhaustive", "random", "pct")
 #: Above this many operations, serial orders are searched, not enumerated.

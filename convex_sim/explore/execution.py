@@ -8,13 +8,15 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..checker import DocWrite, HistoryRecorder, KeyRange, doc_writes, footprints_overlap, key_range
 from ..database import Commit, ReadRange, Write, WriteConflict
-from ..errors import ContentionError, ConvexError
+from ..errors import ContentionError, ConvexError, hide_simulator_frames
 from ..functions import ACTION, MUTATION, PUBLIC, QUERY, ConvexFunction
 from ..runtime import Step, UserIdentity, pump, stable_seed
 from ..scheduler import SCHEDULED_FUNCTIONS, SCHEDULED_MUTATION_RETRIES
 from ..values import format_value
 from .ops import Flow, FlowClient, Op, _letter
 from .outcomes import _canonical
+
+__tracebackhide__ = hide_simulator_frames  # pytest reports the app's frames, not ours
 
 if TYPE_CHECKING:
     from .engine import _Explorer

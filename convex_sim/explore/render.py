@@ -143,6 +143,13 @@ td.step {{ background: #eef5ff; }} .fail {{ color: #b00; font-weight: bold; marg
     return write_atomically(path, document)
 
 
+def _new_file_mode() -> int:
+    """The mode ``open()`` would give a new file: 0666 less the process's umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def write_atomically(path: str | os.PathLike[str], text: str) -> str:
     """Write ``text`` to ``path`` via a temporary file and a rename: never a half-written file."""
     target = os.fspath(path)
@@ -151,6 +158,7 @@ def write_atomically(path: str | os.PathLike[str], text: str) -> str:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        os.chmod(temporary, _new_file_mode())  # mkstemp makes it 0600; a report is for sharing
         os.replace(temporary, target)
     except BaseException:
         if os.path.exists(temporary):

@@ -6,11 +6,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import hide_simulator_frames
 from .execution import StepRecord
 from .ops import Flow, Op
 from .render import _timeline, render_timeline
 
 # --- Results --------------------------------------------------------------------------------------
+
+
+__tracebackhide__ = hide_simulator_frames  # pytest reports the app's frames, not ours
 
 
 @dataclass
@@ -74,6 +78,7 @@ class ExplorationResult:
 
     def assert_ok(self) -> None:
         """Raise AssertionError with the first counterexample's timeline if anything failed."""
+        __tracebackhide__ = True  # the report starts at the test's assert_ok() line
         if self.failures:
             raise AssertionError(f"{len(self.failures)} failing schedule(s) found; the first:\n{self.failures[0]}")
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from ..errors import ConvexSimError
+from ..errors import ConvexSimError, hide_simulator_frames
 from ..functions import (
     ACTION,
     HTTP_ACTION,
@@ -36,15 +36,18 @@ from ..functions import (
 from ..http import HttpRouter, Route
 from ..scheduler import Crons
 from ..schema import SchemaDefinition, define_schema, define_table
+from ..steps import UnawaitedCallError
 from ..validators import Int64Validator, Validator, v
 from ..values import COMMIT_TS, from_json, to_json
-from .abi import Host
+from .abi import Host, function_name
 from .bundler import Bundle, bundle_project
 from .components import app_definition
 from .engine import Engine, Execution, JsStuckError, dumps, engine_for, error_payload
 
 # --- validators and schema from their exported JSON ---------------------------------------------
 
+
+__tracebackhide__ = hide_simulator_frames  # pytest reports the app's frames, not ours
 
 #: Validators with no parameters, by the ``type`` their JSON export names.
 _SCALARS = {"string": v.string, "number": v.float64, "bigint": v.int64, "boolean": v.boolean,
@@ -172,7 +175,10 @@ class JsFunction(ConvexFunction):
         try:
             while execution.outcome is None:
                 await self._step(engine, host, execution)
-            return engine.raw_result(execution) if kind == "http" else engine.result(execution)
+            result = engine.raw_result(execution) if kind == "http" else engine.result(execution)
+            if execution.pending:
+                raise self._dangling_error(execution)
+            return result
         finally:
             engine.forget(execution)
 
@@ -194,6 +200,15 @@ class JsFunction(ConvexFunction):
                 f"{self.path} did not finish: it awaits a promise that nothing will ever settle "
                 "(no pending ctx call, fetch or timer is left).")
 
+    def _dangling_error(self, execution: Execution) -> UnawaitedCallError:
+        """The action returned while promises of ctx calls were still pending (never awaited)."""
+        calls = "; ".join(_describe_syscall(op, payload) for _id, op, payload in execution.pending)
+        return UnawaitedCallError(
+            f"{self.path} returned without awaiting {calls}, so "
+            f"{'it' if len(execution.pending) == 1 else 'they'} never ran. Await every ctx "
+            "call in an action (`await ctx.runMutation(...)`, or Promise.all for several); "
+            "Convex reports such dangling operations too.")
+
     @property
     def module_path(self) -> str:
         """``"module:export"`` in its own bundle (a component's copy has a longer ``path``)."""
@@ -209,6 +224,18 @@ class JsFunction(ConvexFunction):
         data = json.loads(text)
         return httpx.Response(data["status"], headers=data["headers"],
                               content=base64.b64decode(data["body"]) if data.get("body") else b"")
+
+
+def _describe_syscall(op: str, payload: Any) -> str:
+    """An action step's syscall as the app wrote it: ``ctx.runMutation("bank:debit")``."""
+    name = op.rsplit("/", 1)[-1]
+    call = {"query": "ctx.runQuery", "mutation": "ctx.runMutation", "action": "ctx.runAction",
+            "schedule": "ctx.scheduler.runAfter/runAt", "cancel_job": "ctx.scheduler.cancel",
+            "vectorSearch": "ctx.vectorSearch", "storageStore": "ctx.storage.store",
+            "storageGet": "ctx.storage.get"}.get(name, op)
+    if name in ("query", "mutation", "action", "schedule"):
+        return f'{call}("{function_name(payload)}")'
+    return f"{call}(...)"
 
 
 def _no_python_handler(ctx: Any, args: Any) -> Any:  # pragma: no cover - JsFunction overrides invoke

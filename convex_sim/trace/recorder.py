@@ -164,16 +164,15 @@ class Recorder:
 
     def _clock_op(self, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def make(original: Callable[..., Any]) -> Callable[..., Any]:
-            def moved(*args: Any) -> Any:
+            def moved(*args: Any, **kwargs: Any) -> Any:
                 start = self.sim.clock
                 self._depth += 1
-                try:
-                    result = original(*args)
+                try:  # recorded even when failed jobs make it raise: they ran all the same
+                    return original(*args, **kwargs)
                 finally:
                     self._depth -= 1
-                self._write({"type": "clock_advance", "op": name, "args": list(args),
-                             "from": start, "to": self.sim.clock})
-                return result
+                    self._write({"type": "clock_advance", "op": name, "args": list(args),
+                                 "from": start, "to": self.sim.clock})
             return moved
         return make
 
