@@ -23,8 +23,10 @@
 from ._ops import Workload, ops
 from ._schedules import schedules
 from ._values import StrategyContext, StrategyError, args_for, documents_for, from_validator
+from .stateful import ConvexStateMachine
 
 __all__ = [
+    "ConvexStateMachine",
     "StrategyContext",
     "StrategyError",
     "Workload",
