@@ -46,6 +46,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--convex-explore-budget", dest="convex_explore_budget", type=int, default=None, metavar="N",
         help="default max_schedules of every sim.explore() in the run (a test's explicit value wins)")
+    group.addoption(
+        "--convex-coverage", dest="convex_coverage", action="append", nargs="?", const="",
+        default=None, metavar="PKG[,PKG]",
+        help="report which app functions the run reached, and which branches of Python ones "
+             "(apps: these packages, convex_sim_app, and every app the convex fixture loads)")
     parser.addini("convex_sim_app", "package holding the app's Convex functions (e.g. myapp)")
     parser.addini("convex_sim_schema",
                   "the app's schema object, 'module:attribute' (default: <app>.schema:schema)")
@@ -69,9 +74,19 @@ def pytest_configure(config: pytest.Config) -> None:
     explore.DEFAULTS["seed"] = seed
     if budget is not None:
         explore.DEFAULTS["max_schedules"] = budget
+    wanted = config.getoption("convex_coverage")
+    if wanted is not None:
+        from convex_sim.coverage import apps_of
+
+        from . import coverage
+
+        coverage.configure(config, apps_of([*wanted, config.getini("convex_sim_app") or ""]))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    from . import coverage
+
+    coverage.unconfigure(config)
     saved = config.stash.get(_SAVED_DEFAULTS, None)
     if saved is not None:
         explore.DEFAULTS.update(saved)
@@ -167,6 +182,9 @@ def convex(request: pytest.FixtureRequest) -> ConvexSim:
     except ConvexSimError as exc:
         raise pytest.UsageError(f"convex fixture: {exc}") from exc
     request.node.stash.setdefault(_SIMS, []).append(sim)
+    from . import coverage
+
+    coverage.note_sim(request.config, sim)
     return sim
 
 
