@@ -14,8 +14,9 @@ the ``convex_sim`` entry-point group of an installed distribution::
     def convex_sim_register_checker(sim):
         return no_negative_balances      # checked after every commit of every schedule
 
-The built-in strategies are registered through the same hooks (module
-``convex_sim.hypothesis._builtin``), so a plugin overrides a built-in by answering first.
+The built-in strategies are registered through the same hook (module
+``convex_sim.hypothesis._builtin``, answering last), so a plugin overrides a built-in by
+answering first.
 Entry points load in sorted (name, value) order, so the set and order of plugins is
 the same on every run. The hook specifications are the class :class:`HookSpecs`.
 """
@@ -83,12 +84,21 @@ def use(manager: pluggy.PluginManager | None) -> pluggy.PluginManager | None:
     return previous
 
 
-def _new_manager() -> pluggy.PluginManager:
-    from .hypothesis import _builtin
+class _BuiltinStrategies:
+    """The built-in strategies (``convex_sim.hypothesis._builtin``), imported on first use
+    so that making a sim does not import Hypothesis."""
 
+    @hookimpl(trylast=True)
+    def convex_sim_register_strategy(self, validator: Any, path: tuple, context: Any) -> Any:
+        from .hypothesis._builtin import builtin_strategy
+
+        return builtin_strategy(validator, path, context)
+
+
+def _new_manager() -> pluggy.PluginManager:
     manager = pluggy.PluginManager(PROJECT)
     manager.add_hookspecs(HookSpecs)
-    manager.register(_builtin, name="convex_sim.builtin_strategies")
+    manager.register(_BuiltinStrategies(), name="convex_sim.builtin_strategies")
     points = sorted(metadata.entry_points(group=PROJECT), key=lambda p: (p.name, p.value))
     for point in points:
         if manager.get_plugin(point.name) is not None or manager.is_blocked(point.name):

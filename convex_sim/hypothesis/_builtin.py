@@ -1,5 +1,6 @@
-"""The built-in strategies, one per validator kind, registered through the
-``convex_sim_register_strategy`` hook (last, so plugins may override them)."""
+"""The built-in strategies, one per validator kind, answering the
+``convex_sim_register_strategy`` hook last (see ``convex_sim.hooks``), so plugins may
+override them."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from ..hooks import hookimpl
 from ..ids import RANDOM_BYTES, encode_id
 from ..validators import (
     AnyValidator,
@@ -100,8 +100,7 @@ _SCALARS: dict[type, Callable[[Any], st.SearchStrategy[Any]]] = {
 }
 
 
-@hookimpl(trylast=True)
-def convex_sim_register_strategy(validator: Validator, path: tuple, context: Any) -> Any:
+def builtin_strategy(validator: Validator, path: tuple, context: Any) -> Any:
     """The built-in strategy for every ``v.*`` validator."""
     scalar = _SCALARS.get(type(validator))
     if scalar is not None:
