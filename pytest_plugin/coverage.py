@@ -35,6 +35,11 @@ class CoveragePlugin:
 
 def configure(config: pytest.Config, apps: list[str]) -> None:
     """Start measuring the app functions of ``apps`` (and of every sim the fixture makes)."""
+    if hasattr(config, "workerinput"):
+        return                          # a pytest-xdist worker: the controller refused already
+    if getattr(config.option, "numprocesses", None):
+        raise pytest.UsageError("--convex-coverage does not combine pytest-xdist workers' data "
+                                "yet; run it without -n")
     coverage = AppCoverage(apps)
     coverage.start()
     config.stash[COVERAGE] = coverage
