@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo bench bench-peer lint mutants conformance clean which-python
+.PHONY: test demo bench bench-peer lint mutants conformance docs clean which-python
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || test -n "$(PYTHON)" || { echo "$(NO_PYTHON)"; exit 1; }
@@ -27,6 +27,15 @@ test: lint
 # each must make the suite fail.
 mutants: $(STAMP)
 	$(BIN)/python tools/mutants.py
+
+# The docs site (mkdocs, material theme, API pages from docstrings): a warning fails the build.
+DOCS_STAMP := $(VENV)/.docs-installed
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[docs]'
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 demo: $(STAMP)
 	$(BIN)/python -m convex_sim.cli demo
@@ -52,4 +61,4 @@ which-python:
 	@test -n "$(PYTHON)" || { echo "$(NO_PYTHON)"; exit 1; }; echo "$(PYTHON)"
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) build site *.egg-info .pytest_cache .hypothesis

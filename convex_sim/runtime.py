@@ -52,6 +52,11 @@ from .queries import Expr, Query, vector_search
 from .steps import SLEEP, ActionStuckError, ActionTask, Step, pump  # noqa: F401 (re-exported)
 from .values import check_value, format_value, value_size
 
+#: Told of every execution of an app function (``observe(fn)``), e.g. by
+#: :mod:`convex_sim.coverage`; empty (the default) costs one empty loop per call.
+INVOKE_OBSERVERS: list[Callable[[ConvexFunction], None]] = []
+
+
 # --- Errors --------------------------------------------------------------------------
 
 
@@ -771,6 +776,8 @@ class Runtime:
         (HTTP actions take a request and return a response).
         """
         checked = args if raw else self.check_args(fn, args)
+        for observe in INVOKE_OBSERVERS:
+            observe(fn)
         frame = self.new_frame(fn.path or "", ACTION)
         ctx = ActionCtx(self, identity, fn.path or "", True, fn)
         task = ActionTask(fn.invoke(ctx, checked), fn.path or "", self.db.clock)
@@ -874,6 +881,8 @@ class Runtime:
     @staticmethod
     def _run_sync(fn: ConvexFunction, ctx: Any, args: dict) -> Any:
         """Run a query/mutation handler; an ``async def`` one may await only ctx calls."""
+        for observe in INVOKE_OBSERVERS:
+            observe(fn)
         result = fn.invoke(ctx, args)
         if not fn.is_async:
             return result

@@ -326,6 +326,11 @@ class ConvexSim(_Caller):
         #: The TypeScript project this simulator runs (see :meth:`from_project`), else None.
         self.project: Any = None
         self._recorder: Any = None   # the trace being recorded (see :meth:`record`)
+        from .hooks import commit_listener
+
+        listener = commit_listener(self)     # plugins' convex_sim_on_commit, if any implement it
+        if listener is not None:
+            self.db.commit_listeners.append(listener)
 
     @classmethod
     def from_project(cls, path: str | os.PathLike[str], *, seed: int = 0,
@@ -454,7 +459,9 @@ class ConvexSim(_Caller):
         ``result.contention``, not as a failure, unless ``fail_on_contention=True``.
         """
         from .explore import explore
+        from .hooks import with_checkers
 
+        invariant = with_checkers(self, invariant)     # plugins' convex_sim_register_checker
         return explore(self, ops, invariant=invariant, check_serializable=check_serializable,
                        strategy=strategy, max_schedules=max_schedules, seed=seed, setup=setup,
                        expected_errors=expected_errors, reduction=reduction, pct_depth=pct_depth,
@@ -468,20 +475,27 @@ class ConvexSim(_Caller):
         Returns a :class:`~convex_sim.explore.ScheduleRun`.
         """
         from .explore import ExplorationError, make_explorer, replay
+        from .hooks import options_with_checkers
 
         if ops is None:
             if self._last_exploration is None:
                 raise ExplorationError("replay_schedule: pass ops=, or call explore() on this sim first.")
             ops, remembered = self._last_exploration
             options = {**remembered, **options}
+        options = options_with_checkers(self, options)
         return replay(make_explorer(self, ops, **options), schedule)
 
     def run_schedule(self, ops: Sequence[Any], choices: Sequence[int], **options: Any) -> Any:
         """Run ``ops`` following ``choices`` (op indices; out-of-range ones wrap around) and
         return the :class:`~convex_sim.explore.ScheduleRun`. For Hypothesis: see
-        :func:`convex_sim.hypothesis.schedules`."""
+        :func:`convex_sim.hypothesis.schedules`; for ops drawn by
+        :func:`convex_sim.hypothesis.ops`, choices name the ops' slots."""
         from .explore import make_explorer, replay, schedule_string
+        from .hooks import options_with_checkers
 
+        options = options_with_checkers(self, options)
+        if hasattr(ops, "choices_for"):       # a convex_sim.hypothesis Workload: choices name slots
+            choices = ops.choices_for(choices)
         n = len(ops)
         return replay(make_explorer(self, ops, **options), schedule_string([c % n for c in choices]) if choices else "")
 

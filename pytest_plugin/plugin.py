@@ -64,6 +64,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--convex-allow-network", dest="convex_allow_network", action="store_true", default=False,
         help="let actions make real outbound HTTP requests that no mock (respx) answers; by "
              "default the convex fixture refuses them")
+    group.addoption(
+        "--convex-coverage", dest="convex_coverage", action="append", nargs="?", const="",
+        default=None, metavar="PKG[,PKG]",
+        help="report which app functions the run reached, and which branches of Python ones "
+             "(apps: these packages, convex_sim_app, and every app the convex fixture loads)")
     parser.addini("convex_sim_app", "package holding the app's Convex functions (e.g. myapp)")
     parser.addini("convex_sim_schema",
                   "the app's schema object, 'module:attribute' (default: <app>.schema:schema)")
@@ -89,9 +94,19 @@ def pytest_configure(config: pytest.Config) -> None:
     explore.DEFAULTS["seed"] = seed
     if budget is not None:
         explore.DEFAULTS["max_schedules"] = budget
+    wanted = config.getoption("convex_coverage")
+    if wanted is not None:
+        from convex_sim.coverage import apps_of
+
+        from . import coverage
+
+        coverage.configure(config, apps_of([*wanted, config.getini("convex_sim_app") or ""]))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    from . import coverage
+
+    coverage.unconfigure(config)
     saved = config.stash.get(_SAVED_DEFAULTS, None)
     if saved is not None:
         explore.DEFAULTS.update(saved)
@@ -196,6 +211,9 @@ def convex(request: pytest.FixtureRequest) -> ConvexSim:
     record_dir = request.config.getoption("convex_record")
     if record_dir:
         _record(sim, request, Path(record_dir))
+    from . import coverage
+
+    coverage.note_sim(request.config, sim)
     return sim
 
 
