@@ -112,22 +112,30 @@ def demo_explore() -> None:
         _print_race(label, result, fix)
 
 
-def demo_typescript() -> None:
-    from scenarios.ts_bank import PROJECT, no_overdraft, open_accounts
-
+def _typescript_sim(project: Any) -> ConvexSim | None:
+    """A simulator of a bundled TypeScript scenario (node_modules installed from its lock
+    file), or None after saying why it is skipped (no Node.js, or it does not bundle)."""
     from .js import BundleError, node_tools_missing
     from .js.bundler import install_node_modules
 
-    _print("== typescript: scenarios/ts_bank/convex, the app's own .ts files, run unchanged")
     missing = node_tools_missing()
-    if missing and not (PROJECT / "node_modules").is_dir():
+    if missing and not (project / "node_modules").is_dir():
         _print(f"  skipped: {missing}")
-        return
+        return None
     try:
-        install_node_modules(PROJECT)
-        sim = ConvexSim.from_project(PROJECT, seed=0)
+        install_node_modules(project)
+        return ConvexSim.from_project(project, seed=0)
     except BundleError as exc:
         _print(f"  skipped: {exc}")
+        return None
+
+
+def demo_typescript() -> None:
+    from scenarios.ts_bank import PROJECT, no_overdraft, open_accounts
+
+    _print("== typescript: scenarios/ts_bank/convex, the app's own .ts files, run unchanged")
+    sim = _typescript_sim(PROJECT)
+    if sim is None:
         return
     open_accounts(sim, ada=100, bob=0)
     transfer = {"src": "ada", "dst": "bob", "amount": 60}
@@ -185,21 +193,11 @@ def demo_components() -> None:
 def demo_typescript_components() -> None:
     from pathlib import Path
 
-    from .js import BundleError, node_tools_missing
-    from .js.bundler import install_node_modules
-
     project = Path(__file__).resolve().parent.parent / "scenarios" / "ts_components"
     _print("== typescript components: @convex-dev/sharded-counter, rate-limiter, workpool and "
            "aggregate from npm, run unchanged")
-    missing = node_tools_missing()
-    if missing and not (project / "node_modules").is_dir():
-        _print(f"  skipped: {missing}")
-        return
-    try:
-        install_node_modules(project)
-        sim = ConvexSim.from_project(project, seed=0)
-    except BundleError as exc:
-        _print(f"  skipped: {exc}")
+    sim = _typescript_sim(project)
+    if sim is None:
         return
     _print(f"  installed: {', '.join(sorted(sim.components.by_path))}")
     _order_three(sim, "shop:placeOrder", "rateLimiter")
