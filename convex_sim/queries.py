@@ -82,6 +82,11 @@ class IndexRangeBuilder:
 
     def bounds(self) -> tuple[tuple, tuple]:
         """The inclusive key bounds ``(lo, hi)`` this range denotes."""
+        exprs, fields = self._exprs, self._fields
+        if len(exprs) <= len(fields) and all(
+                method == "eq" and field == fields[i] for i, (method, field, _key) in enumerate(exprs)):
+            prefix = tuple(key for _method, _field, key in exprs)   # the common case: equalities in order
+            return prefix, (*prefix, TOP)
         equalities: dict[str, tuple] = {}
         lower: tuple[tuple, bool] | None = None   # (key, inclusive)
         upper: tuple[tuple, bool] | None = None
