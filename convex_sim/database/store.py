@@ -66,28 +66,27 @@ class _Table:
         when no index key changed.
         """
         paths = self._key_paths
-        if old is not None and old_keys is not None:
-            changed = {f for f in paths if field_value(doc, f) is not field_value(old, f)}
-            if not changed:
-                return old_keys
-        else:
-            changed = None
-        field_keys = {f: sort_key(field_value(doc, f)) for f in paths
-                      if changed is None or f in changed}
+        if old is None or old_keys is None:   # a new document: every key computed once
+            field_keys = {f: sort_key(field_value(doc, f)) for f in paths}
+            return tuple(tuple([field_keys[f] for f in fields]) for fields in self._paths_of)
+        changed = {f for f in paths if field_value(doc, f) is not field_value(old, f)}
+        if not changed:
+            return old_keys
+        field_keys = {f: sort_key(field_value(doc, f)) for f in changed}
         keys = []
-        same = old_keys is not None
+        same = True
         for i, fields in enumerate(self._paths_of):
-            if changed is not None and changed.isdisjoint(fields):
-                keys.append(old_keys[i])  # type: ignore[index]
+            if changed.isdisjoint(fields):
+                keys.append(old_keys[i])
                 continue
             key = tuple(field_keys[f] if f in field_keys else sort_key(field_value(doc, f))
                         for f in fields)
-            if old_keys is not None and key == old_keys[i]:
+            if key == old_keys[i]:
                 key = old_keys[i]
             else:
                 same = False
             keys.append(key)
-        return old_keys if same else tuple(keys)  # type: ignore[return-value]
+        return old_keys if same else tuple(keys)
 
     def add(self, doc_id: str, version: Version, previous: Version | None) -> None:
         """Append ``version`` to the document's chain and index its new keys."""
