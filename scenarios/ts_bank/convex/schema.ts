@@ -28,6 +28,13 @@ export default defineSchema({
     assignee: v.optional(v.string()),
   }),
 
+  // scenarios/ts_bank/convex/rules.ts: one function per documented rule (tests/test_catalogue.py).
+  items: defineTable({
+    group: v.string(),
+    value: v.optional(v.any()),
+    note: v.optional(v.string()),
+  }).index("by_group_value", ["group", "value"]),
+
   embeddings: defineTable({
     text: v.string(),
     vector: v.array(v.float64()),
