@@ -32,7 +32,7 @@ def test_unique_with_two_rows_is_an_error(app):
     assert app.query("rules:only", {"group": "one"}) == "x"
     assert app.query("rules:only", {"group": "none"}) is None
     app.mutation("rules:put", {"group": "one", "note": "y"})
-    with pytest.raises(Exception, match="(?i)unique|more than one"):
+    with pytest.raises(Exception, match=r"(?i)unique|more than one"):
         app.query("rules:only", {"group": "one"})
 
 
@@ -71,7 +71,7 @@ def test_an_index_range_must_follow_the_index_fields_in_order(app):
     """``withIndex`` compares index fields in order: skipping ``group`` to compare ``value`` is an
     error (docs.convex.dev/database/reading-data/indexes; convex-backend
     ``crates/common/src/query.rs`` ``IndexRange::compile``)."""
-    with pytest.raises(Exception, match="(?i)index fields in order|incorrect field"):
+    with pytest.raises(Exception, match=r"(?i)index fields in order|incorrect field"):
         app.query("rules:skipsAField", {})
 
 
