@@ -443,7 +443,8 @@ class ConvexSim(_Caller):
                 setup: Callable[[ConvexSim], Any] | None = None,
                 expected_errors: Iterable[type[BaseException]] = (), reduction: bool = True,
                 check_subscriptions: bool = True, check_history: bool = True,
-                compare: str = "auto", pct_depth: int = 3, fail_on_contention: bool = False) -> Any:
+                compare: str = "auto", pct_depth: int = 3, fail_on_contention: bool = False,
+                shard: tuple[int, int] | None = None) -> Any:
         """Run ``ops`` (``Op``/``Flow``) concurrently under many schedules; return an
         :class:`~convex_sim.explore.ExplorationResult`. The sim's state is unchanged afterwards.
 
@@ -457,6 +458,8 @@ class ConvexSim(_Caller):
         ``check_subscriptions`` checks what every subscribed client was shown in each schedule.
         An operation starved into ``ContentionError`` by a schedule is reported in
         ``result.contention``, not as a failure, unless ``fail_on_contention=True``.
+        ``shard=(i, n)`` runs shard ``i`` of ``n`` of the exploration: the shards' schedule sets
+        are disjoint and their union is the unsharded run's (docs/exploring.md).
         """
         from .explore import explore
         from .hooks import with_checkers
@@ -466,7 +469,7 @@ class ConvexSim(_Caller):
                        strategy=strategy, max_schedules=max_schedules, seed=seed, setup=setup,
                        expected_errors=expected_errors, reduction=reduction, pct_depth=pct_depth,
                        check_subscriptions=check_subscriptions, check_history=check_history,
-                       compare=compare, fail_on_contention=fail_on_contention)
+                       compare=compare, fail_on_contention=fail_on_contention, shard=shard)
 
     def replay_schedule(self, schedule: str, ops: Sequence[Any] | None = None, **options: Any) -> Any:
         """Re-run one schedule (a counterexample's ``.schedule``) from the current state.

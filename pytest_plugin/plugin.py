@@ -17,6 +17,8 @@ fails, its report gets a "convex-sim" section with the seed and every call
 the test made through the fixture, and the timeline and replay line of each
 failing exploration. ``--convex-explore-budget N`` caps every ``sim.explore``
 that does not set ``max_schedules`` itself; ``--convex-seed`` seeds them too.
+``--convex-shard i/n`` runs only shard i of n of every ``sim.explore`` that does not set
+``shard`` itself: n CI jobs, one per shard, together run every exploration's schedules.
 ``--convex-check-history`` records every transaction each ``convex`` sim commits and
 fails a test whose history has a dependency cycle (docs/checking.md).
 ``--convex-record DIR`` writes each test's traffic through the fixture as a trace,
@@ -52,6 +54,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--convex-explore-budget", dest="convex_explore_budget", type=int, default=None, metavar="N",
         help="default max_schedules of every sim.explore() in the run (a test's explicit value wins)")
+    group.addoption(
+        "--convex-shard", dest="convex_shard", default=None, metavar="i/n",
+        help="default shard of every sim.explore() in the run: only shard i of n (0 <= i < n) of "
+             "its schedules runs; the n shards together run exactly the unsharded schedules")
     group.addoption(
         "--convex-check-history", dest="convex_check_history", action="store_true", default=False,
         help="record the transactions of every convex fixture's sim and fail a test whose history "
@@ -90,10 +96,13 @@ def pytest_configure(config: pytest.Config) -> None:
     budget = config.getoption("convex_explore_budget")
     if budget is not None and budget < 1:
         raise pytest.UsageError(f"--convex-explore-budget expects an integer >= 1, got {budget}")
+    shard = _parse_shard(config.getoption("convex_shard"))
     config.stash[_SAVED_DEFAULTS] = dict(explore.DEFAULTS)
     explore.DEFAULTS["seed"] = seed
     if budget is not None:
         explore.DEFAULTS["max_schedules"] = budget
+    if shard is not None:
+        explore.DEFAULTS["shard"] = shard
     wanted = config.getoption("convex_coverage")
     if wanted is not None:
         from convex_sim.coverage import apps_of
@@ -123,9 +132,22 @@ def _parse_seed(raw: str | None) -> int:
         raise pytest.UsageError(f"--convex-seed expects an integer or 'random', got {raw!r}") from None
 
 
+def _parse_shard(raw: str | None) -> tuple[int, int] | None:
+    if raw is None:
+        return None
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", raw)
+    if match is None or not int(match[1]) < int(match[2]):
+        raise pytest.UsageError(f"--convex-shard expects i/n with 0 <= i < n (e.g. 0/4), got {raw!r}")
+    return int(match[1]), int(match[2])
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     seed = config.stash[_SEED]
-    return f"convex-sim: seed {seed} (reproduce with --convex-seed {seed})"
+    header = f"convex-sim: seed {seed} (reproduce with --convex-seed {seed})"
+    shard = _parse_shard(config.getoption("convex_shard"))
+    if shard is not None:
+        header += f"; explorations: shard {shard[0]}/{shard[1]}"
+    return header
 
 
 def load_object(spec: str, what: str) -> Any:

@@ -24,8 +24,8 @@ __tracebackhide__ = hide_simulator_frames  # pytest reports the app's frames, no
 STRATEGIES = ("exhaustive", "random", "pct")
 #: Above this many operations, serial orders are searched, not enumerated.
 ENUMERATE_SERIAL_ORDERS_UP_TO = 8
-#: Defaults a test runner may change (the pytest plugin's --convex-explore-budget).
-DEFAULTS: dict[str, Any] = {"max_schedules": 10_000, "seed": None}
+#: Defaults a test runner may change (the pytest plugin's --convex-explore-budget, --convex-shard).
+DEFAULTS: dict[str, Any] = {"max_schedules": 10_000, "seed": None, "shard": None}
 #: What op-level serializability compares: ``"auto"`` (the final state, and the results of
 #: ops that are one transaction: mutations and queries), ``"both"`` (every op's result too),
 #: ``"state"`` or ``"results"`` alone. See docs/exploring.md.
@@ -243,11 +243,13 @@ def _progress_bar(total: int) -> Any:
 
 def explore(sim: Any, ops: Sequence[Op | Flow], *, strategy: str = "exhaustive",
             max_schedules: int | None = None, seed: int | None = None, reduction: bool = True,
-            pct_depth: int = 3, fail_on_contention: bool = False, **checks: Any) -> ExplorationResult:
+            pct_depth: int = 3, fail_on_contention: bool = False, shard: tuple[int, int] | None = None,
+            **checks: Any) -> ExplorationResult:
     """Run ``ops`` concurrently under many schedules and check each one; see ``ConvexSim.explore``.
 
     ``checks`` are the names of :data:`CHECK_OPTIONS` (``invariant``, ``check_serializable``,
-    ``check_history``, ``compare``, ...).
+    ``check_history``, ``compare``, ...). ``shard=(i, n)`` runs only shard ``i`` of ``n``
+    (docs/exploring.md, "Sharded explorations"); ``max_schedules`` then counts this shard's schedules.
     """
     if strategy not in STRATEGIES:
         raise ExplorationError(f"explore: strategy must be one of {list(STRATEGIES)}, got {strategy!r}")
@@ -255,9 +257,10 @@ def explore(sim: Any, ops: Sequence[Op | Flow], *, strategy: str = "exhaustive",
     if type(budget) is not int or budget < 1:
         raise ExplorationError(f"explore: max_schedules must be an int >= 1, got {budget!r}")
     seed = seed if seed is not None else (DEFAULTS["seed"] if DEFAULTS["seed"] is not None else 0)
+    shard = _check_shard(shard if shard is not None else DEFAULTS["shard"])
     explorer = _Explorer(sim, ops, seed=seed, **checks)
     progress = _progress_bar(budget)
-    search = _Search(explorer, budget, progress)
+    search = _Search(explorer, budget, progress, shard)
     exhausted = False
     try:
         if strategy == "exhaustive":
@@ -277,9 +280,19 @@ def explore(sim: Any, ops: Sequence[Op | Flow], *, strategy: str = "exhaustive",
     starved = [] if fail_on_contention else [f for f in failures if f.kind == CONTENTION]
     failures = [f for f in failures if f not in starved]
     result = ExplorationResult(strategy, search.schedules_run, len(search.outcomes), failures, stats, exhausted,
-                               contention=starved)
+                               contention=starved, schedules=search.schedules, shard=shard)
     sim._remember_exploration(explorer, result)
     return result
+
+
+def _check_shard(shard: Any) -> tuple[int, int]:
+    """``(i, n)`` with ``0 <= i < n``; ``None`` is the whole exploration, ``(0, 1)``."""
+    if shard is None:
+        return (0, 1)
+    if (isinstance(shard, tuple | list) and len(shard) == 2 and all(type(x) is int for x in shard)
+            and shard[1] >= 1 and 0 <= shard[0] < shard[1]):
+        return (shard[0], shard[1])
+    raise ExplorationError(f"explore: shard must be (i, n) with 0 <= i < n, got {shard!r}")
 
 
 def _counterexample(explorer: _Explorer, choices: list[int], found: Failure) -> Counterexample:

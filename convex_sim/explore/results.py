@@ -71,6 +71,10 @@ class ExplorationResult:
     #: Schedules where an operation ran out of OCC retries (``ContentionError``): reported,
     #: not failures, unless ``explore(..., fail_on_contention=True)``.
     contention: list[Counterexample] = field(default_factory=list)
+    #: The schedule strings run, in the order they ran (each a ``replay_schedule`` argument).
+    schedules: list[str] = field(default_factory=list, repr=False)
+    #: ``(i, n)``: this result is shard i of n of the exploration; ``(0, 1)`` is all of it.
+    shard: tuple[int, int] = (0, 1)
 
     @property
     def ok(self) -> bool:
@@ -87,5 +91,6 @@ class ExplorationResult:
         if self.contention:
             verdict += f", {len(self.contention)} starved by contention"
         extra = ", ".join(f"{k} {v}" for k, v in sorted(self.stats.items()))
-        return (f"{self.strategy}: {self.schedules_run} schedules, {self.distinct_outcomes} distinct "
+        sharded = f" (shard {self.shard[0]}/{self.shard[1]})" if self.shard[1] > 1 else ""
+        return (f"{self.strategy}{sharded}: {self.schedules_run} schedules, {self.distinct_outcomes} distinct "
                 f"outcomes, {verdict}" + (f" ({extra})" if extra else ""))

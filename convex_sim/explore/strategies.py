@@ -6,6 +6,7 @@ import random
 from typing import TYPE_CHECKING, Any
 
 from .execution import Failure, StepRecord, _Execution
+from .ops import schedule_string
 
 if TYPE_CHECKING:
     from .engine import _Explorer
@@ -14,13 +15,28 @@ if TYPE_CHECKING:
 # --- Strategies ------------------------------------------------------------------------------------
 
 
+def split_depth(shards: int) -> int:
+    """The depth (in choices) at which an exhaustive search splits into ``shards`` shards: deep
+    enough to have several split points per shard, shallow enough that the part of the tree every
+    shard walks is small. A pure function of ``shards``, so every shard splits alike."""
+    return 4 + shards.bit_length()
+
+
 class _Search:
     """Runs schedules for a strategy, collecting outcomes and failures."""
 
-    def __init__(self, explorer: _Explorer, max_schedules: int, progress: Any) -> None:
+    def __init__(self, explorer: _Explorer, max_schedules: int, progress: Any,
+                 shard: tuple[int, int] = (0, 1)) -> None:
         self.x = explorer
         self.max_schedules = max_schedules
         self.schedules_run = 0
+        #: The schedule strings run, in order (``ExplorationResult.schedules``).
+        self.schedules: list[str] = []
+        #: (i, n): this search runs only shard i of n (see :func:`split_depth`).
+        self.shard = shard
+        self.split_depth = split_depth(shard[1])
+        #: Split points met so far (exhaustive) or schedules generated (random, pct), every shard's.
+        self._ticket = 0
         self.outcomes: set[str] = set()
         self.failures: list[tuple[list[int], Failure]] = []
         self._failure_kinds: set[str] = set()
@@ -30,10 +46,17 @@ class _Search:
     def budget_left(self) -> bool:
         return self.schedules_run < self.max_schedules
 
+    def _mine(self) -> bool:
+        """Take the next ticket; True if it belongs to this shard (round robin)."""
+        ticket = self._ticket
+        self._ticket += 1
+        return ticket % self.shard[1] == self.shard[0]
+
     def finish(self, execution: _Execution) -> None:
         """A complete schedule ran: check it and count it."""
         outcome, failure = self.x.verdict(execution)
         self.schedules_run += 1
+        self.schedules.append(schedule_string(self.x.schedule_of(execution)))
         if self.progress is not None:
             self.progress.update(1)
         if outcome is not None:
@@ -56,7 +79,14 @@ class _Search:
             for op in prefix:
                 execution.step(op)
         enabled = execution.enabled()
-        if not enabled or execution.failure:
+        done = not enabled or bool(execution.failure)
+        # Sharding: every shard walks the tree down to the split depth alike (a node's sleep set
+        # depends only on the path to it); each split point (a node at that depth, or a schedule
+        # ending above it) belongs to one shard, which alone explores below it.
+        split_point = len(prefix) == self.split_depth or (done and len(prefix) < self.split_depth)
+        if self.shard[1] > 1 and split_point and not self._mine():
+            return True
+        if done:
             self.finish(execution)
             return True
         candidates = [op for op in enabled if op not in sleep]
@@ -86,7 +116,8 @@ class _Search:
             execution = _Execution(self.x)
             while (enabled := execution.enabled()) and not execution.failure:
                 execution.step(rng.choice(enabled))
-            self.finish(execution)
+            if self._mine():   # walk k of the unsharded run is shard k mod n's
+                self.finish(execution)
 
     # -- PCT (Burckhardt et al. 2010) --------------------------------------------------------------
     def pct(self, rng: random.Random, depth: int) -> None:
@@ -108,4 +139,5 @@ class _Search:
                     if point == taken:
                         priorities[op] = depth - 1 - k  # below every initial priority
             steps = max(steps, taken)
-            self.finish(execution)
+            if self._mine():   # run k of the unsharded run is shard k mod n's
+                self.finish(execution)
