@@ -17,7 +17,7 @@ A ``conformance.toml`` names the app and its scenarios::
 
 Each scenario starts from a fresh simulator (seeded), runs its setup calls, then
 explores its ops with every check on (invariant, serializability, subscriptions, the
-history checker). ``--shard i/n`` takes every n-th scenario; ``--junit FILE`` writes
+history checker). ``--shard i/n`` takes every n-th scenario from the i-th (0-based); ``--junit FILE`` writes
 JUnit XML and ``--summary FILE`` a Markdown summary with each counterexample's
 timeline (both written atomically). Exit codes: 0 every scenario as expected, 1 a
 violation, 2 bad input.
@@ -173,16 +173,16 @@ def run_scenario(make: Callable[[int], ConvexSim], scenario: Scenario, seed: int
 
 
 def shard(items: list[Any], spec: str | None) -> list[Any]:
-    """Every n-th item from the i-th (``"i/n"``, 1-based)."""
+    """Every n-th item from the i-th (``"i/n"``, 0-based, as ``--convex-shard`` counts)."""
     if not spec:
         return items
     try:
         i, n = (int(x) for x in spec.split("/"))
     except ValueError:
         raise CheckConfigError(f"--shard expects i/n (like 2/4), got {spec!r}") from None
-    if not 1 <= i <= n:
-        raise CheckConfigError(f"--shard {spec}: i must be between 1 and n")
-    return items[i - 1::n]
+    if not 0 <= i < n:
+        raise CheckConfigError(f"--shard {spec}: i must be between 0 and n-1")
+    return items[i::n]
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -222,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     check = commands.add_parser("check", help="explore an app's declared scenarios (conformance.toml); "
                                               "exit 0 as expected, 1 a violation, 2 bad input")
     check.add_argument("config", nargs="?", default="conformance.toml", help="the conformance file")
-    check.add_argument("--shard", default=None, metavar="I/N", help="run every N-th scenario from the I-th")
+    check.add_argument("--shard", default=None, metavar="I/N", help="run every N-th scenario from the I-th (0-based)")
     check.add_argument("--junit", default=None, metavar="FILE", help="write JUnit XML here")
     check.add_argument("--summary", default=None, metavar="FILE", help="write a Markdown summary here")
     check.add_argument("--seed", type=int, default=0, help="seed of every simulator and exploration")
