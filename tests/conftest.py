@@ -43,14 +43,20 @@ TS_BANK = Path(__file__).resolve().parent.parent / "scenarios" / "ts_bank"
 def ts_bank_project():
     """The TypeScript bank scenario, its node_modules installed from its lock file (skipped,
     saying what to install, where Node.js and npm are missing)."""
+    return prepared_project(TS_BANK)
+
+
+def prepared_project(project: Path) -> Path:
+    """``project`` with its node_modules installed from its lock file; the test is skipped,
+    saying what to install, where Node.js and npm are missing."""
     from convex_sim.js import node_tools_missing
     from convex_sim.js.bundler import install_node_modules
 
     missing = node_tools_missing()
-    if missing and not (TS_BANK / "node_modules" / ".bin" / "esbuild").exists():
+    if missing and not (project / "node_modules" / ".bin" / "esbuild").exists():
         pytest.skip(missing)
-    install_node_modules(TS_BANK)
-    return TS_BANK
+    install_node_modules(project)
+    return project
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import pytest
 from convex_sim import ConvexError, ConvexSim, InvalidIdError, Op
 from convex_sim.database import WriteConflict
 from convex_sim.js.project import validator_from_json
+from tests.conftest import prepared_project
 
 PROJECT = Path(__file__).resolve().parent.parent / "scenarios" / "ts_components"
 
@@ -19,14 +20,7 @@ pytestmark = pytest.mark.convex_project(str(PROJECT))
 @pytest.fixture(scope="session")
 def ts_components_project() -> Path:
     """The scenario's node_modules, installed from its lock file (skipped without Node.js)."""
-    from convex_sim.js import node_tools_missing
-    from convex_sim.js.bundler import install_node_modules
-
-    missing = node_tools_missing()
-    if missing and not (PROJECT / "node_modules" / ".bin" / "esbuild").exists():
-        pytest.skip(missing)
-    install_node_modules(PROJECT)
-    return PROJECT
+    return prepared_project(PROJECT)
 
 
 @pytest.fixture
