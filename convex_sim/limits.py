@@ -80,7 +80,9 @@ class TransactionLimits:
         (snake_case or Convex's camelCase) over ``base`` (default: Convex's)."""
         if isinstance(value, TransactionLimits):
             return value
-        return replace(base or cls(), **_limit_fields(value or {}))
+        if value is None:   # the common case: Convex's limits, one shared (frozen) instance
+            return base or _CONVEX_LIMITS
+        return replace(base or _CONVEX_LIMITS, **_limit_fields(value))
 
     def budget(self, budget: Mapping[str, Any], usage: Mapping[str, int]) -> TransactionLimits:
         """Limits for a nested call allowed ``budget`` more of each figure than ``usage`` (the
@@ -94,6 +96,8 @@ class TransactionLimits:
         return {f.name: {"used": usage[f.name], "remaining": getattr(self, f.name) - usage[f.name]}
                 for f in fields(self)}
 
+
+_CONVEX_LIMITS = TransactionLimits()
 
 #: The names of the figures, and Convex's camelCase spelling of each.
 LIMIT_FIELDS = tuple(f.name for f in fields(TransactionLimits))

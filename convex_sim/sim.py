@@ -37,6 +37,7 @@ from .functions import (
     _Namespace,
     discover,
 )
+from .hooks import commit_listener
 from .http import HttpRouter, not_found
 from .limits import TransactionLimits
 from .runtime import Runtime, UserIdentity, make_identity
@@ -326,8 +327,6 @@ class ConvexSim(_Caller):
         #: The TypeScript project this simulator runs (see :meth:`from_project`), else None.
         self.project: Any = None
         self._recorder: Any = None   # the trace being recorded (see :meth:`record`)
-        from .hooks import commit_listener
-
         listener = commit_listener(self)     # plugins' convex_sim_on_commit, if any implement it
         if listener is not None:
             self.db.commit_listeners.append(listener)
