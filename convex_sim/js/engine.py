@@ -29,7 +29,7 @@ import orjson
 import quickjs
 
 from ..errors import ConvexError, ConvexSimError
-from ..values import from_json
+from ..values import from_json, to_json
 from .bundler import Bundle
 from .sourcemap import SourceMap
 
@@ -71,6 +71,8 @@ class SyscallHost(Protocol):
 
     def log(self, level: str, text: str) -> None: ...
 
+    def now_ms(self) -> float: ...
+
 
 class Execution:
     """One call of one JavaScript function, from start to outcome."""
@@ -87,9 +89,8 @@ class Execution:
 def error_payload(exc: BaseException) -> str:
     """The JSON a rejected syscall carries into JavaScript (``data`` for ConvexError)."""
     if isinstance(exc, ConvexError):
-        from ..values import to_json
-        return json.dumps({"message": str(exc), "data": to_json(exc.data)})
-    return json.dumps({"message": str(exc)})
+        return dumps({"message": str(exc), "data": to_json(exc.data)})
+    return dumps({"message": str(exc)})
 
 
 class Engine:
@@ -216,7 +217,7 @@ class Engine:
             self._stack.pop()
             if self._stack:
                 outer = self._stack[-1]
-                self._enter(outer.id, outer.host.now_ms())  # type: ignore[attr-defined]
+                self._enter(outer.id, outer.host.now_ms())
 
     def _drain_all(self) -> None:
         step = self._ctx.execute_pending_job
