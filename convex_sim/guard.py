@@ -80,18 +80,18 @@ def _travel_to(now_ms: float) -> time_machine.travel:
     return _last_travel[1]
 
 
-def run_guarded(frame: CallFrame, body: Callable[[], Any]) -> Any:
-    """Run ``body`` as app code of ``frame``: seeded ``random``, virtual time, no network.
+def run_guarded(frame: CallFrame, body: Callable[..., Any], *args: Any) -> Any:
+    """Run ``body(*args)`` as app code of ``frame``: seeded ``random``, virtual time, no network.
 
     Re-entrant: nested calls inside running app code just run.
     """
     if _CURRENT.get() is not None:
-        return body()
+        return body(*args)
     token = _CURRENT.set(frame)
     traveller = _travel_to(frame.now_ms)
     traveller.start()
     try:
-        return body()
+        return body(*args)
     finally:
         traveller.stop()
         _CURRENT.reset(token)

@@ -14,15 +14,17 @@ reproducible.
 
 from __future__ import annotations
 
-import base64
+from functools import lru_cache
+from itertools import accumulate
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 _DECODE = {c: i for i, c in enumerate(_ALPHABET)}
-#: RFC 4648 base32 has the same bit layout with another alphabet: encode in C, then translate.
-_FROM_RFC4648 = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _ALPHABET.encode("ascii"))
+#: Every 10-bit group as its two characters: encoding takes one lookup per two characters.
+_PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]
 RANDOM_BYTES = 16
 
 
+@lru_cache(maxsize=1024)
 def _varint(n: int) -> bytes:
     out = bytearray()
     while True:
@@ -49,17 +51,30 @@ VERSION = 0
 
 
 def _checksum(data: bytes) -> bytes:
-    """The footer: Fletcher-16 with modulus 256 of ``data``, XOR the version, little-endian."""
-    c0 = c1 = 0
-    for byte in data:
-        c0 = (c0 + byte) & 0xFF
-        c1 = (c1 + c0) & 0xFF
+    """The footer: Fletcher-16 with modulus 256 of ``data``, XOR the version, little-endian.
+
+    ``c0`` is the byte sum and ``c1`` the sum of the running sums (both mod 256), summed in C."""
+    c0 = sum(data) & 0xFF
+    c1 = sum(accumulate(data)) & 0xFF
     return ((c1 << 8 | c0) ^ VERSION).to_bytes(2, "little")
+
+
+@lru_cache(maxsize=64)
+def _layout(nbytes: int) -> tuple[int, bool, tuple[int, ...]]:
+    """How ``nbytes`` bytes encode: (padding bits, whether a lone first character leads,
+    the shifts of the 10-bit groups after it)."""
+    chars = -(-nbytes * 8 // 5)
+    lone = chars % 2 == 1
+    return chars * 5 - nbytes * 8, lone, tuple(range((chars - lone) * 5 - 10, -1, -10))
 
 
 def _b32encode(data: bytes) -> str:
     """Base32 of ``data``, 5 bits a character from the first bit on, the last one zero-padded."""
-    return base64.b32encode(data).rstrip(b"=").translate(_FROM_RFC4648).decode("ascii")
+    padding, lone, shifts = _layout(len(data))
+    n = int.from_bytes(data, "big") << padding
+    pairs = _PAIRS
+    text = "".join([pairs[(n >> shift) & 0x3FF] for shift in shifts])
+    return _ALPHABET[n >> (len(shifts) * 10)] + text if lone else text
 
 
 def _b32decode(text: str) -> bytes | None:

@@ -83,10 +83,14 @@ class IndexRangeBuilder:
     def bounds(self) -> tuple[tuple, tuple]:
         """The inclusive key bounds ``(lo, hi)`` this range denotes."""
         exprs, fields = self._exprs, self._fields
-        if len(exprs) <= len(fields) and all(
-                method == "eq" and field == fields[i] for i, (method, field, _key) in enumerate(exprs)):
-            prefix = tuple(key for _method, _field, key in exprs)   # the common case: equalities in order
-            return prefix, (*prefix, TOP)
+        if len(exprs) <= len(fields):   # the common case: equalities in the index's order
+            prefix = []
+            for i, (method, field, key) in enumerate(exprs):
+                if method != "eq" or field != fields[i]:
+                    break
+                prefix.append(key)
+            else:
+                return tuple(prefix), (*prefix, TOP)
         equalities: dict[str, tuple] = {}
         lower: tuple[tuple, bool] | None = None   # (key, inclusive)
         upper: tuple[tuple, bool] | None = None
@@ -517,8 +521,11 @@ class Query:
         """The first ``n`` matching documents; reads only as far as the ``n``-th."""
         if type(n) is not int or n < 0:
             raise QueryError(f"{self._where()}: take(n) expects an int >= 0, got {n!r}")
-        out: list[dict] = []
         self._consume("take")
+        if not self._filters and self._search is None:  # the common case: no stream
+            return [copy_value(doc) for doc in self._txn.read(
+                self._table, self._index, *self._range, self._order or "asc", self._description(), n)]
+        out: list[dict] = []
         if n == 0:
             return out
         for doc in self._stream(*self._range):

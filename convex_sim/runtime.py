@@ -148,6 +148,12 @@ JOBS_TABLE = "_scheduled_functions"
 STORAGE_SUFFIX = "/_storage"
 
 
+def _plain_app_table(namespace: str, table: Any) -> bool:
+    """Whether app code (no component namespace) names one of its own user tables: nothing
+    to rename or refuse."""
+    return not namespace and type(table) is str and table[:1] != "_" and "/" not in table
+
+
 class DatabaseReader:
     """``ctx.db`` in a query: reads from the transaction's snapshot.
 
@@ -176,6 +182,8 @@ class DatabaseReader:
 
     def query(self, table: str) -> Query:
         """Start a query over ``table``."""
+        if _plain_app_table(self._ns, table):
+            return Query(self._txn, table)
         self._user_table(table, "db.query")
         return Query(self._txn, self._table(table, "db.query"))
 
@@ -195,7 +203,9 @@ class DatabaseReader:
     def _own(self, doc_id: Any, op: str) -> Any:
         """``doc_id``, after checking that it is an ID of one of this code's own tables."""
         table = self._txn.db.table_of_id(doc_id)
-        if table is not None and not table.startswith("_") and table.rpartition("/")[0] != self._ns:
+        if table is None or (not self._ns and "/" not in table):
+            return doc_id   # not an ID (the operation says so), or the app's own table
+        if not table.startswith("_") and table.rpartition("/")[0] != self._ns:
             owner, _, local = table.rpartition("/")
             whose = f"component {owner!r}" if owner else "the app"
             mine = f"component {self._ns!r}" if self._ns else "the app"
@@ -251,6 +261,8 @@ class DatabaseWriter(DatabaseReader):
     __slots__ = ()
 
     def insert(self, table: str, value: Mapping[str, Any]) -> str:
+        if _plain_app_table(self._ns, table):
+            return self._txn.insert(table, value)
         self._user_table(table, "db.insert")
         return self._txn.insert(self._table(table, "db.insert"), value)
 
@@ -338,14 +350,18 @@ class _BaseCtx:
 class QueryCtx(_BaseCtx):
     """The ``ctx`` of a query: ``db`` (read-only), ``auth``, ``storage`` (reader), ``run_query``."""
 
+    _database: type[DatabaseReader] = DatabaseReader
+
     def __init__(self, runtime: Runtime, txn: Transaction, identity: UserIdentity | None,
                  function: str, is_async: bool, fn: ConvexFunction | None = None) -> None:
         super().__init__(runtime, identity, function, is_async, fn)
         self.txn = txn
-        namespace = self._scope.path if self._scope is not None else ""
         tree = runtime.components
-        jobs = None if tree is None else (lambda name: tree.owner(name) == namespace)
-        self.db = DatabaseReader(txn, namespace, jobs)
+        if tree is None:
+            self.db = self._database(txn)
+        else:
+            namespace = self._scope.path if self._scope is not None else ""
+            self.db = self._database(txn, namespace, lambda name: tree.owner(name) == namespace)
 
     def run_query(self, ref: Any, args: Mapping[str, Any] | None = None, *,
                   transaction_limits: Mapping[str, Any] | None = None,
@@ -362,10 +378,7 @@ class MutationCtx(QueryCtx):
     """The ``ctx`` of a mutation: ``db`` (read/write), ``auth``, ``scheduler``, ``storage``,
     ``run_query``, ``run_mutation``."""
 
-    def __init__(self, runtime: Runtime, txn: Transaction, identity: UserIdentity | None,
-                 function: str, is_async: bool, fn: ConvexFunction | None = None) -> None:
-        super().__init__(runtime, txn, identity, function, is_async, fn)
-        self.db = DatabaseWriter(txn, self.db._ns, self.db._jobs)
+    _database = DatabaseWriter
 
     def run_mutation(self, ref: Any, args: Mapping[str, Any] | None = None, *,
                      transaction_limits: Mapping[str, Any] | None = None) -> Any:
@@ -400,7 +413,7 @@ class ActionCtx(_BaseCtx):
 # --- The runtime -----------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class MutationAttempt:
     """A mutation that ran on a snapshot and waits to commit (or failed before)."""
 
@@ -559,12 +572,12 @@ class Runtime:
         ``seed`` pins the execution's ``random`` (subscriptions re-run queries with a seed of
         their own, so they do not shift the sequence other calls see)."""
         checked = self.check_args(fn, args)
-        txn = self.db.begin(fn.path or "", read_only=True, at_ts=at_ts)
-        frame = self.new_frame(fn.path or "", QUERY, seed)
-        ctx = QueryCtx(self, txn, identity, fn.path or "", fn.is_async, fn)
+        path = fn.path or ""
+        txn = self.db.begin(path, read_only=True, at_ts=at_ts)
+        frame = self.new_frame(path, QUERY, seed)
+        ctx = QueryCtx(self, txn, identity, path, fn.is_async, fn)
         try:
-            result = run_guarded(frame, lambda: self._run_sync(fn, ctx, checked))
-            result = self.check_result(fn, result)
+            result = self.check_result(fn, run_guarded(frame, self._run_sync, fn, ctx, checked))
         except BaseException as exc:
             failed = self._app_error(fn, exc)
             with contextlib.suppress(AttributeError, TypeError):  # what it read before failing
@@ -578,13 +591,16 @@ class Runtime:
     def begin_mutation(self, fn: ConvexFunction, args: dict, identity: UserIdentity | None,
                        body: Callable[[MutationCtx], Any] | None = None) -> MutationAttempt:
         """Run the mutation on the latest snapshot, buffering its writes (not committed)."""
-        txn = self.db.begin(fn.path or "")
+        path = fn.path or ""
+        txn = self.db.begin(path)
         attempt = MutationAttempt(fn, args, identity, txn)
-        frame = self.new_frame(fn.path or "", MUTATION)
-        ctx = MutationCtx(self, txn, identity, fn.path or "", fn.is_async, fn)
-        run = body or (lambda c: self.check_result(fn, self._run_sync(fn, c, args)))
+        frame = self.new_frame(path, MUTATION)
+        ctx = MutationCtx(self, txn, identity, path, fn.is_async, fn)
         try:
-            attempt.result = run_guarded(frame, lambda: run(ctx))
+            if body is None:
+                attempt.result = self.check_result(fn, run_guarded(frame, self._run_sync, fn, ctx, args))
+            else:
+                attempt.result = run_guarded(frame, body, ctx)
         except BaseException as exc:
             attempt.error = self._app_error(fn, exc)
             txn.abort()

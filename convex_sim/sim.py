@@ -49,7 +49,7 @@ from .values import format_value
 __tracebackhide__ = hide_simulator_frames  # pytest reports the app's frames, not ours
 
 
-@dataclass
+@dataclass(slots=True)
 class CallRecord:
     """One top-level call made through the handle, for failure reports and traces."""
 

@@ -159,7 +159,7 @@ class Database:
 
     def find_conflict(self, reads: list[ReadRange], since_ts: int) -> Conflict | None:
         """The first write committed after ``since_ts`` that falls inside ``reads``."""
-        if not reads:
+        if not reads or since_ts >= self.latest_ts:   # nothing committed since it began
             return None
         by_table: dict[str, list[ReadRange]] = {}
         for read in reads:

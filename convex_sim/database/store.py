@@ -10,7 +10,7 @@ from sortedcontainers import SortedList
 
 from ..ids import RANDOM_BYTES
 from ..schema import BUILTIN_INDEXES, TableDefinition
-from ..values import sort_key
+from ..values import UNDEFINED, sort_key
 from .keys import field_value
 
 #: A version of a document: ``(ts, doc or None if deleted, size in bytes, keys or None)``.
@@ -33,7 +33,7 @@ class _Table:
     it only if the version visible at T has that key.
     """
 
-    __slots__ = ("_key_paths", "_paths_of", "definition", "index_fields", "index_names",
+    __slots__ = ("_flat", "_key_paths", "_paths_of", "definition", "index_fields", "index_names",
                  "index_position", "indexes", "name", "number", "sorted_indexes", "versions")
 
     def __init__(self, name: str, number: int, definition: TableDefinition | None) -> None:
@@ -47,6 +47,7 @@ class _Table:
         self.versions: dict[str, list[Version]] = {}
         self._key_paths = tuple(dict.fromkeys(f for fields in self.index_fields.values() for f in fields))
         self._paths_of = tuple(self.index_fields.values())
+        self._flat = all("." not in f for f in self._key_paths)
 
     def visible(self, doc_id: str, ts: int) -> Version | None:
         """The version of ``doc_id`` a reader at ``ts`` sees, or None if none existed."""
@@ -58,6 +59,20 @@ class _Table:
         at = bisect.bisect_right(chain, ts, key=_TS)
         return chain[at - 1] if at else None
 
+    def at_key(self, key: tuple, position: int, ts: int) -> Version | None:
+        """The version a reader at ``ts`` sees through the entry ``key`` of index ``position``:
+        the document's visible version if it has that key there, else None (a stale entry)."""
+        doc_id = key[-1][1]
+        version = self.versions[doc_id][-1]
+        if version[0] > ts:
+            version = self.visible(doc_id, ts)  # type: ignore[assignment]
+            if version is None:
+                return None
+        keys = version[3]
+        if keys is not None and (keys[position] is key or keys[position] == key):
+            return version
+        return None
+
     def keys_of(self, doc: dict, old: dict | None = None, old_keys: tuple | None = None) -> tuple:
         """The document's key in each index, in ``index_names`` order.
 
@@ -65,11 +80,19 @@ class _Table:
         fields hold the very same values is reused, and so is the whole tuple
         when no index key changed.
         """
-        paths = self._key_paths
+        paths, flat = self._key_paths, self._flat   # flat: top-level fields only, plain lookups
         if old is None or old_keys is None:   # a new document: every key computed once
-            field_keys = {f: sort_key(field_value(doc, f)) for f in paths}
-            return tuple(tuple([field_keys[f] for f in fields]) for fields in self._paths_of)
-        changed = {f for f in paths if field_value(doc, f) is not field_value(old, f)}
+            if flat:
+                get = doc.get
+                field_keys = {f: sort_key(get(f, UNDEFINED)) for f in paths}
+            else:
+                field_keys = {f: sort_key(field_value(doc, f)) for f in paths}
+            return tuple([tuple([field_keys[f] for f in fields]) for fields in self._paths_of])
+        if flat:
+            get, old_get = doc.get, old.get
+            changed = {f for f in paths if get(f, UNDEFINED) is not old_get(f, UNDEFINED)}
+        else:
+            changed = {f for f in paths if field_value(doc, f) is not field_value(old, f)}
         if not changed:
             return old_keys
         field_keys = {f: sort_key(field_value(doc, f)) for f in changed}

@@ -105,6 +105,47 @@ class Transaction:
         else:
             read.hi = hi
 
+    def read(self, table: str, index: str, lo: tuple, hi: tuple, order: str, description: object,
+             limit: int) -> list[dict]:
+        """The first ``limit`` documents :meth:`scan` would stream, as a list, with the same
+        reads recorded: what ``take``, ``first`` and ``unique`` need, without streams."""
+        if self.pending:
+            docs = []
+            if limit > 0:
+                for doc in self.scan(table, index, lo, hi, order, description):
+                    docs.append(doc)
+                    if len(docs) == limit:
+                        break
+            return docs
+        if self.closed:
+            self._check_open()
+        t = self.db.table(table, function=self.function)
+        key_fields = t.index_fields.get(index) or self.db.index_fields(table, index, self.function)
+        descending = order == "desc"
+        read = ReadRange(table, index, hi, hi, description) if descending else \
+            ReadRange(table, index, lo, lo, description)
+        self._record(read)
+        docs = []
+        if limit > 0:
+            ts, position = self.begin_ts, t.index_position[index]
+            for key in t.sorted_indexes[position].irange(*key_bounds(lo, hi, len(key_fields)),
+                                                         reverse=descending):
+                version = t.at_key(key, position, ts)
+                if version is not None:
+                    if descending:
+                        read.lo = key
+                    else:
+                        read.hi = key
+                    self._count_read(version[2])
+                    docs.append(version[1])
+                    if len(docs) == limit:
+                        return docs  # type: ignore[return-value]
+        if descending:
+            read.lo = lo
+        else:
+            read.hi = hi
+        return docs  # type: ignore[return-value]
+
     def count(self, table: str) -> int:
         """How many documents ``table`` holds, this transaction's writes included.
 
@@ -127,19 +168,12 @@ class Transaction:
                          descending: bool) -> Iterator[tuple[tuple, dict, int]]:
         """The snapshot's documents in the range: each index entry resolved through its
         document's chain, kept if the version visible at ``begin_ts`` has that key."""
-        ts, pending, versions = self.begin_ts, self.pending, t.versions
-        position = t.index_position[index]
+        ts, pending, position = self.begin_ts, self.pending, t.index_position[index]
         for key in t.sorted_indexes[position].irange(*bounds, reverse=descending):
-            doc_id = key[-1][1]
-            if doc_id in pending:
+            if key[-1][1] in pending:
                 continue
-            version = versions[doc_id][-1]
-            if version[0] > ts:
-                version = t.visible(doc_id, ts)  # type: ignore[assignment]
-                if version is None:
-                    continue
-            keys = version[3]
-            if keys is not None and (keys[position] is key or keys[position] == key):
+            version = t.at_key(key, position, ts)
+            if version is not None:
                 yield key, version[1], version[2]  # type: ignore[misc]
 
     def _pending_in_range(self, table: str, key_fields: tuple[str, ...],
