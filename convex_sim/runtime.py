@@ -337,7 +337,7 @@ class _BaseCtx:
         return Meta(self._fn, self._function, getattr(self, "txn", None))
 
     def __getattr__(self, name: str) -> Any:
-        factory = self._runtime.services.get(name) if not name.startswith("_") else None
+        factory = self._runtime.service(name) if not name.startswith("_") else None
         if factory is None:
             kind = MUTATION if isinstance(self, MutationCtx) else QUERY if isinstance(self, QueryCtx) else ACTION
             raise wrong_context(kind, name, self._function) or AttributeError(
@@ -454,6 +454,9 @@ class Runtime:
         self.db = db
         self.registry = registry
         self.services: dict[str, Callable[[Any], Any]] = {}
+        #: Called with a name ``services`` lacks, to register it on first use (a simulator
+        #: builds its scheduler and storage only when something needs them).
+        self.provide_service: Callable[[str], None] | None = None
         self._seed = seed
         self._calls = 0  # numbers function executions: (seed, number) seeds each one
         #: Overrides where execution seeds come from (the explorer seeds per operation, so that
@@ -472,6 +475,14 @@ class Runtime:
         #: False: actions' un-mocked outbound HTTP raises (set by ``sim.allow_network``).
         self.allow_network = True
         install_network_guard()
+
+    def service(self, name: str) -> Callable[[Any], Any] | None:
+        """The factory or step handler registered as ``name``, provided on first use."""
+        factory = self.services.get(name)
+        if factory is None and self.provide_service is not None:
+            self.provide_service(name)
+            factory = self.services.get(name)
+        return factory
 
     # -- resolving and validating --------------------------------------------------------
     def lookup(self, ref: Any, *, caller: str = "", ctx: _BaseCtx | None = None) -> ConvexFunction:
@@ -677,7 +688,7 @@ class Runtime:
                 return vector_search(txn, *step.args)
             finally:
                 txn.abort()
-        handler = self.services.get(f"step:{step.kind}")
+        handler = self.service(f"step:{step.kind}")
         if handler is None and step.kind == SLEEP:  # no scheduler: time just passes
             self.db.clock.advance(step.payload)
             return None

@@ -40,9 +40,10 @@ from .functions import (
 from .hooks import commit_listener
 from .http import HttpRouter, not_found
 from .limits import TransactionLimits
-from .runtime import Runtime, UserIdentity, make_identity
+from .runtime import Runtime, UserIdentity, WeakService, make_identity
 from .scheduler import SCHEDULED_FUNCTIONS, SCHEDULED_FUNCTIONS_TABLE, SchedulerService
 from .schema import SchemaDefinition
+from .steps import SLEEP
 from .subscriptions import Client, SubscriptionManager
 from .values import format_value
 
@@ -313,8 +314,9 @@ class ConvexSim(_Caller):
             self.registry, self.components = install(app, self.registry, self.db)
         self.runtime = Runtime(self.db, self.registry, seed=seed)
         self.runtime.components = self.components
-        self.scheduler = SchedulerService(self.runtime, getattr(self.registry.modules.get("crons"), "crons", None))
-        self.storage = FileStorage(self.runtime, self.CLOUD_ORIGIN, seed)
+        self.runtime.provide_service = WeakService(self._provide_service)
+        if getattr(self.registry.modules.get("crons"), "crons", None) is not None:
+            self.scheduler  # noqa: B018 (cron jobs count from the simulator's start)
         self.auth = AuthService(auth_providers or [], functools.partial(getattr, self._clock, "now_ms"))
         self.subscriptions = SubscriptionManager(self.runtime)
         self._handle_clients: dict[str | None, Client] = {}
@@ -330,6 +332,23 @@ class ConvexSim(_Caller):
         listener = commit_listener(self)     # plugins' convex_sim_on_commit, if any implement it
         if listener is not None:
             self.db.commit_listeners.append(listener)
+
+    @functools.cached_property
+    def scheduler(self) -> SchedulerService:
+        """Scheduled functions and cron jobs (built on first use)."""
+        return SchedulerService(self.runtime, getattr(self.registry.modules.get("crons"), "crons", None))
+
+    @functools.cached_property
+    def storage(self) -> FileStorage:
+        """File storage (built on first use)."""
+        return FileStorage(self.runtime, self.CLOUD_ORIGIN, self.seed)
+
+    def _provide_service(self, name: str) -> None:
+        """Build the service that registers ``name`` (see ``Runtime.provide_service``)."""
+        if name == "scheduler" or name.startswith("step:scheduler.") or name == f"step:{SLEEP}":
+            self.scheduler  # noqa: B018
+        elif name == "storage" or name.startswith("step:storage."):
+            self.storage  # noqa: B018
 
     @classmethod
     def from_project(cls, path: str | os.PathLike[str], *, seed: int = 0,

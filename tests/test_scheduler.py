@@ -233,3 +233,18 @@ def test_cron_expressions():
         c = Crons()
         c.hourly("x", {"minute_utc": 0}, "jobs:write")
         c.hourly("x", {"minute_utc": 0}, "jobs:write")
+
+
+def test_scheduler_and_storage_are_built_on_first_use():
+    """A fresh simulator builds no scheduler or file storage; the first ctx.scheduler (or
+    sim.scheduler) does, and it works as if it had always been there."""
+    sim = make_sim()
+    assert "scheduler" not in vars(sim) and "storage" not in vars(sim)
+    sim.mutation("jobs:schedule_many", {"items": [{"entry": "late", "delay": 10.0}]})
+    assert "scheduler" in vars(sim) and "storage" not in vars(sim)
+    sim.advance_time(10)
+    assert sim.query("jobs:entries") == ["late"]
+    assert sim.query("jobs:jobs") == [["jobs:write", "success"]]
+    with_crons = Crons()
+    with_crons.interval("tick", {"minutes": 1}, "jobs:write", {"entry": "tick"})
+    assert "scheduler" in vars(make_sim(with_crons))   # cron jobs count from the start

@@ -47,7 +47,7 @@ class Database:
         self.schema = schema
         self.clock = clock or VirtualClock()
         #: What every transaction may use (ConvexSim's ``transaction_limits``).
-        self.limits = limits.TransactionLimits()
+        self.limits = limits.TransactionLimits.of(None)
         self._alloc = _Allocator(seed, FIRST_USER_TABLE_NUMBER)
         # Invariant: every table in _tables is in _declared; _names maps numbers back to names.
         self._declared: dict[str, tuple[int, TableDefinition | None]] = {}

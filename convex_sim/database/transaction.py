@@ -283,11 +283,6 @@ class Transaction:
         the document's size in bytes (system fields included)."""
         if type(fields) is not dict and not isinstance(fields, Mapping):
             raise InvalidValueError(f"In {self.function}: {op} into \"{table}\" expects a dict of fields, got {format_value(fields)}")
-        for name in fields:
-            if type(name) is str and name.startswith("_") and fields[name] is not UNDEFINED:
-                raise InvalidValueError(
-                    f"In {self.function}: {op} into \"{table}\": field {name!r} starts with '_', "
-                    "which is reserved for system fields.")
         try:
             body, size = check_document(fields)
         except InvalidValueError as exc:
@@ -295,8 +290,9 @@ class Transaction:
         definition = self.db.table(table).definition
         schema = self.db.schema
         if definition is not None and (schema is None or schema.schema_validation or table.startswith("_")):
+            ids = self.db.id_tables_for(table.rpartition("/")[0]) if "/" in table else self.db.table_of_id
             try:
-                body = definition.document.check(body, (), self.db.id_tables_for(table.rpartition("/")[0]))
+                body = definition.document.check(body, (), ids)
             except ValidationError as exc:
                 raise ValidationError(
                     f"In {self.function}: {op} into \"{table}\": Failed to insert or update a "
