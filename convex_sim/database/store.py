@@ -90,6 +90,11 @@ class _Table:
             return tuple([tuple([field_keys[f] for f in fields]) for fields in self._paths_of])
         if flat:
             get, old_get = doc.get, old.get
+            for f in paths:   # the common case: no key field changed
+                if get(f, UNDEFINED) is not old_get(f, UNDEFINED):
+                    break
+            else:
+                return old_keys
             changed = {f for f in paths if get(f, UNDEFINED) is not old_get(f, UNDEFINED)}
         else:
             changed = {f for f in paths if field_value(doc, f) is not field_value(old, f)}

@@ -15,7 +15,7 @@ from ..errors import (
     WriteInReadOnlyError,
 )
 from ..schema import SYSTEM_FIELDS
-from ..values import UNDEFINED, copy_value, format_value, resolve_commit_ts, sort_key
+from ..values import RANK_STRING, UNDEFINED, copy_value, format_value, resolve_commit_ts
 from .documents import check_document
 from .keys import TOP, in_bounds, index_key, key_bounds
 from .log import Conflict, ReadRange
@@ -62,13 +62,15 @@ class Transaction:
         if self.closed:
             self._check_open()
         table_name = resolved or self._table_of(doc_id, table, "db.get")
-        key = (sort_key(doc_id),)
+        key = ((RANK_STRING, doc_id),)   # sort_key of an ID (a str)
         self._record(ReadRange(table_name, "by_id", key, (*key, TOP)))
         if doc_id in self.pending:
             doc, size = self.pending[doc_id][1], self._written_bytes[doc_id]
         else:
             version = self.db.table(table_name).visible(doc_id, self.begin_ts)
-            doc, size = (version[1], version[2]) if version else (None, 0)
+            if version is None:
+                return None
+            doc, size = version[1], version[2]
         if doc is not None:
             self._count_read(size)
         return doc
@@ -218,13 +220,12 @@ class Transaction:
     def patch(self, doc_id: str, fields: Mapping[str, Any], table: str | None = None) -> None:
         """Shallow-merge ``fields`` into the document; a field set to ``UNDEFINED`` is removed."""
         table_name, current = self._updatable(doc_id, fields, table, "db.patch")
-        merged = {k: x for k, x in current.items() if k not in SYSTEM_FIELDS}
+        merged = dict(current)
+        del merged["_id"], merged["_creationTime"]
         for name, value in fields.items():
-            if name in SYSTEM_FIELDS:
-                continue
             if value is UNDEFINED:
                 merged.pop(name, None)
-            else:
+            elif name != "_id" and name != "_creationTime":
                 merged[name] = value
         self._update(doc_id, table_name, current, merged, "db.patch")
 
@@ -272,6 +273,8 @@ class Transaction:
                                   self.bytes_written, self.function)
 
     def _check_system_fields(self, current: dict, fields: Mapping[str, Any], op: str) -> None:
+        if "_id" not in fields and "_creationTime" not in fields:
+            return
         for name in SYSTEM_FIELDS:
             if name in fields and fields[name] != current[name]:
                 raise InvalidValueError(
