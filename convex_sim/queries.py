@@ -21,6 +21,7 @@ from .pagination import paginate, pagination_opts_validator  # noqa: F401 (re-ex
 from .schema import BY_CREATION_TIME, TableDefinition
 from .validators import Float64Validator, ObjectValidator, OptionalValidator, Validator
 from .values import (
+    RANK_STRING,
     UNDEFINED,
     check_value,
     copy_value,
@@ -51,6 +52,8 @@ class IndexRangeBuilder:
         self.parts: list[tuple[str, str, Any]] = []   # (field, symbol, value), formatted on demand
 
     def _key(self, field: str, value: Any, method: str) -> tuple:
+        if type(value) is str and value.isascii():   # the commonest key: valid, no coercion
+            return (RANK_STRING, value)
         if value is UNDEFINED:  # a missing field: the lowest key (convexOrUndefinedToJson)
             return sort_key(UNDEFINED)
         try:
@@ -60,7 +63,7 @@ class IndexRangeBuilder:
         return sort_key(value)
 
     def _add(self, method: str, field: str, value: Any) -> IndexRangeBuilder:
-        if not isinstance(field, str):
+        if type(field) is not str:
             raise IndexRangeError(f"withIndex {method}(): the field must be a str, got {format_value(field)}")
         self._exprs.append((method, field, self._key(field, value, method)))
         self.parts.append((field, self._SYMBOLS[method], value))
@@ -414,13 +417,15 @@ class _VectorFilter:
 class Query:
     """A query over one table, built step by step and consumed once."""
 
-    __slots__ = ("_consumed", "_definition", "_filters", "_index", "_indexed", "_order", "_range",
+    __slots__ = ("_consumed", "_definition", "_filters", "_index", "_index_fields", "_indexed", "_order", "_range",
                  "_range_parts", "_search", "_search_text", "_table", "_txn")
 
     def __init__(self, txn: Transaction, table: str) -> None:
         self._txn = txn
         self._table = table
-        self._definition: TableDefinition | None = txn.db.table(table, function=txn.function).definition
+        stored = txn.db.table(table, function=txn.function)
+        self._definition: TableDefinition | None = stored.definition
+        self._index_fields: dict[str, tuple[str, ...]] = stored.index_fields
         self._index = BY_CREATION_TIME
         self._range: tuple[tuple, tuple] = ((), (TOP,))
         self._range_parts: list[tuple[str, str, Any]] = []
@@ -434,10 +439,12 @@ class Query:
     # -- building ----------------------------------------------------------------------
     def with_index(self, name: str, range_fn: Callable[[IndexRangeBuilder], Any] | None = None) -> Query:
         """Read from the index ``name``, limited by ``range_fn`` (see IndexRangeBuilder)."""
-        self._check_building("with_index")
+        if self._consumed:
+            self._check_building("with_index")
         if self._indexed or self._filters or self._order:
             raise QueryError(f"{self._where()}: with_index must be the first call on a query, once.")
-        key_fields = self._txn.db.index_fields(self._table, name, self._txn.function)
+        key_fields = self._index_fields.get(name) or self._txn.db.index_fields(
+            self._table, name, self._txn.function)
         builder = IndexRangeBuilder(name, key_fields, self._coerce)
         if range_fn is not None:
             try:
