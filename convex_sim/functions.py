@@ -189,6 +189,10 @@ class Registry:
 
     def resolve(self, ref: Any, *, caller: str = "") -> ConvexFunction:
         """The function that ``ref`` (a path, reference or ConvexFunction) names."""
+        if type(ref) is str:
+            fn = self.functions.get(ref)
+            if fn is not None:
+                return fn
         if isinstance(ref, ConvexFunction):
             if ref.path is None:
                 raise FunctionNotFoundError(

@@ -16,7 +16,7 @@ import inspect
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -61,7 +61,7 @@ class CallRecord:
     outcome: str = "running"        # "ok" | "ConvexError" | "error"
     result: Any = None
     error: str | None = None
-    logs: list[str] = field(default_factory=list)   # what app code printed (console.log)
+    logs: Sequence[str] = ()   # what app code printed (console.log), a list if anything
 
     def __str__(self) -> str:
         who = f" as {self.identity}" if self.identity else ""
@@ -619,7 +619,7 @@ class ConvexSim(_Caller):
         record = CallRecord(kind, path or "?", args, identity.subject if identity else None)
         self.calls.append(record)
         runtime = self.runtime
-        outside, runtime.logs = runtime.logs, record.logs   # this call's console output
+        outside, runtime.logs = runtime.logs, []   # this call's console output
         try:
             record.result = call()
         except ConvexError as exc:
@@ -629,6 +629,8 @@ class ConvexSim(_Caller):
             record.outcome, record.error = "error", f"{type(exc).__name__}: {exc}"
             raise
         finally:
+            if runtime.logs:
+                record.logs = runtime.logs
             runtime.logs = outside
         record.outcome = "ok"
         return record.result
