@@ -17,7 +17,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 
@@ -50,18 +50,18 @@ from .values import format_value
 __tracebackhide__ = hide_simulator_frames  # pytest reports the app's frames, not ours
 
 
-@dataclass(slots=True)
-class CallRecord:
-    """One top-level call made through the handle, for failure reports and traces."""
+class CallRecord(NamedTuple):
+    """One top-level call made through the handle, once it returned or raised, for failure
+    reports and traces. (A tuple: a long call log costs the garbage collector nothing.)"""
 
     kind: str
     path: str
     args: Any
     identity: str | None
-    outcome: str = "running"        # "ok" | "ConvexError" | "error"
+    outcome: str = "ok"        # "ok" | "ConvexError" | "error"
     result: Any = None
     error: str | None = None
-    logs: Sequence[str] = ()   # what app code printed (console.log), a list if anything
+    logs: Sequence[str] = ()   # what app code printed (console.log)
 
     def __str__(self) -> str:
         who = f" as {self.identity}" if self.identity else ""
@@ -616,24 +616,22 @@ class ConvexSim(_Caller):
     # -- bookkeeping ---------------------------------------------------------------------
     def _record(self, kind: str, path: str | None, args: Any, identity: UserIdentity | None,
                 call: Callable[[], Any]) -> Any:
-        record = CallRecord(kind, path or "?", args, identity.subject if identity else None)
-        self.calls.append(record)
         runtime = self.runtime
         outside, runtime.logs = runtime.logs, []   # this call's console output
+        outcome, result, error = "ok", None, None
         try:
-            record.result = call()
+            result = call()
+            return result
         except ConvexError as exc:
-            record.outcome, record.error = "ConvexError", f"ConvexError({format_value(exc.data, 200)})"
+            outcome, error = "ConvexError", f"ConvexError({format_value(exc.data, 200)})"
             raise
         except BaseException as exc:
-            record.outcome, record.error = "error", f"{type(exc).__name__}: {exc}"
+            outcome, error = "error", f"{type(exc).__name__}: {exc}"
             raise
         finally:
-            if runtime.logs:
-                record.logs = runtime.logs
-            runtime.logs = outside
-        record.outcome = "ok"
-        return record.result
+            logs, runtime.logs = runtime.logs, outside
+            self.calls.append(CallRecord(kind, path or "?", args, identity.subject if identity else None,
+                                         outcome, result, error, logs or ()))
 
     def __repr__(self) -> str:
         return f"<ConvexSim seed={self.seed} ts={self.db.latest_ts} clock={self.clock:.0f}>"
