@@ -17,6 +17,7 @@ from ..errors import (
 from ..schema import SYSTEM_FIELDS
 from ..values import RANK_STRING, UNDEFINED, copy_value, format_value, resolve_commit_ts
 from .documents import check_document
+from .history import Pin
 from .keys import TOP, in_bounds, index_key, key_bounds
 from .log import Conflict, ReadRange
 from .store import _Table
@@ -47,7 +48,10 @@ class Transaction:
         self.docs_read = self.bytes_read = self.ranges_read = self.bytes_written = 0
         self.commit_ts: int | None = None
         self.closed = False
-        self._pin = db.history.pin(begin_ts, self.function)  # released when the transaction ends
+        history = db.history
+        if begin_ts < history.floor:
+            history.check_readable(begin_ts, self.function)
+        self._pin = Pin(history, begin_ts)  # released when the transaction ends
         self.extras: dict[str, Any] = {}  # per-transaction state of the services above (counters)
         self.limits: limits.TransactionLimits = db.limits  # a nested call may tighten them
 
