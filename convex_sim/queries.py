@@ -52,8 +52,8 @@ class IndexRangeBuilder:
         self.parts: list[tuple[str, str, Any]] = []   # (field, symbol, value), formatted on demand
 
     def _key(self, field: str, value: Any, method: str) -> tuple:
-        if type(value) is str and value.isascii():   # the commonest key: valid, no coercion
-            return (RANK_STRING, value)
+        """The key of ``value`` (an ASCII string, the commonest, needs none of this: its key
+        is ``(RANK_STRING, value)``, as ``_add`` makes it)."""
         if value is UNDEFINED:  # a missing field: the lowest key (convexOrUndefinedToJson)
             return sort_key(UNDEFINED)
         try:
@@ -65,7 +65,8 @@ class IndexRangeBuilder:
     def _add(self, method: str, field: str, value: Any) -> IndexRangeBuilder:
         if type(field) is not str:
             raise IndexRangeError(f"withIndex {method}(): the field must be a str, got {format_value(field)}")
-        self._exprs.append((method, field, self._key(field, value, method)))
+        key = (RANK_STRING, value) if type(value) is str and value.isascii() else self._key(field, value, method)
+        self._exprs.append((method, field, key))
         self.parts.append((field, self._SYMBOLS[method], value))
         return self
 

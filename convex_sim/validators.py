@@ -185,7 +185,7 @@ class ObjectValidator(Validator):
         self.fields = {name: _as_validator(f) for name, f in fields.items()}
         #: (name, validator, the one type it passes through unchanged or None), per field:
         #: strings and floats, the commonest fields, are checked without a call.
-        self._plan = tuple((name, f, _PASS_THROUGH.get(type(f))) for name, f in self.fields.items())
+        self.scalar_plan = tuple((name, f, _PASS_THROUGH.get(type(f))) for name, f in self.fields.items())
 
     def __repr__(self) -> str:
         inner = ", ".join(f'"{k}": {f!r}' for k, f in self.fields.items())
@@ -201,7 +201,7 @@ class ObjectValidator(Validator):
                     raise self._fail(value, path,
                                      f"Object contains extra field `{key}` that is not in the validator.")
         out = {}
-        for name, field, passes in self._plan:
+        for name, field, passes in self.scalar_plan:
             item = value.get(name, UNDEFINED)
             if type(item) is passes and (passes is float or item.isascii()):
                 out[name] = item

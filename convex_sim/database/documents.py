@@ -51,6 +51,36 @@ def check_document(body: Mapping[str, Any]) -> tuple[dict, int]:
     return doc, size
 
 
+def check_flat_document(body: dict, validator: Any) -> tuple[dict, int] | None:
+    """:func:`check_document` and ``validator.check`` in one pass, for the commonest document:
+    every field an ASCII string or a float that its validator (an object validator's
+    ``scalar_plan``) passes through as it is. None: not such a document; take the full path.
+
+    Same result as the two checks: the fields in the validator's order, the size with
+    system fields."""
+    plan = getattr(validator, "scalar_plan", None)
+    if plan is None or not body.keys() <= validator.fields.keys():
+        return None
+    doc: dict = {}
+    size = 2 + _SYSTEM_FIELDS_SIZE
+    for name, field, passes in plan:
+        item = body.get(name, UNDEFINED)
+        if type(item) is passes and passes is float:
+            size += 10 + len(name)
+        elif type(item) is passes and item.isascii():
+            size += 3 + len(name) + len(item)
+        elif item is UNDEFINED and field.is_optional:
+            continue
+        else:
+            return None
+        if name[:1] in ("_", "$") or len(name) > limits.MAX_FIELD_NAME_LENGTH:
+            return None   # refused: the full path says why
+        doc[name] = item
+    if size > limits.MAX_DOCUMENT_BYTES or len(doc) > limits.MAX_DOCUMENT_FIELDS:
+        return None
+    return doc, size
+
+
 def _walk(value: Any, path: tuple) -> tuple[Any, int, int]:
     """(normalized value, size, nesting depth) of a value inside a document."""
     t = type(value)

@@ -16,7 +16,7 @@ from ..errors import (
 )
 from ..schema import SYSTEM_FIELDS
 from ..values import RANK_STRING, UNDEFINED, copy_value, format_value, resolve_commit_ts
-from .documents import check_document
+from .documents import check_document, check_flat_document
 from .history import Pin
 from .keys import TOP, in_bounds, index_key, key_bounds
 from .log import Conflict, ReadRange
@@ -114,43 +114,43 @@ class Transaction:
     def read(self, table: str, index: str, lo: tuple, hi: tuple, order: str, description: object,
              limit: int) -> list[dict]:
         """The first ``limit`` documents :meth:`scan` would stream, as a list, with the same
-        reads recorded: what ``take``, ``first`` and ``unique`` need, without streams."""
-        if self.pending:
-            docs = []
-            if limit > 0:
-                for doc in self.scan(table, index, lo, hi, order, description):
-                    docs.append(doc)
-                    if len(docs) == limit:
-                        break
-            return docs
+        reads recorded: what ``take``, ``first`` and ``unique`` need, without streams.
+        ``limit`` 0 reads nothing."""
         if self.closed:
             self._check_open()
+        docs: list[dict] = []
+        if limit <= 0:
+            return docs
+        if self.pending:
+            for doc in self.scan(table, index, lo, hi, order, description):
+                docs.append(doc)
+                if len(docs) == limit:
+                    break
+            return docs
         t = self.db.table(table, function=self.function)
         key_fields = t.index_fields.get(index) or self.db.index_fields(table, index, self.function)
         descending = order == "desc"
         read = ReadRange(table, index, hi, hi, description) if descending else \
             ReadRange(table, index, lo, lo, description)
         self._record(read)
-        docs = []
-        if limit > 0:
-            ts, position = self.begin_ts, t.index_position[index]
-            for key in t.sorted_indexes[position].irange(*key_bounds(lo, hi, len(key_fields)),
-                                                         reverse=descending):
-                version = t.at_key(key, position, ts)
-                if version is not None:
-                    if descending:
-                        read.lo = key
-                    else:
-                        read.hi = key
-                    self._count_read(version[2])
-                    docs.append(version[1])
-                    if len(docs) == limit:
-                        return docs  # type: ignore[return-value]
+        ts, position = self.begin_ts, t.index_position[index]
+        for key in t.sorted_indexes[position].irange(*key_bounds(lo, hi, len(key_fields)),
+                                                     reverse=descending):
+            version = t.at_key(key, position, ts)
+            if version is not None:
+                if descending:
+                    read.lo = key
+                else:
+                    read.hi = key
+                self._count_read(version[2])
+                docs.append(version[1])  # type: ignore[arg-type]
+                if len(docs) == limit:
+                    return docs
         if descending:
             read.lo = lo
         else:
             read.hi = hi
-        return docs  # type: ignore[return-value]
+        return docs
 
     def count(self, table: str) -> int:
         """How many documents ``table`` holds, this transaction's writes included.
@@ -290,13 +290,19 @@ class Transaction:
         the document's size in bytes (system fields included)."""
         if type(fields) is not dict and not isinstance(fields, Mapping):
             raise InvalidValueError(f"In {self.function}: {op} into \"{table}\" expects a dict of fields, got {format_value(fields)}")
+        definition = self.db.table(table).definition
+        schema = self.db.schema
+        validated = definition is not None and (schema is None or schema.schema_validation
+                                                or table.startswith("_"))
+        if validated and type(fields) is dict:
+            flat = check_flat_document(fields, definition.document)  # type: ignore[union-attr]
+            if flat is not None:
+                return flat
         try:
             body, size = check_document(fields)
         except InvalidValueError as exc:
             raise InvalidValueError(f"In {self.function}: {op} into \"{table}\": {exc}") from None
-        definition = self.db.table(table).definition
-        schema = self.db.schema
-        if definition is not None and (schema is None or schema.schema_validation or table.startswith("_")):
+        if validated:
             ids = self.db.id_tables_for(table.rpartition("/")[0]) if "/" in table else self.db.table_of_id
             try:
                 body = definition.document.check(body, (), ids)

@@ -1,0 +1,99 @@
+"""The hot path's shortcuts agree with the general code they stand in for.
+
+Each shortcut (a flat document checked in one pass, ``take`` reading without a
+stream, object validators passing strings and floats through) is compared with
+the general path on generated input: same result, same size, same read set,
+same error or none.
+"""
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from convex_sim import define_schema, define_table, v
+from convex_sim.database import TOP, Database
+from convex_sim.database.documents import check_document, check_flat_document
+from convex_sim.errors import InvalidValueError, ValidationError
+from convex_sim.values import UNDEFINED, sort_key
+
+FIELD_VALIDATORS = {"s": v.string(), "f": v.float64(), "o": v.optional(v.string()), "i": v.int64()}
+VALUES = st.one_of(st.text(max_size=6), st.floats(allow_nan=False), st.integers(-5, 5), st.none(),
+                   st.just(UNDEFINED), st.lists(st.integers(0, 3), max_size=2))
+
+
+def general(body: dict, validator) -> tuple:
+    """check_document then the validator: what ``_checked_fields`` does without the shortcut."""
+    try:
+        doc, size = check_document(body)
+        return "ok", validator.check(doc, (), None), size
+    except (InvalidValueError, ValidationError) as exc:
+        return "error", type(exc).__name__
+
+
+@settings(max_examples=400, deadline=None)
+@given(fields=st.lists(st.sampled_from(sorted(FIELD_VALIDATORS)), min_size=1, max_size=4, unique=True),
+       body=st.dictionaries(st.sampled_from(["s", "f", "o", "i", "x", "_y", "$z"]), VALUES, max_size=5))
+def test_a_flat_document_checked_in_one_pass_matches_the_two_checks(fields, body):
+    validator = v.object({name: FIELD_VALIDATORS[name] for name in fields})
+    flat = check_flat_document(body, validator)
+    expected = general(body, validator)
+    if flat is not None:   # the shortcut answers only what it is sure of; else the full path runs
+        assert expected == ("ok", flat[0], flat[1])
+        assert list(flat[0]) == list(expected[1])   # the validator's field order
+
+
+def test_the_one_pass_check_declines_what_it_cannot_decide():
+    validator = v.object({"s": v.string(), "f": v.float64()})
+    assert check_flat_document({"s": "é", "f": 1.0}, validator) is None      # non-ASCII: full path
+    assert check_flat_document({"s": "a", "f": 1}, validator) is None        # int for a float
+    assert check_flat_document({"s": "a", "f": 1.0, "x": 1.0}, validator) is None
+    assert check_flat_document({"s": "a"}, validator) is None                # missing field
+    assert check_flat_document({"s": "a", "f": 2.5}, validator) == ({"s": "a", "f": 2.5},
+                                                                     check_document({"s": "a", "f": 2.5})[1])
+    assert check_flat_document({"s": "a"}, v.any()) is None                  # not an object validator
+
+
+SCHEMA = define_schema({"t": define_table({"k": v.string(), "n": v.float64()}).index("by_k", ["k"])})
+
+
+@settings(max_examples=150, deadline=None)
+@given(keys=st.lists(st.sampled_from("abcde"), max_size=8), lo=st.sampled_from("abcdef"),
+       width=st.integers(0, 3), limit=st.integers(0, 4), descending=st.booleans(),
+       pending=st.lists(st.sampled_from("abcde"), max_size=2), updates=st.integers(0, 3))
+def test_take_reads_what_the_stream_reads(keys, lo, width, limit, descending, pending, updates):
+    """``Transaction.read`` (take/first/unique) returns the stream's first ``limit`` documents
+    and records the same read set, with and without the transaction's own writes, on a
+    store with superseded versions."""
+    def store() -> Database:   # the same store, IDs included, for each side
+        db = Database(SCHEMA)
+        ids = []
+        for k in keys:
+            txn = db.begin()
+            ids.append(txn.insert("t", {"k": k, "n": 0.0}))
+            txn.commit()
+        for i in range(updates):   # versions whose index key moved
+            if ids:
+                txn = db.begin()
+                txn.patch(ids[i % len(ids)], {"k": "abcde"[(i * 2) % 5]})
+                txn.commit()
+        return db
+
+    low = ((sort_key(lo),))
+    high = (sort_key(chr(ord(lo) + width)), TOP)
+    order = "desc" if descending else "asc"
+    results = []
+    for shortcut in (True, False):
+        txn = store().begin()
+        for k in pending:
+            txn.insert("t", {"k": k, "n": 1.0})
+        if shortcut:
+            docs = txn.read("t", "by_k", low, high, order, "", limit)
+        else:
+            docs = []
+            if limit:
+                for doc in txn.scan("t", "by_k", low, high, order, ""):
+                    docs.append(doc)
+                    if len(docs) == limit:
+                        break
+        results.append(([d["_id"] for d in docs], [(r.lo, r.hi) for r in txn.reads], txn.docs_read))
+        txn.abort()
+    assert results[0] == results[1]
