@@ -133,9 +133,13 @@ class _Table:
 
     def unindex(self, gone: list[Version], kept: list[Version]) -> None:
         """Remove the index entries of versions leaving the chain (``kept`` is what remains)."""
-        kept_keys = [v[3] for v in kept if v[3] is not None]
-        if all(v[3] is None or any(v[3] is k for k in kept_keys) for v in gone):
+        kept_ids = {id(v[3]) for v in kept if v[3] is not None}   # alive: kept holds them
+        for version in gone:
+            if version[3] is not None and id(version[3]) not in kept_ids:
+                break
+        else:
             return  # the common case: no indexed field changed
+        kept_keys = [v[3] for v in kept if v[3] is not None]
         for i, entries in enumerate(self.sorted_indexes):
             keep = {keys[i] for keys in kept_keys}
             for version in gone:
