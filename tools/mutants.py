@@ -71,6 +71,9 @@ MUTANTS = [
              "    first = db.latest_ts\n    for attempt in range(max_retries + 1):\n"
              "        txn = db.begin(function, at_ts=first)"),),
            "a retry after a conflict runs at the first attempt's snapshot again"),
+    Mutant("late-index-keys-dropped", "convex_sim/database/store.py",
+           (("            entries.update(waiting)\n", "            pass\n"),),
+           "keys of new documents waiting to enter an index are dropped instead of sorted in"),
     Mutant("descending-narrows-wrong-end", "convex_sim/database/transaction.py",
            (("            if descending:\n                read.lo = key\n",
              "            if descending:\n                read.hi = key\n"),

@@ -171,6 +171,6 @@ class History:
         tables = self._tables.values()
         return {"documents": sum(len(t.versions) for t in tables),
                 "versions": sum(len(c) for t in tables for c in t.versions.values()),
-                "index_entries": sum(len(ix) for t in tables for ix in t.sorted_indexes),
+                "index_entries": sum(len(t.index(i)) for t in tables for i in range(len(t.index_names))),
                 "log": len(self._log), "superseded": len(self.superseded),
                 "pins": sum(self._counts.values()), "floor": self.floor}

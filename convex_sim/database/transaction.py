@@ -134,8 +134,7 @@ class Transaction:
             ReadRange(table, index, lo, lo, description)
         self._record(read)
         ts, position = self.begin_ts, t.index_position[index]
-        for key in t.sorted_indexes[position].irange(*key_bounds(lo, hi, len(key_fields)),
-                                                     reverse=descending):
+        for key in t.index(position).irange(*key_bounds(lo, hi, len(key_fields)), reverse=descending):
             version = t.at_key(key, position, ts)
             if version is not None:
                 if descending:
@@ -175,7 +174,7 @@ class Transaction:
         """The snapshot's documents in the range: each index entry resolved through its
         document's chain, kept if the version visible at ``begin_ts`` has that key."""
         ts, pending, position = self.begin_ts, self.pending, t.index_position[index]
-        for key in t.sorted_indexes[position].irange(*bounds, reverse=descending):
+        for key in t.index(position).irange(*bounds, reverse=descending):
             if key[-1][1] in pending:
                 continue
             version = t.at_key(key, position, ts)
