@@ -353,7 +353,7 @@ class Transaction:
             for listener in self.db.transaction_listeners:
                 listener(self, None)
             return self.begin_ts
-        found = self.conflict()
+        found = self.conflict() if self.begin_ts < self.db.latest_ts else None
         self.abort()
         if found is not None:
             raise WriteConflict(
