@@ -194,12 +194,6 @@ class ObjectValidator(Validator):
     def check(self, value, path=(), ids=None):
         if type(value) is not dict:
             raise self._fail(value, path)
-        fields = self.fields
-        if not value.keys() <= fields.keys():
-            for key in value:
-                if key not in fields and value[key] is not UNDEFINED:
-                    raise self._fail(value, path,
-                                     f"Object contains extra field `{key}` that is not in the validator.")
         out = {}
         for name, field, passes in self.scalar_plan:
             item = value.get(name, UNDEFINED)
@@ -207,10 +201,23 @@ class ObjectValidator(Validator):
                 out[name] = item
             elif item is UNDEFINED:
                 if not field.is_optional:
+                    self._refuse_extra_fields(value, path)   # that error comes first
                     raise self._fail(value, path, f"Object is missing the required field `{name}`.")
             else:
-                out[name] = field.check(item, (*path, name), ids)
+                try:
+                    out[name] = field.check(item, (*path, name), ids)
+                except ValidationError:
+                    self._refuse_extra_fields(value, path)
+                    raise
+        if len(out) != len(value):   # other keys (or explicit undefined ones) are in value
+            self._refuse_extra_fields(value, path)
         return out
+
+    def _refuse_extra_fields(self, value: dict, path: tuple) -> None:
+        for key in value:
+            if key not in self.fields and value[key] is not UNDEFINED:
+                raise self._fail(value, path,
+                                 f"Object contains extra field `{key}` that is not in the validator.")
 
 
 class RecordValidator(Validator):

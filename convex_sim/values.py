@@ -251,7 +251,14 @@ def value_size(value: Any) -> int:
     if t is dict:
         size = 2
         for k, x in value.items():
-            size += (len(k) if k.isascii() else len(k.encode("utf-8"))) + 1 + value_size(x)
+            size += (len(k) if k.isascii() else len(k.encode("utf-8"))) + 1
+            tx = type(x)
+            if tx is str and x.isascii():
+                size += 2 + len(x)
+            elif tx is float or tx is int:
+                size += 9
+            else:
+                size += value_size(x)
         return size
     return 0
 

@@ -143,3 +143,37 @@ def check_reads(db: Database, model: dict[str, str], k: str) -> None:
     txn.abort()
     assert sorted(seen) == sorted(i for i, key in model.items() if key == k)
     assert sorted(everything) == sorted(model)
+
+
+def reference_object_check(validator, value: dict):
+    """An object validator's check written plainly: extra fields first, then each field."""
+    for key in value:
+        if key not in validator.fields and value[key] is not UNDEFINED:
+            raise ValidationError(f"extra {key}")
+    out = {}
+    for name, field in validator.fields.items():
+        item = value.get(name, UNDEFINED)
+        if item is UNDEFINED:
+            if not field.is_optional:
+                raise ValidationError(f"missing {name}")
+            continue
+        out[name] = field.check(item, (name,), None)
+    return out
+
+
+@settings(max_examples=400, deadline=None)
+@given(fields=st.lists(st.sampled_from(sorted(FIELD_VALIDATORS)), max_size=4, unique=True),
+       value=st.dictionaries(st.sampled_from(["s", "f", "o", "i", "x"]), VALUES, max_size=5))
+def test_object_validators_check_as_written_plainly(fields, value):
+    """Same result, and the same first error (an extra field before a missing or wrong one)."""
+    validator = v.object({name: FIELD_VALIDATORS[name] for name in fields})
+
+    def outcome(check):
+        try:
+            return "ok", check()
+        except ValidationError as exc:
+            text = str(exc)
+            return "error", "extra" if "extra" in text else "other"
+
+    assert outcome(lambda: validator.check(value, (), None)) == \
+        outcome(lambda: reference_object_check(validator, value))

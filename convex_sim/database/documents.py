@@ -59,7 +59,7 @@ def check_flat_document(body: dict, validator: Any) -> tuple[dict, int] | None:
     Same result as the two checks: the fields in the validator's order, the size with
     system fields."""
     plan = getattr(validator, "scalar_plan", None)
-    if plan is None or not body.keys() <= validator.fields.keys():
+    if plan is None:
         return None
     doc: dict = {}
     size = 2 + _SYSTEM_FIELDS_SIZE
@@ -76,8 +76,8 @@ def check_flat_document(body: dict, validator: Any) -> tuple[dict, int] | None:
         if name[:1] in ("_", "$") or len(name) > limits.MAX_FIELD_NAME_LENGTH:
             return None   # refused: the full path says why
         doc[name] = item
-    if size > limits.MAX_DOCUMENT_BYTES or len(doc) > limits.MAX_DOCUMENT_FIELDS:
-        return None
+    if len(doc) != len(body) or size > limits.MAX_DOCUMENT_BYTES or len(doc) > limits.MAX_DOCUMENT_FIELDS:
+        return None   # fields the validator lacks (or undefined ones), or over a limit
     return doc, size
 
 
