@@ -268,13 +268,17 @@ class DatabaseWriter(DatabaseReader):
 
     def patch(self, id_or_table: str, value_or_id: Any, value: Any = None) -> None:
         """``patch(id, fields)`` or ``patch(table, id, fields)``."""
-        doc_id, table, fields_ = self._split(id_or_table, value_or_id, value, "db.patch")
-        self._txn.patch(doc_id, fields_, table=table)
+        if value is None:
+            self._txn.patch(self._own(id_or_table, "db.patch"), value_or_id)
+        else:
+            self._txn.patch(value_or_id, value, self._table(id_or_table, "db.patch"))
 
     def replace(self, id_or_table: str, value_or_id: Any, value: Any = None) -> None:
         """``replace(id, fields)`` or ``replace(table, id, fields)``."""
-        doc_id, table, fields_ = self._split(id_or_table, value_or_id, value, "db.replace")
-        self._txn.replace(doc_id, fields_, table=table)
+        if value is None:
+            self._txn.replace(self._own(id_or_table, "db.replace"), value_or_id)
+        else:
+            self._txn.replace(value_or_id, value, self._table(id_or_table, "db.replace"))
 
     def delete(self, table_or_id: str, doc_id: str | None = None) -> None:
         """``delete(id)`` or ``delete(table, id)``."""
@@ -282,10 +286,6 @@ class DatabaseWriter(DatabaseReader):
             self._txn.delete(self._own(table_or_id, "db.delete"))
         else:
             self._txn.delete(doc_id, table=self._table(table_or_id, "db.delete"))
-
-    def _split(self, a: Any, b: Any, c: Any, op: str) -> tuple[Any, str | None, Any]:
-        """(id, stored table or None, value) of ``op(id, value)`` or ``op(table, id, value)``."""
-        return (self._own(a, op), None, b) if c is None else (b, self._table(a, op), c)
 
 
 # --- Nested calls in queries and mutations -------------------------------------------------
