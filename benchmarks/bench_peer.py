@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.peer_bank.schema import schema
 from convex_sim import ConvexSim
+from convex_sim.js import load_project
 
 MODULES = "benchmarks.peer_bank"
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
@@ -157,8 +158,10 @@ def run_typescript(folder: Path) -> dict[str, float]:
 
 
 def typescript_app(folder: Path) -> Callable[[], ConvexSim]:
-    ConvexSim.from_project(folder)  # bundle and load once, as a test suite does
-    return lambda: ConvexSim.from_project(folder)
+    """Load the project once (bundled, untimed), then each call makes a simulator of it, as
+    ``convexTest(schema, modules)`` does with ``modules`` globbed once."""
+    project = load_project(folder)
+    return lambda: ConvexSim.from_project(project)
 
 
 def best(runs: list[dict[str, float]]) -> dict[str, float]:

@@ -351,7 +351,7 @@ class ConvexSim(_Caller):
             self.storage  # noqa: B018
 
     @classmethod
-    def from_project(cls, path: str | os.PathLike[str], *, seed: int = 0,
+    def from_project(cls, path: str | os.PathLike[str] | Any, *, seed: int = 0,
                      start_time_ms: float = DEFAULT_START_MS,
                      auth_providers: list[Mapping[str, Any]] | None = None,
                      env: Mapping[str, str] | None = None,
@@ -362,10 +362,14 @@ class ConvexSim(_Caller):
         bundled with the project's esbuild (cached by content) and loaded once per process;
         each simulator gets its own database. ``auth_providers`` default to
         ``convex/auth.config.ts``; ``env`` is what the app reads as ``process.env``.
-        """
-        from .js import load_project
 
-        project = load_project(path)
+        ``path`` may also be a project already loaded (``convex_sim.js.load_project(path)``):
+        then the folder is not checked for edits, as ``convexTest(schema, modules)`` takes
+        modules already globbed. Suites that make many simulators load once.
+        """
+        from .js import Project, load_project
+
+        project = path if isinstance(path, Project) else load_project(path)
         providers = auth_providers if auth_providers is not None else project.auth_providers
         sim = cls(project.schema, project.registry, seed=seed, start_time_ms=start_time_ms,
                   auth_providers=providers, transaction_limits=transaction_limits, app=project.app)

@@ -26,6 +26,20 @@ def test_math_random_is_seeded_per_call_and_date_is_the_virtual_clock(ts_bank_pr
     assert other["random"] != first[0]["random"]
 
 
+def test_a_loaded_project_makes_simulators_without_rereading_its_folder(ts_bank_project, monkeypatch):
+    """``from_project(load_project(path))`` gives the same simulator as ``from_project(path)``,
+    and does not look at the folder again (as convexTest takes modules globbed once)."""
+    from convex_sim.js import bundler, load_project
+
+    project = load_project(ts_bank_project)
+    by_path = ConvexSim.from_project(ts_bank_project, seed=5)
+    monkeypatch.setattr(bundler, "_fingerprint", lambda paths: pytest.fail("the folder was read again"))
+    loaded = ConvexSim.from_project(project, seed=5)
+    assert loaded.project is project is by_path.project
+    calls = [("bank:open", {"owner": "a", "amount": 5}), ("outbound:roll", {})]
+    assert [loaded.mutation(*c) for c in calls] == [by_path.mutation(*c) for c in calls]
+
+
 def test_same_seed_same_run_in_another_process(ts_bank_project):
     script = textwrap.dedent(f"""
         from convex_sim import ConvexSim
