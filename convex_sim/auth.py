@@ -22,8 +22,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
-import jwt
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from .clock import DEFAULT_START_MS, iso_ms
 from .errors import ConvexSimError
@@ -47,6 +45,14 @@ class AuthError(ConvexSimError):
     """A token that does not prove an identity: expired, wrong issuer or audience, bad signature, ..."""
 
 
+def _jwt() -> Any:
+    """PyJWT, imported on first use: with cryptography it is an eighth of the package's import
+    time, and most processes (a CLI run, a suite without auth) never see a token."""
+    import jwt
+
+    return jwt
+
+
 class TestIssuer:
     """An OIDC issuer for tests: an RSA key pair, its JWKS, and a token minter."""
 
@@ -57,12 +63,14 @@ class TestIssuer:
         self.domain = domain
         self.application_id = application_id
         self.key_id = f"test-key-{next(self._kids)}"
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
         self._private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
     @property
     def jwks(self) -> dict[str, Any]:
         """The public key set, as ``{domain}/.well-known/jwks.json`` would serve it."""
-        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self._private_key.public_key()))
+        jwk = json.loads(_jwt().algorithms.RSAAlgorithm.to_jwk(self._private_key.public_key()))
         jwk.update({"kid": self.key_id, "use": "sig", "alg": "RS256"})
         return {"keys": [jwk]}
 
@@ -78,7 +86,7 @@ class TestIssuer:
         issued = DEFAULT_START_MS / 1000 if issued_at_s is None else issued_at_s
         payload = {"iss": self.domain, "aud": self.application_id, "sub": subject,
                    "iat": int(issued), "exp": int(issued + expires_in_s), **claims}
-        return jwt.encode(payload, self._private_key, algorithm="RS256", headers={"kid": self.key_id})
+        return _jwt().encode(payload, self._private_key, algorithm="RS256", headers={"kid": self.key_id})
 
 
 class AuthService:
@@ -100,6 +108,7 @@ class AuthService:
         """The identity ``token`` proves, or an AuthError saying why not."""
         if not isinstance(token, str) or token.count(".") != 2:
             raise AuthError(f"Not a JWT (expected three dot-separated parts): {str(token)[:40]!r}")
+        jwt = _jwt()
         try:
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})
@@ -140,6 +149,7 @@ class AuthService:
 
     def _key(self, provider: Mapping[str, Any], kid: Any) -> Any:
         jwks = provider.get("jwks") or self._fetch_jwks(provider["domain"])
+        jwt = _jwt()
         for jwk in jwks.get("keys", []):
             if kid is None or jwk.get("kid") == kid:
                 try:
