@@ -52,6 +52,7 @@ from .guard import (  # noqa: F401 (re-exported: the guard's names were first de
 from .meta import Meta
 from .queries import Expr, Query, vector_search
 from .steps import SLEEP, ActionStuckError, ActionTask, Step, pump  # noqa: F401 (re-exported)
+from .validators import check_flat_object
 from .values import check_value, format_value, value_size
 
 #: Told of every execution of an app function (``observe(fn)``), e.g. by
@@ -541,12 +542,16 @@ class Runtime:
             raise ArgumentValidationError(
                 f"Failed to validate arguments for {fn.path}: arguments must be a dict, got "
                 f"{format_value(args)}")
-        try:
-            args = args if type(args) is dict else dict(args)   # both checks build a new dict
-            checked = fn.args.check(args, (), self._ids(fn)) if fn.args else check_value(args)
-        except (ValidationError, InvalidValueError) as exc:
-            raise ArgumentValidationError(f"Failed to validate arguments for {fn.path}: {exc}") from None
-        size = value_size(checked)
+        flat = check_flat_object(args, fn.args)   # the commonest arguments, in one pass
+        if flat is not None:
+            checked, size = flat
+        else:
+            try:
+                args = args if type(args) is dict else dict(args)   # both checks build a new dict
+                checked = fn.args.check(args, (), self._ids(fn)) if fn.args else check_value(args)
+            except (ValidationError, InvalidValueError) as exc:
+                raise ArgumentValidationError(f"Failed to validate arguments for {fn.path}: {exc}") from None
+            size = value_size(checked)
         if size > limits.MAX_ARGS_BYTES:
             raise limits.exceeded("argument bytes", limits.MAX_ARGS_BYTES, size, fn.path)
         return checked

@@ -185,7 +185,8 @@ class ObjectValidator(Validator):
         self.fields = {name: _as_validator(f) for name, f in fields.items()}
         #: (name, validator, the one type it passes through unchanged or None), per field:
         #: strings and floats, the commonest fields, are checked without a call.
-        self.scalar_plan = tuple((name, f, _PASS_THROUGH.get(type(f))) for name, f in self.fields.items())
+        self.scalar_plan = tuple((name, f, _PASS_THROUGH.get(type(f)) if name.isascii() else None)
+                                 for name, f in self.fields.items())
 
     def __repr__(self) -> str:
         inner = ", ".join(f'"{k}": {f!r}' for k, f in self.fields.items())
@@ -341,3 +342,30 @@ class _V:
 
 
 v = _V()
+
+
+def check_flat_object(value: Any, validator: Validator | None) -> tuple[dict, int] | None:
+    """``validator.check(value)`` and the result's ``value_size``, in one pass, for the
+    commonest object: every field an ASCII string, or a number for a float64 field, against
+    an object validator. None: not such an object; call ``check`` (which says what is wrong)."""
+    plan = getattr(validator, "scalar_plan", None)
+    if plan is None or type(value) is not dict:
+        return None
+    out = {}
+    size = 2
+    for name, field, passes in plan:
+        item = value.get(name, UNDEFINED)
+        t = type(item)
+        if t is passes and (passes is float or item.isascii()):
+            size += 10 + len(name) if passes is float else 3 + len(name) + len(item)
+        elif t is int and passes is float:
+            item = float(item)   # as Float64Validator does: a JavaScript number
+            size += 10 + len(name)
+        elif item is UNDEFINED and field.is_optional:
+            continue
+        else:
+            return None
+        out[name] = item
+    if len(out) != len(value):   # fields the validator lacks, or undefined ones
+        return None
+    return out, size

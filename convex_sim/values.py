@@ -222,7 +222,12 @@ def copy_value(value: Any) -> Any:
     """A deep copy of a Convex value (lists and dicts copied, scalars shared)."""
     t = type(value)
     if t is dict:
-        return {k: copy_value(x) if type(x) in _CONTAINERS else x for k, x in value.items()}
+        out = value.copy()   # scalars shared; containers below copied
+        for k, x in value.items():
+            tx = type(x)
+            if tx is dict or tx is list:
+                out[k] = copy_value(x)
+        return out
     if t is list:
         return [copy_value(x) if type(x) in _CONTAINERS else x for x in value]
     return value

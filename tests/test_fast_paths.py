@@ -13,7 +13,8 @@ from convex_sim import define_schema, define_table, v
 from convex_sim.database import TOP, Database
 from convex_sim.database.documents import check_document, check_flat_document
 from convex_sim.errors import InvalidValueError, ValidationError
-from convex_sim.values import UNDEFINED, sort_key
+from convex_sim.validators import check_flat_object
+from convex_sim.values import UNDEFINED, sort_key, value_size
 
 FIELD_VALIDATORS = {"s": v.string(), "f": v.float64(), "o": v.optional(v.string()), "i": v.int64()}
 VALUES = st.one_of(st.text(max_size=6), st.floats(allow_nan=False), st.integers(-5, 5), st.none(),
@@ -44,12 +45,26 @@ def test_a_flat_document_checked_in_one_pass_matches_the_two_checks(fields, body
 def test_the_one_pass_check_declines_what_it_cannot_decide():
     validator = v.object({"s": v.string(), "f": v.float64()})
     assert check_flat_document({"s": "é", "f": 1.0}, validator) is None      # non-ASCII: full path
-    assert check_flat_document({"s": "a", "f": 1}, validator) is None        # int for a float
+    assert check_flat_document({"s": "a", "f": 1}, validator) == (
+        {"s": "a", "f": 1.0}, check_document({"s": "a", "f": 1})[1])          # a number, as float64
+    assert check_flat_document({"s": "a", "f": True}, validator) is None     # a bool is no number
     assert check_flat_document({"s": "a", "f": 1.0, "x": 1.0}, validator) is None
     assert check_flat_document({"s": "a"}, validator) is None                # missing field
     assert check_flat_document({"s": "a", "f": 2.5}, validator) == ({"s": "a", "f": 2.5},
                                                                      check_document({"s": "a", "f": 2.5})[1])
     assert check_flat_document({"s": "a"}, v.any()) is None                  # not an object validator
+
+
+@settings(max_examples=400, deadline=None)
+@given(fields=st.lists(st.sampled_from(sorted(FIELD_VALIDATORS)), max_size=4, unique=True),
+       value=st.dictionaries(st.sampled_from(["s", "f", "o", "i", "x", "é"]), VALUES, max_size=5))
+def test_flat_arguments_checked_in_one_pass_match_the_validator_and_their_size(fields, value):
+    validator = v.object({name: FIELD_VALIDATORS[name] for name in fields})
+    flat = check_flat_object(value, validator)
+    if flat is not None:
+        checked = validator.check(value, (), None)
+        assert flat == (checked, value_size(checked))
+        assert [type(x) for x in flat[0].values()] == [type(x) for x in checked.values()]
 
 
 SCHEMA = define_schema({"t": define_table({"k": v.string(), "n": v.float64()}).index("by_k", ["k"])})

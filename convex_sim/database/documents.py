@@ -7,6 +7,7 @@ from typing import Any
 
 from .. import limits
 from ..errors import InvalidValueError
+from ..validators import check_flat_object
 from ..values import COMMIT_TS, UNDEFINED, check_value, format_path, value_size
 
 #: What ``_id`` and ``_creationTime`` add to a document's size.
@@ -52,32 +53,22 @@ def check_document(body: Mapping[str, Any]) -> tuple[dict, int]:
 
 
 def check_flat_document(body: dict, validator: Any) -> tuple[dict, int] | None:
-    """:func:`check_document` and ``validator.check`` in one pass, for the commonest document:
-    every field an ASCII string or a float that its validator (an object validator's
-    ``scalar_plan``) passes through as it is. None: not such a document; take the full path.
+    """:func:`check_document` and ``validator.check`` in one pass, for the commonest document
+    (see :func:`~convex_sim.validators.check_flat_object`). None: not such a document; take
+    the full path, which says what is wrong.
 
     Same result as the two checks: the fields in the validator's order, the size with
     system fields."""
-    plan = getattr(validator, "scalar_plan", None)
-    if plan is None:
+    flat = check_flat_object(body, validator)
+    if flat is None:
         return None
-    doc: dict = {}
-    size = 2 + _SYSTEM_FIELDS_SIZE
-    for name, field, passes in plan:
-        item = body.get(name, UNDEFINED)
-        if type(item) is passes and passes is float:
-            size += 10 + len(name)
-        elif type(item) is passes and item.isascii():
-            size += 3 + len(name) + len(item)
-        elif item is UNDEFINED and field.is_optional:
-            continue
-        else:
-            return None
+    doc, size = flat
+    for name in doc:
         if name[:1] in ("_", "$") or len(name) > limits.MAX_FIELD_NAME_LENGTH:
-            return None   # refused: the full path says why
-        doc[name] = item
-    if len(doc) != len(body) or size > limits.MAX_DOCUMENT_BYTES or len(doc) > limits.MAX_DOCUMENT_FIELDS:
-        return None   # fields the validator lacks (or undefined ones), or over a limit
+            return None
+    size += _SYSTEM_FIELDS_SIZE
+    if size > limits.MAX_DOCUMENT_BYTES or len(doc) > limits.MAX_DOCUMENT_FIELDS:
+        return None
     return doc, size
 
 
