@@ -88,12 +88,7 @@ class Transaction:
         """
         if self.closed:
             self._check_open()
-        t = self.db.table(table, function=self.function)
-        key_fields = t.index_fields.get(index) or self.db.index_fields(table, index, self.function)
-        descending = order == "desc"
-        read = ReadRange(table, index, hi, hi, description) if descending else \
-            ReadRange(table, index, lo, lo, description)
-        self._record(read)
+        t, key_fields, descending, read = self._open_range(table, index, lo, hi, order, description)
         bounds = key_bounds(lo, hi, len(key_fields))
         snapshot = self._snapshot_stream(t, index, bounds, descending)
         overlay = self._pending_in_range(table, key_fields, bounds, descending) if self.pending else None
@@ -127,12 +122,7 @@ class Transaction:
                 if len(docs) == limit:
                     break
             return docs
-        t = self.db.table(table, function=self.function)
-        key_fields = t.index_fields.get(index) or self.db.index_fields(table, index, self.function)
-        descending = order == "desc"
-        read = ReadRange(table, index, hi, hi, description) if descending else \
-            ReadRange(table, index, lo, lo, description)
-        self._record(read)
+        t, key_fields, descending, read = self._open_range(table, index, lo, hi, order, description)
         ts, position = self.begin_ts, t.index_position[index]
         for key in t.index(position).irange(*key_bounds(lo, hi, len(key_fields)), reverse=descending):
             version = t.at_key(key, position, ts)
@@ -150,6 +140,18 @@ class Transaction:
         else:
             read.hi = hi
         return docs
+
+    def _open_range(self, table: str, index: str, lo: tuple, hi: tuple, order: str,
+                    description: object) -> tuple[_Table, tuple[str, ...], bool, ReadRange]:
+        """Start reading a range: the table, the index's key fields, whether descending, and
+        the read recorded (empty at the end it starts from; the reader widens it)."""
+        t = self.db.table(table, function=self.function)
+        key_fields = t.index_fields.get(index) or self.db.index_fields(table, index, self.function)
+        descending = order == "desc"
+        read = ReadRange(table, index, hi, hi, description) if descending else \
+            ReadRange(table, index, lo, lo, description)
+        self._record(read)
+        return t, key_fields, descending, read
 
     def count(self, table: str) -> int:
         """How many documents ``table`` holds, this transaction's writes included.
