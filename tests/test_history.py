@@ -116,6 +116,9 @@ def test_reading_retired_history_is_a_clear_error(db):
         db.commits_after(old)
     with pytest.raises(HistoryRetiredError):
         db.pin(old)
+    with pytest.raises(HistoryRetiredError):   # the commit right after it is gone too
+        db.commits_after(db.latest_ts - 1)
+    assert db.commits_after(db.latest_ts) == []
 
 
 def test_a_subscribed_client_keeps_its_transitions_checkable():

@@ -75,6 +75,19 @@ def test_each_event_is_flushed_as_it_is_written(tmp_path):
 
 # -- replay: Python app --------------------------------------------------------------
 
+def test_a_recorded_run_keeps_its_writes_however_eagerly_history_is_retired(tmp_path):
+    """The recorder pins the state before an ad-hoc ``sim.run`` until it has listed the
+    commits the run made, so retiring history after every commit loses none of them."""
+    sim = bank_sim()
+    sim.db.history.batch = 1   # retire history after every commit
+    with sim.record(tmp_path / "t.jsonl"):
+        sim.mutation("bank:open_account", {"owner": "ada", "balance": 1})
+        sim.run(lambda ctx: ctx.db.insert("accounts", {"owner": "cy", "balance": 7}))
+    (run,) = [e for e in events(tmp_path / "t.jsonl") if e.get("kind") == "run"]
+    assert [w["doc"]["owner"] for w in run["writes"]] == ["cy"]
+    assert bank_sim().replay(tmp_path / "t.jsonl").ok
+
+
 def test_python_record_then_replay_is_identical(tmp_path):
     sim = bank_sim()
     with sim.record(tmp_path / "t.jsonl"):

@@ -154,7 +154,7 @@ class Database:
     def commits_after(self, ts: int) -> list[Commit]:
         """The commits with a timestamp greater than ``ts``, oldest first."""
         if ts < self.history.log_start(self.latest_ts):
-            self.history.check_readable(ts + 1, "commits_after")
+            self.history.check_readable(ts, "commits_after")   # commit ts + 1 may be gone
         return self.log[bisect.bisect_right(self._log_ts, ts):]
 
     def find_conflict(self, reads: list[ReadRange], since_ts: int) -> Conflict | None:

@@ -11,6 +11,7 @@ Who can still read the past:
   timestamp (``check_consistency``): it holds a :class:`Pin` from its first
   transition until it is closed; paginated queries' pages are subscriptions of
   a client, so they are covered by it;
+* a trace recorder, while an ad-hoc ``sim.run`` it records lists the commits it made;
 * anyone else holding a :meth:`Database.pin`.
 
 **Invariant (history retention).** Let the *horizon* ``H`` be the smallest

@@ -119,15 +119,20 @@ class Recorder:
                      "identity": encode_identity(identity), "start": sim.clock,
                      "snapshot_ts": sim.db.latest_ts}
             self._depth += 1
+            pin = sim.db.pin() if kind == "run" else None   # _finish lists the commits since
             try:
-                result = original(kind, path, args, identity, call)
-            except BaseException as exc:
-                self._finish(event, outcome_fields(error=exc))
-                raise
+                try:
+                    result = original(kind, path, args, identity, call)
+                except BaseException as exc:
+                    self._finish(event, outcome_fields(error=exc))
+                    raise
+                finally:
+                    self._depth -= 1
+                self._finish(event, {"result": safe_json(result)})
+                return result
             finally:
-                self._depth -= 1
-            self._finish(event, {"result": safe_json(result)})
-            return result
+                if pin is not None:
+                    pin.release()
 
         return record
 
