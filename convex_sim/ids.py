@@ -50,13 +50,15 @@ def _read_varint(data: bytes) -> tuple[int, int]:
 VERSION = 0
 
 
-def _checksum(data: bytes) -> bytes:
-    """The footer: Fletcher-16 with modulus 256 of ``data``, XOR the version, little-endian.
+def _footer(data: bytes) -> int:
+    """Fletcher-16 with modulus 256 of ``data``, XOR the version: ``c0`` is the byte sum and
+    ``c1`` the sum of the running sums (both mod 256), summed in C."""
+    return ((sum(accumulate(data)) & 0xFF) << 8 | (sum(data) & 0xFF)) ^ VERSION
 
-    ``c0`` is the byte sum and ``c1`` the sum of the running sums (both mod 256), summed in C."""
-    c0 = sum(data) & 0xFF
-    c1 = sum(accumulate(data)) & 0xFF
-    return ((c1 << 8 | c0) ^ VERSION).to_bytes(2, "little")
+
+def _checksum(data: bytes) -> bytes:
+    """The footer as the ID writes it: little-endian."""
+    return _footer(data).to_bytes(2, "little")
 
 
 @lru_cache(maxsize=64)
@@ -66,15 +68,6 @@ def _layout(nbytes: int) -> tuple[int, bool, tuple[int, ...]]:
     chars = -(-nbytes * 8 // 5)
     lone = chars % 2 == 1
     return chars * 5 - nbytes * 8, lone, tuple(range((chars - lone) * 5 - 10, -1, -10))
-
-
-def _b32encode(data: bytes) -> str:
-    """Base32 of ``data``, 5 bits a character from the first bit on, the last one zero-padded."""
-    padding, lone, shifts = _layout(len(data))
-    n = int.from_bytes(data, "big") << padding
-    pairs = _PAIRS
-    text = "".join([pairs[(n >> shift) & 0x3FF] for shift in shifts])
-    return _ALPHABET[n >> (len(shifts) * 10)] + text if lone else text
 
 
 def _b32decode(text: str) -> bytes | None:
@@ -92,7 +85,12 @@ def _b32decode(text: str) -> bytes | None:
 def encode_id(table_number: int, random_bytes: bytes) -> str:
     """Build the ID string for a document of table ``table_number``."""
     payload = _varint(table_number) + random_bytes
-    return _b32encode(payload + _checksum(payload))
+    footer = _footer(payload)   # little-endian after the payload, then base32 of it all:
+    padding, lone, shifts = _layout(len(payload) + 2)
+    n = (int.from_bytes(payload, "big") << 16 | (footer & 0xFF) << 8 | footer >> 8) << padding
+    pairs = _PAIRS   # 5 bits a character from the first bit on, the last one zero-padded
+    text = "".join([pairs[(n >> shift) & 0x3FF] for shift in shifts])
+    return _ALPHABET[n >> (len(shifts) * 10)] + text if lone else text
 
 
 def decode_table_number(doc_id: object) -> int | None:

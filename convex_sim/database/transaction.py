@@ -216,7 +216,7 @@ class Transaction:
         """Insert a new document into ``table`` and return its ID."""
         self._check_writable("db.insert")
         t = self.db.table(table, create=True, function=self.function)
-        body, size = self._checked_fields(table, fields, "db.insert")
+        body, size = self._checked_fields(table, fields, "db.insert", t)
         doc_id = self.db._new_id(t)
         doc = {"_id": doc_id, "_creationTime": self.db._new_creation_time(table), **body}
         self._put(doc_id, table, doc, size)
@@ -286,12 +286,12 @@ class Transaction:
                     f"In {self.function}: {op} cannot change the system field {name} "
                     f"(document has {format_value(current[name])}, got {format_value(fields[name])})")
 
-    def _checked_fields(self, table: str, fields: Any, op: str) -> tuple[dict, int]:
+    def _checked_fields(self, table: str, fields: Any, op: str, stored: _Table | None = None) -> tuple[dict, int]:
         """Check document rules and the table's validator; return the fields, normalized, and
         the document's size in bytes (system fields included)."""
         if type(fields) is not dict and not isinstance(fields, Mapping):
             raise InvalidValueError(f"In {self.function}: {op} into \"{table}\" expects a dict of fields, got {format_value(fields)}")
-        definition = self.db.table(table).definition
+        definition = (stored or self.db.table(table)).definition
         schema = self.db.schema
         validated = definition is not None and (schema is None or schema.schema_validation
                                                 or table.startswith("_"))
