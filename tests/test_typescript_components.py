@@ -193,3 +193,24 @@ def test_commit_ts_placeholder_becomes_the_commit_timestamp(shop):
 def test_function_metadata_gives_the_component_path(shop):
     meta = shop.component("tallyB").query("lib:whereAmI")
     assert (meta["name"], meta["componentPath"]) == ("lib:whereAmI", "tallyB")
+
+
+def test_an_edit_inside_a_local_component_reaches_the_next_simulator(ts_components_project, tmp_path):
+    """A local component's files are not inputs of the app's bundle; a project loaded again
+    still notices an edit inside the component's folder."""
+    import os
+    import shutil
+
+    copy = tmp_path / "app"   # node_modules is big and must sit inside the project: hard links
+    shutil.copytree(ts_components_project, copy, ignore=shutil.ignore_patterns("node_modules"))
+    shutil.copytree(ts_components_project / "node_modules", copy / "node_modules", symlinks=True,
+                    copy_function=os.link, ignore=shutil.ignore_patterns(".cache"))
+    before = ConvexSim.from_project(copy)
+    assert before.query("shop:stats")["tallyA"] == 0
+    lib = copy / "tally" / "lib.ts"
+    lib.write_text(lib.read_text("utf-8").replace(
+        '(await ctx.db.query("marks").collect()).length', '(await ctx.db.query("marks").collect()).length + 100'),
+        "utf-8")
+    after = ConvexSim.from_project(copy)
+    assert after.query("shop:stats")["tallyA"] == 100
+    assert before.query("shop:stats")["tallyA"] == 0   # a simulator keeps the code it was made with

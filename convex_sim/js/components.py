@@ -41,7 +41,7 @@ def definition_folders(bundle: Bundle) -> dict[str, Path]:
 
 
 def _uses(project: Project, bundle: Bundle, owner: AppDefinition | ComponentDefinition,
-          loaded: dict[Path, ComponentDefinition]) -> None:
+          loaded: dict[Path, tuple[ComponentDefinition, Bundle]]) -> None:
     """Install into ``owner`` the components its ``convex.config`` uses (loading each once)."""
     folders = definition_folders(bundle) if project.engine.manifest.get("components") else {}
     for name, definition_name in project.engine.manifest.get("components", []):
@@ -53,24 +53,40 @@ def _uses(project: Project, bundle: Bundle, owner: AppDefinition | ComponentDefi
         owner.use(load_component(bundle.project, folder, definition_name, loaded), name=name)
 
 
-def load_component(root: Path, folder: Path, name: str, loaded: dict[Path, ComponentDefinition]) -> ComponentDefinition:
-    """The component whose functions are in ``folder`` (bundled from ``root``'s node_modules)."""
+def load_component(root: Path, folder: Path, name: str,
+                   loaded: dict[Path, tuple[ComponentDefinition, Bundle]]) -> ComponentDefinition:
+    """The component whose functions are in ``folder`` (bundled from ``root``'s node_modules);
+    ``loaded`` records each folder's definition and the bundle it came from."""
     if folder in loaded:
-        return loaded[folder]
+        return loaded[folder][0]
     from .bundler import bundle_project
     from .project import load_project
 
     project = load_project(root, source=folder)
+    bundle = bundle_project(root, folder)
     definition = ComponentDefinition(name, project.schema, project.registry)
-    loaded[folder] = definition
-    _uses(project, bundle_project(root, folder), definition, loaded)
+    loaded[folder] = (definition, bundle)
+    _uses(project, bundle, definition, loaded)
     return definition
 
 
 def app_definition(project: Project, bundle: Bundle) -> AppDefinition | None:
-    """The app's components (``convex/convex.config.ts``), or None if it installs none."""
+    """The app's components (``convex/convex.config.ts``), or None if it installs none. The
+    project remembers the bundle of each component folder (see :func:`components_changed`)."""
+    project.component_bundles = {}
     if not project.engine.manifest.get("components"):
         return None
     app = define_app()
-    _uses(project, bundle, app, {})
+    loaded: dict[Path, tuple[ComponentDefinition, Bundle]] = {}
+    _uses(project, bundle, app, loaded)
+    project.component_bundles = {folder: used for folder, (_definition, used) in loaded.items()}
     return app
+
+
+def components_changed(project: Project) -> bool:
+    """Whether a component folder of ``project`` changed since its components were loaded
+    (a local component's own files are not among the app bundle's inputs)."""
+    from .bundler import bundle_project
+
+    return any(bundle_project(project.path, folder) is not used
+               for folder, used in project.component_bundles.items())

@@ -19,6 +19,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -41,7 +42,7 @@ from ..validators import Int64Validator, Validator, v
 from ..values import COMMIT_TS, from_json, to_json
 from .abi import Host, function_name
 from .bundler import Bundle, bundle_project
-from .components import app_definition
+from .components import app_definition, components_changed
 from .engine import Engine, Execution, JsStuckError, dumps, engine_for, error_payload
 
 # --- validators and schema from their exported JSON ---------------------------------------------
@@ -259,6 +260,8 @@ class Project:
     auth_providers: list[dict] = field(default_factory=list)
     #: The components ``convex/convex.config.ts`` installs (``define_app()``), or None.
     app: Any = None
+    #: The bundle each component folder was loaded from (to notice edits inside them).
+    component_bundles: dict[Path, Any] = field(default_factory=dict)
 
 
 _PROJECTS: dict[str, tuple[Bundle, Project]] = {}
@@ -272,7 +275,10 @@ def load_project(path: str | os.PathLike[str], source: str | os.PathLike[str] = 
     key = f"{bundle.project}\0{source}"
     cached = _PROJECTS.get(key)
     if cached is not None and cached[0] is bundle:
-        return cached[1]
+        project = cached[1]
+        if source == "convex" and components_changed(project):
+            project.app = app_definition(project, bundle)
+        return project
     engine = engine_for(bundle)
     manifest = engine.manifest
     project = Project(str(bundle.project), engine)
