@@ -16,9 +16,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from .contexts import ActionCtx, MutationCtx, QueryCtx, _immediate
 from .database import Database, Transaction
 from .errors import ConvexSimError
-from .runtime import ActionCtx, MutationCtx, QueryCtx, Runtime, Step, WeakService, _immediate
+from .runtime import Runtime, Step, WeakService
 from .schema import define_table
 from .validators import v
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import limits
+from .contexts import JOBS_TABLE, ActionCtx, MutationCtx, _immediate
 from .database import TOP, Transaction
 from .errors import (
     ConvexError,
@@ -28,7 +29,7 @@ from .errors import (
     hide_simulator_frames,
 )
 from .functions import ACTION, MUTATION, ConvexFunction
-from .runtime import JOBS_TABLE, ActionCtx, MutationCtx, Runtime, Step, WeakService, _immediate
+from .runtime import Runtime, Step, WeakService
 from .schema import define_table
 from .steps import SLEEP
 from .validators import v
