@@ -444,6 +444,9 @@ class Query:
             self._check_building("with_index")
         if self._indexed or self._filters or self._order:
             raise QueryError(f"{self._where()}: with_index must be the first call on a query, once.")
+        if type(name) is not str:
+            raise UnknownIndexError(f"{self._where()}: with_index expects an index name (str), got "
+                                    f"{format_value(name)}")
         key_fields = self._index_fields.get(name) or self._txn.db.index_fields(
             self._table, name, self._txn.function)
         builder = IndexRangeBuilder(name, key_fields, self._coerce)

@@ -58,6 +58,8 @@ def test_undeclared_index(db):
     _, query = q(db)
     with pytest.raises(UnknownIndexError, match='use index "by_body" for table "messages" because it is not declared'):
         query().with_index("by_body")
+    with pytest.raises(UnknownIndexError, match=r'query on "messages": with_index expects an index name \(str\), got \[.by_body.\]'):
+        query().with_index(["by_body"])
 
 
 def test_filters(db):
