@@ -17,7 +17,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import httpx
 
@@ -46,6 +46,9 @@ from .schema import SchemaDefinition
 from .steps import SLEEP
 from .subscriptions import Client, SubscriptionManager
 from .values import format_value
+
+if TYPE_CHECKING:
+    from .js import Project
 
 __tracebackhide__ = hide_simulator_frames  # pytest reports the app's frames, not ours
 
@@ -351,7 +354,7 @@ class ConvexSim(_Caller):
             self.storage  # noqa: B018
 
     @classmethod
-    def from_project(cls, path: str | os.PathLike[str] | Any, *, seed: int = 0,
+    def from_project(cls, path: str | os.PathLike[str] | Project, *, seed: int = 0,
                      start_time_ms: float = DEFAULT_START_MS,
                      auth_providers: list[Mapping[str, Any]] | None = None,
                      env: Mapping[str, str] | None = None,
