@@ -42,7 +42,7 @@ class IndexRangeBuilder:
     """
 
     _SYMBOLS: ClassVar[dict[str, str]] = {"eq": "==", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
-    __slots__ = ("_coerce", "_exprs", "_fields", "_index", "parts")
+    __slots__ = ("_coerce", "_exprs", "_fields", "_index", "_prefix", "parts")
 
     def __init__(self, index: str, key_fields: tuple[str, ...], coerce: Callable[[str, Any], Any]) -> None:
         self._index = index
@@ -50,6 +50,9 @@ class IndexRangeBuilder:
         self._coerce = coerce
         self._exprs: list[tuple[str, str, tuple]] = []  # (method, field, key), in call order
         self.parts: list[tuple[str, str, Any]] = []   # (field, symbol, value), formatted on demand
+        #: The keys while every call so far is an ``eq`` on the index's next field (the common
+        #: case, whose bounds need no more); None once one is not.
+        self._prefix: list[tuple] | None = []
 
     def _key(self, field: str, value: Any, method: str) -> tuple:
         """The key of ``value`` (an ASCII string, the commonest, needs none of this: its key
@@ -66,6 +69,12 @@ class IndexRangeBuilder:
         if type(field) is not str:
             raise IndexRangeError(f"withIndex {method}(): the field must be a str, got {format_value(field)}")
         key = (RANK_STRING, value) if type(value) is str and value.isascii() else self._key(field, value, method)
+        prefix = self._prefix
+        if prefix is not None:
+            if method == "eq" and len(prefix) < len(self._fields) and self._fields[len(prefix)] == field:
+                prefix.append(key)
+            else:
+                self._prefix = None
         self._exprs.append((method, field, key))
         self.parts.append((field, self._SYMBOLS[method], value))
         return self
@@ -87,15 +96,8 @@ class IndexRangeBuilder:
 
     def bounds(self) -> tuple[tuple, tuple]:
         """The inclusive key bounds ``(lo, hi)`` this range denotes."""
-        exprs, fields = self._exprs, self._fields
-        if len(exprs) <= len(fields):   # the common case: equalities in the index's order
-            prefix = []
-            for i, (method, field, key) in enumerate(exprs):
-                if method != "eq" or field != fields[i]:
-                    break
-                prefix.append(key)
-            else:
-                return tuple(prefix), (*prefix, TOP)
+        if self._prefix is not None:   # the common case: equalities in the index's order
+            return tuple(self._prefix), (*self._prefix, TOP)
         equalities: dict[str, tuple] = {}
         lower: tuple[tuple, bool] | None = None   # (key, inclusive)
         upper: tuple[tuple, bool] | None = None
@@ -536,7 +538,9 @@ class Query:
         """The first ``n`` matching documents; reads only as far as the ``n``-th."""
         if type(n) is not int or n < 0:
             raise QueryError(f"{self._where()}: take(n) expects an int >= 0, got {n!r}")
-        self._consume("take")
+        if self._consumed:
+            self._consume("take")   # raises: consumed twice
+        self._consumed = True
         if not self._filters and self._search is None:  # the common case: no stream
             return [copy_value(doc) for doc in self._txn.read(
                 self._table, self._index, *self._range, self._order or "asc", self._description(), n)]

@@ -192,3 +192,27 @@ def test_object_validators_check_as_written_plainly(fields, value):
 
     assert outcome(lambda: validator.check(value, (), None)) == \
         outcome(lambda: reference_object_check(validator, value))
+
+
+@settings(max_examples=300, deadline=None)
+@given(calls=st.lists(st.tuples(st.sampled_from(["eq", "gt", "gte", "lt", "lte"]),
+                                st.sampled_from(["a", "b", "c", "_creationTime"]),
+                                st.sampled_from(["x", "y", 1.5])), max_size=4))
+def test_range_bounds_of_leading_equalities_match_the_general_rule(calls):
+    """The builder keeps the key prefix while every call is an ``eq`` on the next index field;
+    the bounds (or the error) are those of the general rule."""
+    from convex_sim.errors import IndexRangeError
+    from convex_sim.queries import IndexRangeBuilder
+
+    def bounds(shortcut: bool):
+        builder = IndexRangeBuilder("by_abc", ("a", "b", "c", "_creationTime", "_id"), lambda f, x: x)
+        try:
+            for method, field, value in calls:
+                getattr(builder, method)(field, value)
+            if not shortcut:
+                builder._prefix = None
+            return builder.bounds()
+        except IndexRangeError as exc:
+            return type(exc).__name__, str(exc)
+
+    assert bounds(True) == bounds(False)

@@ -214,7 +214,8 @@ class Transaction:
     # -- writes ---------------------------------------------------------------------
     def insert(self, table: str, fields: Mapping[str, Any]) -> str:
         """Insert a new document into ``table`` and return its ID."""
-        self._check_writable("db.insert")
+        if self.closed or self.read_only:
+            self._check_writable("db.insert")
         t = self.db.table(table, create=True, function=self.function)
         body, size = self._checked_fields(table, fields, "db.insert", t)
         doc_id = self.db._new_id(t)
@@ -242,7 +243,8 @@ class Transaction:
 
     def _updatable(self, doc_id: Any, fields: Any, table: str | None, op: str) -> tuple[str, dict]:
         """Checks shared by patch and replace; returns the table and the current document."""
-        self._check_writable(op)
+        if self.closed or self.read_only:
+            self._check_writable(op)
         table_name, current = self._existing(doc_id, table, op)
         if type(fields) is not dict and not isinstance(fields, Mapping):
             raise InvalidValueError(f"In {self.function}: {op} expects a dict of fields, got {format_value(fields)}")
