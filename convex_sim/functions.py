@@ -189,11 +189,9 @@ class Registry:
 
     def resolve(self, ref: Any, *, caller: str = "") -> ConvexFunction:
         """The function that ``ref`` (a path, reference or ConvexFunction) names."""
-        if type(ref) is str:
-            fn = self.functions.get(ref)
-            if fn is not None:
-                return fn
-        if isinstance(ref, ConvexFunction):
+        if isinstance(ref, str):   # the commonest: a path
+            path = ref
+        elif isinstance(ref, ConvexFunction):
             if ref.path is None:
                 raise FunctionNotFoundError(
                     f"{ref!r} is not registered with this app: pass modules= to ConvexSim, or "
@@ -201,8 +199,6 @@ class Registry:
             path = ref.path
         elif isinstance(ref, FunctionReference):
             path = ref.path
-        elif isinstance(ref, str):
-            path = ref
         else:
             raise FunctionNotFoundError(
                 f"{caller or 'A call'} expects a function path like 'module:name' or a reference "

@@ -442,8 +442,7 @@ class Query:
     # -- building ----------------------------------------------------------------------
     def with_index(self, name: str, range_fn: Callable[[IndexRangeBuilder], Any] | None = None) -> Query:
         """Read from the index ``name``, limited by ``range_fn`` (see IndexRangeBuilder)."""
-        if self._consumed:
-            self._check_building("with_index")
+        self._check_building("with_index")
         if self._indexed or self._filters or self._order:
             raise QueryError(f"{self._where()}: with_index must be the first call on a query, once.")
         if type(name) is not str:
@@ -538,9 +537,7 @@ class Query:
         """The first ``n`` matching documents; reads only as far as the ``n``-th."""
         if type(n) is not int or n < 0:
             raise QueryError(f"{self._where()}: take(n) expects an int >= 0, got {n!r}")
-        if self._consumed:
-            self._consume("take")   # raises: consumed twice
-        self._consumed = True
+        self._consume("take")
         if not self._filters and self._search is None:  # the common case: no stream
             return [copy_value(doc) for doc in self._txn.read(
                 self._table, self._index, *self._range, self._order or "asc", self._description(), n)]

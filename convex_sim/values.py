@@ -254,17 +254,7 @@ def value_size(value: Any) -> int:
     if t is list or t is tuple:
         return 2 + sum(value_size(x) for x in value)
     if t is dict:
-        size = 2
-        for k, x in value.items():
-            size += (len(k) if k.isascii() else len(k.encode("utf-8"))) + 1
-            tx = type(x)
-            if tx is str and x.isascii():
-                size += 2 + len(x)
-            elif tx is float or tx is int:
-                size += 9
-            else:
-                size += value_size(x)
-        return size
+        return 2 + sum(len(k.encode("utf-8")) + 1 + value_size(x) for k, x in value.items())
     return 0
 
 

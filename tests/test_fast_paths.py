@@ -1,7 +1,7 @@
 """The hot path's shortcuts agree with the general code they stand in for.
 
-Each shortcut (a flat document checked in one pass, ``take`` reading without a
-stream, object validators passing strings and floats through) is compared with
+Each shortcut (flat arguments and documents checked in one pass, ``take`` reading
+without a stream, index keys filled in late, range bounds kept as calls come) is compared with
 the general path on generated input: same result, same size, same read set,
 same error or none.
 """

@@ -24,25 +24,8 @@ def check_document(body: Mapping[str, Any]) -> tuple[dict, int]:
     if len(body) > limits.MAX_DOCUMENT_FIELDS:
         raise InvalidValueError(
             f"document has {len(body)} fields; the limit is {limits.MAX_DOCUMENT_FIELDS}.")
-    doc: dict = {}
-    size, depth = 2 + _SYSTEM_FIELDS_SIZE, 0
-    for name, value in body.items():   # the top level: _walk's object case, plus system names
-        if value is UNDEFINED:
-            continue
-        t = type(value)
-        if t is str and value.isascii():
-            item, item_size, item_depth = value, 2 + len(value), 0
-        elif t is float:
-            item, item_size, item_depth = value, 9, 0
-        else:
-            item, item_size, item_depth = _walk(value, (name,))
-        if type(name) is not str or name[:1] in ("_", "$") or len(name) > limits.MAX_FIELD_NAME_LENGTH:
-            _check_name(name, ())
-        doc[name] = item
-        size += len(name) + 1 + item_size
-        if item_depth > depth:
-            depth = item_depth
-    depth += 1
+    doc, size, depth = _walk(body, ())
+    size += _SYSTEM_FIELDS_SIZE
     if size > limits.MAX_DOCUMENT_BYTES:
         raise InvalidValueError(
             f"document is {size:,} bytes; the limit is {limits.MAX_DOCUMENT_BYTES:,} bytes (1 MiB).")
@@ -90,8 +73,8 @@ def _walk(value: Any, path: tuple) -> tuple[Any, int, int]:
         for name, item in value.items():
             if item is UNDEFINED:
                 continue
-            if type(name) is not str or name[:1] == "$" or len(name) > limits.MAX_FIELD_NAME_LENGTH:
-                _check_name(name, path)
+            if type(name) is not str or name[:1] in ("_", "$") or len(name) > limits.MAX_FIELD_NAME_LENGTH:
+                _check_name(name, path)   # "_" is refused at the top level only
             out[name], item_size, item_depth = _walk(item, (*path, name))
             size += len(name) + 1 + item_size
             depth = max(depth, item_depth)

@@ -15,7 +15,7 @@ from ..errors import (
     WriteInReadOnlyError,
 )
 from ..schema import SYSTEM_FIELDS
-from ..values import RANK_STRING, UNDEFINED, copy_value, format_value, resolve_commit_ts
+from ..values import UNDEFINED, copy_value, format_value, resolve_commit_ts, sort_key
 from .documents import check_document, check_flat_document
 from .history import Pin
 from .keys import TOP, in_bounds, index_key, key_bounds
@@ -66,7 +66,7 @@ class Transaction:
         if self.closed:
             self._check_open()
         table_name = resolved or self._table_of(doc_id, table, "db.get")
-        key = ((RANK_STRING, doc_id),)   # sort_key of an ID (a str)
+        key = (sort_key(doc_id),)
         self._record(ReadRange(table_name, "by_id", key, (*key, TOP)))
         if doc_id in self.pending:
             doc, size = self.pending[doc_id][1], self._written_bytes[doc_id]
@@ -214,8 +214,7 @@ class Transaction:
     # -- writes ---------------------------------------------------------------------
     def insert(self, table: str, fields: Mapping[str, Any]) -> str:
         """Insert a new document into ``table`` and return its ID."""
-        if self.closed or self.read_only:
-            self._check_writable("db.insert")
+        self._check_writable("db.insert")
         t = self.db.table(table, create=True, function=self.function)
         body, size = self._checked_fields(table, fields, "db.insert", t)
         doc_id = self.db._new_id(t)
@@ -243,8 +242,7 @@ class Transaction:
 
     def _updatable(self, doc_id: Any, fields: Any, table: str | None, op: str) -> tuple[str, dict]:
         """Checks shared by patch and replace; returns the table and the current document."""
-        if self.closed or self.read_only:
-            self._check_writable(op)
+        self._check_writable(op)
         table_name, current = self._existing(doc_id, table, op)
         if type(fields) is not dict and not isinstance(fields, Mapping):
             raise InvalidValueError(f"In {self.function}: {op} expects a dict of fields, got {format_value(fields)}")
@@ -280,8 +278,6 @@ class Transaction:
                                   self.bytes_written, self.function)
 
     def _check_system_fields(self, current: dict, fields: Mapping[str, Any], op: str) -> None:
-        if "_id" not in fields and "_creationTime" not in fields:
-            return
         for name in SYSTEM_FIELDS:
             if name in fields and fields[name] != current[name]:
                 raise InvalidValueError(
@@ -357,7 +353,7 @@ class Transaction:
             for listener in self.db.transaction_listeners:
                 listener(self, None)
             return self.begin_ts
-        found = self.conflict() if self.begin_ts < self.db.latest_ts else None
+        found = self.conflict()
         self.abort()
         if found is not None:
             raise WriteConflict(
