@@ -216,3 +216,49 @@ def test_range_bounds_of_leading_equalities_match_the_general_rule(calls):
             return type(exc).__name__, str(exc)
 
     assert bounds(True) == bounds(False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 2**32), tables=st.lists(
+    st.sampled_from([1, 2, 127, 128, 1017, 10_001, 16_383, 16_384, 300_000]), min_size=1, max_size=150))
+def test_ids_drawn_a_batch_at_a_time_are_the_ids_drawn_one_at_a_time(seed, tables):
+    """``draw_batch`` + ``encode_drawn`` give what one ``getrandbits(128)`` and ``encode_id``
+    per ID give, in the same order, leaving the generator in the same state."""
+    import random
+
+    from convex_sim.ids import BATCH, draw_batch, encode_drawn, encode_id, table_part
+
+    batched, single = random.Random(seed), random.Random(seed)
+    drawn = []
+    while len(drawn) < len(tables):
+        drawn += draw_batch(batched.getrandbits)
+    for table, value in zip(tables, drawn, strict=False):
+        expected = encode_id(table, single.getrandbits(128).to_bytes(16, "big"))
+        part = table_part(table)
+        got = encode_drawn(part, value) if part is not None else encode_id(table, value[0])
+        assert got == expected
+    for _ in range(len(drawn) - len(tables)):
+        single.getrandbits(128)
+    assert batched.getstate() == single.getstate()
+    assert len(drawn) % BATCH == 0
+
+
+def test_a_rewind_in_the_middle_of_a_batch_of_ids_draws_the_same_ids_again():
+    db = Database(define_schema({"t": define_table({"n": v.float64()})}), seed=3)
+    txn = db.begin()
+    for n in range(10):
+        txn.insert("t", {"n": float(n)})
+    txn.commit()
+    snap = db.snapshot()
+    first = []
+    for n in range(100):   # crosses into the next batch
+        txn = db.begin()
+        first.append(txn.insert("t", {"n": float(n)}))
+        txn.commit()
+    db.rewind(snap)
+    again = []
+    for n in range(100):
+        txn = db.begin()
+        again.append(txn.insert("t", {"n": float(n)}))
+        txn.commit()
+    assert again == first and len(set(first)) == 100

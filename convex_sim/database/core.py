@@ -11,7 +11,7 @@ from typing import Any
 from .. import limits
 from ..clock import VirtualClock
 from ..errors import ContentionError, UnknownIndexError, UnknownTableError, WriteConflict
-from ..ids import decode_table_number, encode_id
+from ..ids import decode_table_number, encode_drawn, encode_id
 from ..schema import SchemaDefinition, TableDefinition, check_identifier
 from .history import History, Pin
 from .log import Commit, Conflict, ReadRange, Write, key_changes
@@ -241,7 +241,9 @@ class Database:
 
     # -- allocation -----------------------------------------------------------------
     def _new_id(self, table: _Table) -> str:
-        doc_id = encode_id(table.number, self._alloc.random_bytes())
+        drawn = self._alloc.internal_id()
+        part = table.id_part
+        doc_id = encode_drawn(part, drawn) if part is not None else encode_id(table.number, drawn[0])
         self._id_tables[doc_id] = table.name
         return doc_id
 

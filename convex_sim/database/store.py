@@ -8,7 +8,7 @@ from operator import itemgetter
 
 from sortedcontainers import SortedList
 
-from ..ids import RANDOM_BYTES
+from ..ids import draw_batch, table_part
 from ..schema import BUILTIN_INDEXES, TableDefinition
 from ..values import UNDEFINED, sort_key
 from .keys import field_value
@@ -36,12 +36,14 @@ class _Table:
     enters an index in one sort instead of one insertion each.
     """
 
-    __slots__ = ("_flat", "_key_paths", "_paths_of", "_unsorted", "definition", "index_fields",
-                 "index_names", "index_position", "indexes", "name", "number", "sorted_indexes",
-                 "versions")
+    __slots__ = ("_flat", "_key_paths", "_paths_of", "_unsorted", "definition", "id_part",
+                 "index_fields", "index_names", "index_position", "indexes", "name", "number",
+                 "sorted_indexes", "versions")
 
     def __init__(self, name: str, number: int, definition: TableDefinition | None) -> None:
         self.name, self.number, self.definition = name, number, definition
+        #: What encoding this table's IDs needs (``ids.table_part``; None: the general way).
+        self.id_part = table_part(number) if number > 0 else None
         defs = definition.all_indexes() if definition else BUILTIN_INDEXES
         self.index_fields: dict[str, tuple[str, ...]] = {n: d.key_fields for n, d in defs.items()}
         self.index_names = tuple(self.index_fields)
@@ -168,31 +170,40 @@ class _Table:
 
 
 class _Allocator:
-    """What a database allocates: IDs (from a seeded generator), creation times, table numbers."""
+    """What a database allocates: IDs (from a seeded generator, drawn a batch at a time),
+    creation times, table numbers."""
 
-    __slots__ = ("_rng", "last_creation_time", "next_table_number", "seed")
+    __slots__ = ("_drawn", "_next", "_rng", "last_creation_time", "next_table_number", "seed")
 
     def __init__(self, seed: int, first_table_number: int) -> None:
         self.seed = seed
         self._rng: random.Random | None = None  # created on the first insert: cheap to construct
+        # Invariant: _drawn[_next:] are the internal ids drawn from _rng and not yet used.
+        self._drawn: list[tuple[bytes, str, int, int]] = []
+        self._next = 0
         self.last_creation_time: dict[str, float] = {}
         self.next_table_number = first_table_number
 
-    def random_bytes(self) -> bytes:
-        if self._rng is None:
-            self._rng = random.Random(self.seed)
-        return self._rng.getrandbits(RANDOM_BYTES * 8).to_bytes(RANDOM_BYTES, "big")
+    def internal_id(self) -> tuple[bytes, str, int, int]:
+        """The next internal id, as ``ids.draw_batch`` prepares it (its bytes first)."""
+        if self._next == len(self._drawn):
+            if self._rng is None:
+                self._rng = random.Random(self.seed)
+            self._drawn, self._next = draw_batch(self._rng.getrandbits), 0
+        drawn = self._drawn[self._next]
+        self._next += 1
+        return drawn
 
     def state(self) -> tuple:
         rng = self._rng.getstate() if self._rng is not None else None
-        return (rng, dict(self.last_creation_time), self.next_table_number)
+        # _drawn is never changed in place (a new batch is a new list), so it is shared
+        return (rng, self._drawn, self._next, dict(self.last_creation_time), self.next_table_number)
 
     def restore(self, state: tuple) -> None:
-        rng_state, last, self.next_table_number = state
+        rng_state, self._drawn, self._next, last, self.next_table_number = state
         if rng_state is None:
             self._rng = None
         else:
             self._rng = self._rng or random.Random()
             self._rng.setstate(rng_state)
         self.last_creation_time = dict(last)
-
