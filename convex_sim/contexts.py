@@ -218,8 +218,8 @@ class DatabaseWriter(DatabaseReader):
     __slots__ = ()
 
     def insert(self, table: str, value: Mapping[str, Any]) -> str:
-        if _plain_app_table(self._ns, table):
-            return self._txn.insert(table, value)
+        if not self._ns and type(table) is str and table[:1] != "_" and "/" not in table:
+            return self._txn.insert(table, value)   # _plain_app_table, inline: the commonest
         self._user_table(table, "db.insert")
         return self._txn.insert(self._table(table, "db.insert"), value)
 
@@ -279,13 +279,15 @@ def _immediate(is_async: bool, run: Callable[[], Any]) -> Any:
 class _BaseCtx:
     """What every context has: ``auth`` and the runtime's services."""
 
+    #: ``ctx.auth`` (made on first use, as most functions never ask).
+    auth: Auth
+
     def __init__(self, runtime: Runtime, identity: UserIdentity | None, function: str,
                  is_async: bool, fn: ConvexFunction | None = None) -> None:
         self._runtime, self._identity, self._function, self._is_async = runtime, identity, function, is_async
         self._fn = fn
         #: The component instance whose code runs (None: the app); see convex_sim.component.
-        self._scope = getattr(fn, "component", None)
-        self.auth = Auth(identity)
+        self._scope = fn.component if fn is not None else None
 
     @property
     def meta(self) -> Meta:
@@ -294,6 +296,9 @@ class _BaseCtx:
         return Meta(self._fn, self._function, getattr(self, "txn", None))
 
     def __getattr__(self, name: str) -> Any:
+        if name == "auth":
+            self.auth = Auth(self._identity)
+            return self.auth
         factory = self._runtime.service(name) if not name.startswith("_") else None
         if factory is None:
             kind = MUTATION if isinstance(self, MutationCtx) else QUERY if isinstance(self, QueryCtx) else ACTION

@@ -73,6 +73,12 @@ class CallRecord(NamedTuple):
         return "\n".join([text, *(f"       {line}" for line in self.logs)])
 
 
+#: The call kinds whose runtime call returns ``(result, the snapshot or commit it ran at)``.
+_PAIRED = frozenset({QUERY, MUTATION, "run"})
+#: A CallRecord from a tuple of its fields, without the NamedTuple's Python-level ``__new__``.
+_new_record = functools.partial(tuple.__new__, CallRecord)
+
+
 class CallLog:
     """The calls made through a handle, oldest first: the latest ``limit`` are kept (what a
     failure report shows), so a million-call run does not keep a million records.
@@ -140,22 +146,22 @@ class _Caller:
         """Run a query at the latest snapshot and return its result."""
         sim = self._sim
         fn = sim.runtime.resolve(ref, QUERY, ctx=self._scope_ctx())
-        return sim._record(QUERY, fn.path, args, self._identity,
-                           lambda: sim.runtime.call_query(fn, args, self._identity)[0])
+        identity = self._identity
+        return sim._record(QUERY, fn.path, args, identity, sim.runtime.call_query, fn, args, identity)
 
     def mutation(self, ref: Any, args: Mapping[str, Any] | None = None) -> Any:
         """Run a mutation (committing it, with OCC retries) and return its result."""
         sim = self._sim
         fn = sim.runtime.resolve(ref, MUTATION, ctx=self._scope_ctx())
-        return sim._record(MUTATION, fn.path, args, self._identity,
-                           lambda: sim.runtime.call_mutation(fn, args, self._identity)[0])
+        identity = self._identity
+        return sim._record(MUTATION, fn.path, args, identity, sim.runtime.call_mutation, fn, args, identity)
 
     def action(self, ref: Any, args: Mapping[str, Any] | None = None) -> Any:
         """Run an action to completion (each awaited ctx call runs at once) and return its result."""
         sim = self._sim
         fn = sim.runtime.resolve(ref, ACTION, ctx=self._scope_ctx())
-        return sim._record(ACTION, fn.path, args, self._identity,
-                           lambda: sim.runtime.call_action(fn, args, self._identity))
+        identity = self._identity
+        return sim._record(ACTION, fn.path, args, identity, sim.runtime.call_action, fn, args, identity)
 
     async def action_async(self, ref: Any, args: Mapping[str, Any] | None = None) -> Any:
         """``await``-able flavour of :meth:`action`, for async test code.
@@ -174,8 +180,8 @@ class _Caller:
         if self._scope is not None:
             adhoc.component = self._scope  # type: ignore[attr-defined]
         body = lambda ctx: Runtime._run_sync(adhoc, ctx, {})  # noqa: E731
-        return sim._record("run", "sim.run", {}, self._identity,
-                           lambda: sim.runtime.call_mutation(adhoc, {}, self._identity, body=body)[0])
+        identity = self._identity
+        return sim._record("run", "sim.run", {}, identity, sim.runtime.call_mutation, adhoc, {}, identity, body)
 
     def _scope_ctx(self) -> Any:
         """For a component's handle: a stand-in ctx whose calls resolve inside the component."""
@@ -622,12 +628,16 @@ class ConvexSim(_Caller):
 
     # -- bookkeeping ---------------------------------------------------------------------
     def _record(self, kind: str, path: str | None, args: Any, identity: UserIdentity | None,
-                call: Callable[[], Any]) -> Any:
+                call: Callable[..., Any], *call_args: Any) -> Any:
+        """``call(*call_args)``, recorded in :attr:`calls` with its outcome and console output.
+        Query and mutation calls return ``(result, what it ran at)``: the result is kept."""
         runtime = self.runtime
         outside, runtime.logs = runtime.logs, []   # this call's console output
         outcome, result, error = "ok", None, None
         try:
-            result = call()
+            result = call(*call_args)
+            if kind in _PAIRED:
+                result = result[0]
             return result
         except ConvexError as exc:
             outcome, error = "ConvexError", f"ConvexError({format_value(exc.data, 200)})"
@@ -637,8 +647,8 @@ class ConvexSim(_Caller):
             raise
         finally:
             logs, runtime.logs = runtime.logs, outside
-            self.calls.append(CallRecord(kind, path or "?", args, identity.subject if identity else None,
-                                         outcome, result, error, logs or ()))
+            self.calls.append(_new_record((kind, path or "?", args, identity.subject if identity else None,
+                                           outcome, result, error, logs or ())))
 
     def __repr__(self) -> str:
         return f"<ConvexSim seed={self.seed} ts={self.db.latest_ts} clock={self.clock:.0f}>"

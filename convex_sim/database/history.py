@@ -53,13 +53,13 @@ class Pin:
     def __init__(self, history: History, ts: int) -> None:
         self.ts = ts
         self._history: History | None = history
-        history._hold(ts)
+        history.hold(ts)
 
     def release(self) -> None:
         """Let the history at ``ts`` be retired (idempotent)."""
         history, self._history = self._history, None
         if history is not None:
-            history._drop(self.ts)
+            history.drop(self.ts)
 
     __del__ = release
 
@@ -100,7 +100,9 @@ class History:
                 f"{self.floor} was retired: nothing pinned it (hold a Database.snapshot() or "
                 "Database.pin() to keep it).")
 
-    def _hold(self, ts: int) -> None:
+    def hold(self, ts: int) -> None:
+        """Keep ``ts`` readable until a matching :meth:`drop` (what a :class:`Pin` and an open
+        transaction do; a transaction holds its begin timestamp without a Pin object)."""
         count = self._counts.get(ts)
         if count is None:
             self._counts[ts] = 1
@@ -108,7 +110,7 @@ class History:
         else:
             self._counts[ts] = count + 1
 
-    def _drop(self, ts: int) -> None:
+    def drop(self, ts: int) -> None:
         count = self._counts[ts]
         if count == 1:
             del self._counts[ts]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import NamedTuple
 
 
@@ -76,6 +77,12 @@ class Conflict:
         return (f"{self.function or 'a transaction'} committed at ts {self.commit_ts} "
                 f"({self.write.kind} of {self.write.table} {self.write.id}) inside the read range "
                 f"{self.read}")
+
+
+#: ``Write`` and ``Commit`` from a tuple of their fields, without the Python-level ``__new__``
+#: of a NamedTuple: what the committer builds each commit.
+new_write = partial(tuple.__new__, Write)
+new_commit = partial(tuple.__new__, Commit)
 
 
 def key_changes(names: tuple[str, ...], old: tuple | None, new: tuple | None) -> tuple:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import bisect
 import random
-from operator import itemgetter
+from collections.abc import Callable
+from itertools import repeat
+from operator import call, itemgetter
 
 from sortedcontainers import SortedList
 
@@ -36,9 +38,9 @@ class _Table:
     enters an index in one sort instead of one insertion each.
     """
 
-    __slots__ = ("_flat", "_key_paths", "_paths_of", "_unsorted", "definition", "id_part",
-                 "index_fields", "index_names", "index_position", "indexes", "name", "number",
-                 "sorted_indexes", "versions")
+    __slots__ = ("_flat", "_key_getters", "_key_paths", "_paths_of", "_undefined", "_unsorted",
+                 "definition", "id_part", "index_fields", "index_names", "index_position", "indexes",
+                 "name", "number", "sorted_indexes", "versions")
 
     def __init__(self, name: str, number: int, definition: TableDefinition | None) -> None:
         self.name, self.number, self.definition = name, number, definition
@@ -55,6 +57,10 @@ class _Table:
         self._key_paths = tuple(dict.fromkeys(f for fields in self.index_fields.values() for f in fields))
         self._paths_of = tuple(self.index_fields.values())
         self._flat = all("." not in f for f in self._key_paths)
+        self._undefined = (UNDEFINED,) * len(self._key_paths)
+        # each index's key from the tuple of its fields' keys (in _key_paths order), in C
+        self._key_getters = tuple(_tuple_getter([self._key_paths.index(f) for f in fields])
+                                  for fields in self._paths_of)
 
     def visible(self, doc_id: str, ts: int) -> Version | None:
         """The version of ``doc_id`` a reader at ``ts`` sees, or None if none existed."""
@@ -88,13 +94,12 @@ class _Table:
         when no index key changed.
         """
         paths, flat = self._key_paths, self._flat   # flat: top-level fields only, plain lookups
-        if old is None or old_keys is None:   # a new document: every key computed once
+        if old is None or old_keys is None:   # a new document: every field's key computed once
             if flat:
-                get = doc.get
-                field_keys = {f: sort_key(get(f, UNDEFINED)) for f in paths}
+                field_keys = tuple(map(sort_key, map(doc.get, paths, self._undefined)))
             else:
-                field_keys = {f: sort_key(field_value(doc, f)) for f in paths}
-            return tuple([tuple([field_keys[f] for f in fields]) for fields in self._paths_of])
+                field_keys = tuple([sort_key(field_value(doc, f)) for f in paths])
+            return tuple(map(call, self._key_getters, repeat(field_keys, len(self._key_getters))))
         if flat:
             get, old_get = doc.get, old.get
             for f in paths:   # the common case: no key field changed
@@ -167,6 +172,13 @@ class _Table:
                 if version[3] is not None and (key := version[3][i]) not in keep:
                     keep.add(key)  # removed once, however many versions had it
                     entries.remove(key)
+
+
+def _tuple_getter(positions: list[int]) -> Callable[[tuple], tuple]:
+    """``f(t) == tuple(t[i] for i in positions)``, made of C callables."""
+    if len(positions) == 1:
+        return itemgetter(slice(positions[0], positions[0] + 1))   # a tuple's slice is a tuple
+    return itemgetter(*positions)
 
 
 class _Allocator:

@@ -17,7 +17,6 @@ from ..errors import (
 from ..schema import SYSTEM_FIELDS
 from ..values import UNDEFINED, copy_value, format_value, resolve_commit_ts, sort_key
 from .documents import check_document, check_flat_document
-from .history import Pin
 from .keys import TOP, in_bounds, index_key, key_bounds
 from .log import Conflict, ReadRange
 from .store import _Table
@@ -32,11 +31,12 @@ class Transaction:
     Methods that return documents return copies: app code may mutate them.
     """
 
-    __slots__ = ("_pin", "_written_bytes", "begin_ts", "bytes_read", "bytes_written", "closed",
+    __slots__ = ("_history", "_written_bytes", "begin_ts", "bytes_read", "bytes_written", "closed",
                  "commit_ts", "db", "docs_read", "extras", "function", "limits", "pending",
                  "ranges_read", "read_only", "reads")
 
     def __init__(self, db: Database, begin_ts: int, function: str, read_only: bool) -> None:
+        self.closed = True   # until its snapshot is held
         self.db = db
         self.begin_ts = begin_ts
         self.function = function or "<transaction>"
@@ -47,11 +47,11 @@ class Transaction:
         self._written_bytes: dict[str, int] = {}
         self.docs_read = self.bytes_read = self.ranges_read = self.bytes_written = 0
         self.commit_ts: int | None = None
-        self.closed = False
-        history = db.history
+        history = self._history = db.history
         if begin_ts < history.floor:
             history.check_readable(begin_ts, self.function)
-        self._pin = Pin(history, begin_ts)  # released when the transaction ends
+        history.hold(begin_ts)   # dropped when the transaction ends (abort, commit, or __del__)
+        self.closed = False
         self.extras: dict[str, Any] = {}  # per-transaction state of the services above (counters)
         self.limits: limits.TransactionLimits = db.limits  # a nested call may tighten them
 
@@ -346,14 +346,18 @@ class Transaction:
         intersects the read set. A transaction with no writes commits at its
         begin timestamp: it is serializable there.
         """
-        self._check_open()
+        if self.closed:
+            self._check_open()
+        db = self.db
         if not self.pending:
             self.abort()
             self.commit_ts = self.begin_ts
-            for listener in self.db.transaction_listeners:
+            for listener in db.transaction_listeners:
                 listener(self, None)
             return self.begin_ts
-        found = self.conflict()
+        # the check find_conflict starts with, here: most commits have nothing to validate
+        found = db.find_conflict(self.reads, self.begin_ts) \
+            if self.reads and self.begin_ts < db.latest_ts else None
         self.abort()
         if found is not None:
             raise WriteConflict(
@@ -370,8 +374,13 @@ class Transaction:
 
     def abort(self) -> None:
         """End the transaction without committing (idempotent)."""
-        self.closed = True
-        self._pin.release()
+        if not self.closed:
+            self.closed = True
+            self._history.drop(self.begin_ts)
+
+    def __del__(self) -> None:
+        if not self.closed:   # never ended: its snapshot no longer needs keeping
+            self.abort()
 
     # -- helpers --------------------------------------------------------------------
     def _check_open(self) -> None:

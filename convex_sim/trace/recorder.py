@@ -111,9 +111,10 @@ class Recorder:
     def _on_call(self, original: Callable[..., Any]) -> Callable[..., Any]:
         sim = self.sim
 
-        def record(kind: str, path: str | None, args: Any, identity: Any, call: Callable[[], Any]) -> Any:
+        def record(kind: str, path: str | None, args: Any, identity: Any, call: Callable[..., Any],
+                   *call_args: Any) -> Any:
             if self._depth:
-                return original(kind, path, args, identity, call)
+                return original(kind, path, args, identity, call, *call_args)
             event = {"type": "call", "client": client_id(identity), "kind": kind, "path": path,
                      "args": safe_json(args if args is not None else {}),
                      "identity": encode_identity(identity), "start": sim.clock,
@@ -122,7 +123,7 @@ class Recorder:
             pin = sim.db.pin() if kind == "run" else None   # _finish lists the commits since
             try:
                 try:
-                    result = original(kind, path, args, identity, call)
+                    result = original(kind, path, args, identity, call, *call_args)
                 except BaseException as exc:
                     self._finish(event, outcome_fields(error=exc))
                     raise
