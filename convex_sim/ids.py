@@ -168,45 +168,79 @@ def _spread_plan(batch: int) -> tuple[int, tuple[tuple[int, int, int], ...]]:
 _UNIT_TO_CHAR = bytes.maketrans(bytes(range(32)), _ALPHABET.encode("ascii"))
 
 
+@lru_cache(maxsize=4)
+def _lane_masks(batch: int) -> tuple[int, ...]:
+    """For each lane width 8, 16, 32, 64: the low half of every lane twice as wide, over
+    ``batch`` values of 128 bits."""
+    masks = []
+    for width in (8, 16, 32, 64):
+        unit = _ones(width)
+        mask = 0
+        for lane in range(batch * 128 // (2 * width)):
+            mask |= unit << (lane * 2 * width)
+        masks.append(mask)
+    return tuple(masks)
+
+
+def _byte_sums(bits: int, batch: int) -> tuple[bytes, bytes]:
+    """For each 128-bit value of ``bits`` (value j at bit 128j): the sum of its 16 bytes and
+    the sum of their running sums (big-endian order), both mod 256, as two ``bytes`` of
+    ``batch`` each. Lanes are summed in halves, whole-integer at a time: for a lane, ``S`` is
+    its byte sum and ``W`` the sum of each byte times its little-endian place in the lane."""
+    m8, *wider = _lane_masks(batch)
+    high = (bits >> 8) & m8
+    s, w = (bits & m8) + high, high
+    for shift, mask in zip((16, 32, 64), wider, strict=True):
+        s_high = (s >> shift) & mask
+        w = (w & mask) + ((w >> shift) & mask) + (s_high << (shift // 8).bit_length() - 1)
+        s = (s & mask) + s_high
+    # the running sums add byte k (big-endian) 16 - k times: its little-endian place + 1
+    return (s.to_bytes(16 * batch, "little")[::16], (w + s).to_bytes(16 * batch, "little")[::16])
+
+
 def draw_batch(getrandbits: Callable[[int], int],
-               batch: int = BATCH) -> list[tuple[bytes, str, int, int]]:
-    """The next ``batch`` random internal ids from ``getrandbits``, in the order (and with
-    the bits) that ``batch`` calls of ``getrandbits(128)`` would give them, each ready for
-    :func:`encode_drawn`: its 16 bytes, its 24 middle characters, and its byte sums (plain
-    and running)."""
+               batch: int = BATCH) -> tuple[bytes, list[tuple[str, int, int, int, int]]]:
+    """The next ``batch`` random internal ids from ``getrandbits``, with the bits, in the
+    order, that ``batch`` calls of ``getrandbits(128)`` would give.
+
+    Returns their bytes, little-endian (value j's 16 bytes are ``raw[16j:16j + 16][::-1]``),
+    and for each what :func:`encode_drawn` needs: its 24 middle characters, its byte sum
+    and sum of running byte sums (mod 256), its first and last byte."""
     bits = getrandbits(128 * batch)   # value j: bits 128j to 128j + 127, as CPython fills them
     middles_mask, plan = _spread_plan(batch)
     n = (bits >> 4) & middles_mask
     for lo, hi, shift in plan:
         n = (n & lo) | ((n & hi) << shift)
     text = n.to_bytes(32 * batch, "big").translate(_UNIT_TO_CHAR).decode("ascii")
-    raw = bits.to_bytes(16 * batch, "big")   # value j's bytes end 16j bytes before the end
-    values = [raw[end - 16:end] for end in range(16 * batch, 0, -16)]
-    return list(zip(values, [text[start:start + 24] for start in range(32 * batch - 24, -1, -32)],
-                    map(sum, values), map(sum, map(accumulate, values)), strict=True))
+    raw = bits.to_bytes(16 * batch, "little")
+    sums, running = _byte_sums(bits, batch)
+    middles = [text[start:start + 24] for start in range(32 * batch - 24, -1, -32)]  # slot j last
+    return raw, list(zip(middles, sums, running, raw[15::16], raw[::16], strict=True))
 
 
 @lru_cache(maxsize=1024)
 def table_part(table_number: int) -> tuple[str, int, int, int] | None:
     """What :func:`encode_drawn` needs of a table number of two varint bytes: its first 3
-    characters, its last bit, and its byte sums (plain and running); None for other table
-    numbers (encoded the general way)."""
+    characters, its last bit, and what its bytes add to the footer's two sums; None for
+    other table numbers (encoded the general way)."""
     prefix = _varint(table_number)
     if len(prefix) != 2:
         return None
     p = prefix[0] << 8 | prefix[1]
-    return _PAIRS[p >> 6] + _ALPHABET[(p >> 1) & 31], p & 1, sum(prefix), 2 * prefix[0] + prefix[1]
+    prefix_sum = sum(prefix)
+    # every running sum over the random bytes starts from the prefix's sum
+    running = 2 * prefix[0] + prefix[1] + RANDOM_BYTES * prefix_sum
+    return _PAIRS[p >> 6] + _ALPHABET[(p >> 1) & 31], p & 1, prefix_sum, running
 
 
-def encode_drawn(part: tuple[str, int, int, int], drawn: tuple[bytes, str, int, int]) -> str:
-    """``encode_id(table_number, data)``, from the table's :func:`table_part` and a value of
-    :func:`draw_batch`."""
+def encode_drawn(part: tuple[str, int, int, int], drawn: tuple[str, int, int, int, int]) -> str:
+    """``encode_id(table_number, internal id)``, from the table's :func:`table_part` and the
+    internal id's parts from :func:`draw_batch`."""
     head, last_bit, prefix_sum, prefix_running = part
-    data, middle, byte_sum, running = drawn
-    c0 = (prefix_sum + byte_sum) & 0xFF                              # Fletcher-16 mod 256
-    c1 = (prefix_running + RANDOM_BYTES * prefix_sum + running) & 0xFF
-    checksum = (c1 << 8 | c0) ^ VERSION
+    middle, byte_sum, running, first, last = drawn
+    checksum = ((prefix_running + running) & 0xFF) << 8 | (prefix_sum + byte_sum) & 0xFF
+    checksum ^= VERSION                                              # Fletcher-16 mod 256
     footer = (checksum & 0xFF) << 8 | checksum >> 8   # written little-endian
     tail = footer & 0x7FFF
-    return (f"{head}{_ALPHABET[last_bit << 4 | data[0] >> 4]}{middle}"
-            f"{_ALPHABET[(data[15] & 0xF) << 1 | footer >> 15]}{_PAIRS[tail >> 5]}{_ALPHABET[tail & 31]}")
+    return (f"{head}{_ALPHABET[last_bit << 4 | first >> 4]}{middle}"
+            f"{_ALPHABET[(last & 0xF) << 1 | footer >> 15]}{_PAIRS[tail >> 5]}{_ALPHABET[tail & 31]}")

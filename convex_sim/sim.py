@@ -326,8 +326,9 @@ class ConvexSim(_Caller):
         self.runtime.provide_service = WeakService(self._provide_service)
         if getattr(self.registry.modules.get("crons"), "crons", None) is not None:
             self.scheduler  # noqa: B018 (cron jobs count from the simulator's start)
-        self.auth = AuthService(auth_providers or [], functools.partial(getattr, self._clock, "now_ms"))
-        self.subscriptions = SubscriptionManager(self.runtime)
+        self._auth_providers = auth_providers or []
+        if self._auth_providers:
+            self.auth  # noqa: B018 (checks the providers now, with a clear error)
         self._handle_clients: dict[str | None, Client] = {}
         router = getattr(self.registry.modules.get("http"), "http", None)
         self.http: HttpRouter | None = router if isinstance(router, HttpRouter) else None
@@ -341,6 +342,16 @@ class ConvexSim(_Caller):
         listener = commit_listener(self)     # plugins' convex_sim_on_commit, if any implement it
         if listener is not None:
             self.db.commit_listeners.append(listener)
+
+    @functools.cached_property
+    def auth(self) -> AuthService:
+        """Identities from tokens, checked against ``auth_providers`` (built on first use)."""
+        return AuthService(self._auth_providers, functools.partial(getattr, self._clock, "now_ms"))
+
+    @functools.cached_property
+    def subscriptions(self) -> SubscriptionManager:
+        """Subscribed queries and their clients (built on first use)."""
+        return SubscriptionManager(self.runtime)
 
     @functools.cached_property
     def scheduler(self) -> SchedulerService:

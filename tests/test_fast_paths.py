@@ -229,14 +229,16 @@ def test_ids_drawn_a_batch_at_a_time_are_the_ids_drawn_one_at_a_time(seed, table
     from convex_sim.ids import BATCH, draw_batch, encode_drawn, encode_id, table_part
 
     batched, single = random.Random(seed), random.Random(seed)
-    drawn = []
+    drawn: list = []
     while len(drawn) < len(tables):
-        drawn += draw_batch(batched.getrandbits)
-    for table, value in zip(tables, drawn, strict=False):
-        expected = encode_id(table, single.getrandbits(128).to_bytes(16, "big"))
+        raw, items = draw_batch(batched.getrandbits)
+        drawn += [(raw[16 * j:16 * j + 16][::-1], item) for j, item in enumerate(items)]
+    for table, (value, item) in zip(tables, drawn, strict=False):
+        internal = single.getrandbits(128).to_bytes(16, "big")
+        assert value == internal
+        expected = encode_id(table, internal)
         part = table_part(table)
-        got = encode_drawn(part, value) if part is not None else encode_id(table, value[0])
-        assert got == expected
+        assert part is None or encode_drawn(part, item) == expected
     for _ in range(len(drawn) - len(tables)):
         single.getrandbits(128)
     assert batched.getstate() == single.getstate()

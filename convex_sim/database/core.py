@@ -11,7 +11,7 @@ from typing import Any
 from .. import limits
 from ..clock import VirtualClock
 from ..errors import ContentionError, UnknownIndexError, UnknownTableError, WriteConflict
-from ..ids import decode_table_number, encode_drawn, encode_id
+from ..ids import decode_table_number
 from ..schema import SchemaDefinition, TableDefinition, check_identifier
 from .history import History, Pin
 from .log import Commit, Conflict, ReadRange, key_changes, new_commit, new_write
@@ -242,9 +242,7 @@ class Database:
 
     # -- allocation -----------------------------------------------------------------
     def _new_id(self, table: _Table) -> str:
-        drawn = self._alloc.internal_id()
-        part = table.id_part
-        doc_id = encode_drawn(part, drawn) if part is not None else encode_id(table.number, drawn[0])
+        doc_id = self._alloc.new_id(table.number, table.id_part)
         self._id_tables[doc_id] = table.name
         return doc_id
 

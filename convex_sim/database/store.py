@@ -5,14 +5,13 @@ from __future__ import annotations
 import bisect
 import random
 from collections.abc import Callable
-from itertools import repeat
-from operator import call, itemgetter
+from operator import itemgetter
 
 from sortedcontainers import SortedList
 
-from ..ids import draw_batch, table_part
+from ..ids import draw_batch, encode_drawn, encode_id, table_part
 from ..schema import BUILTIN_INDEXES, TableDefinition
-from ..values import UNDEFINED, sort_key
+from ..values import RANK_STRING, UNDEFINED, sort_key
 from .keys import field_value
 
 #: A version of a document: ``(ts, doc or None if deleted, size in bytes, keys or None)``.
@@ -95,11 +94,12 @@ class _Table:
         """
         paths, flat = self._key_paths, self._flat   # flat: top-level fields only, plain lookups
         if old is None or old_keys is None:   # a new document: every field's key computed once
-            if flat:
-                field_keys = tuple(map(sort_key, map(doc.get, paths, self._undefined)))
+            if flat:   # strings (the ID and most key fields) without a call
+                field_keys = tuple([(RANK_STRING, x) if type(x) is str else sort_key(x)
+                                    for x in map(doc.get, paths, self._undefined)])
             else:
                 field_keys = tuple([sort_key(field_value(doc, f)) for f in paths])
-            return tuple(map(call, self._key_getters, repeat(field_keys, len(self._key_getters))))
+            return tuple([getter(field_keys) for getter in self._key_getters])
         if flat:
             get, old_get = doc.get, old.get
             for f in paths:   # the common case: no key field changed
@@ -185,34 +185,40 @@ class _Allocator:
     """What a database allocates: IDs (from a seeded generator, drawn a batch at a time),
     creation times, table numbers."""
 
-    __slots__ = ("_drawn", "_next", "_rng", "last_creation_time", "next_table_number", "seed")
+    __slots__ = ("_drawn", "_next", "_raw", "_rng", "last_creation_time", "next_table_number",
+                 "seed")
 
     def __init__(self, seed: int, first_table_number: int) -> None:
         self.seed = seed
         self._rng: random.Random | None = None  # created on the first insert: cheap to construct
-        # Invariant: _drawn[_next:] are the internal ids drawn from _rng and not yet used.
-        self._drawn: list[tuple[bytes, str, int, int]] = []
+        # Invariant: _drawn[_next:] are the internal ids drawn from _rng and not yet used (their
+        # bytes in _raw, see ids.draw_batch); neither is changed in place, so states share them.
+        self._raw = b""
+        self._drawn: list[tuple[str, int, int, int, int]] = []
         self._next = 0
         self.last_creation_time: dict[str, float] = {}
         self.next_table_number = first_table_number
 
-    def internal_id(self) -> tuple[bytes, str, int, int]:
-        """The next internal id, as ``ids.draw_batch`` prepares it (its bytes first)."""
-        if self._next == len(self._drawn):
+    def new_id(self, table_number: int, part: tuple | None) -> str:
+        """The next document ID of the table ``table_number`` (``part``: its ``table_part``)."""
+        at = self._next
+        if at == len(self._drawn):
             if self._rng is None:
                 self._rng = random.Random(self.seed)
-            self._drawn, self._next = draw_batch(self._rng.getrandbits), 0
-        drawn = self._drawn[self._next]
-        self._next += 1
-        return drawn
+            self._raw, self._drawn = draw_batch(self._rng.getrandbits)
+            at = 0
+        self._next = at + 1
+        if part is not None:
+            return encode_drawn(part, self._drawn[at])
+        return encode_id(table_number, self._raw[16 * at:16 * at + 16][::-1])
 
     def state(self) -> tuple:
         rng = self._rng.getstate() if self._rng is not None else None
-        # _drawn is never changed in place (a new batch is a new list), so it is shared
-        return (rng, self._drawn, self._next, dict(self.last_creation_time), self.next_table_number)
+        return (rng, self._raw, self._drawn, self._next, dict(self.last_creation_time),
+                self.next_table_number)
 
     def restore(self, state: tuple) -> None:
-        rng_state, self._drawn, self._next, last, self.next_table_number = state
+        rng_state, self._raw, self._drawn, self._next, last, self.next_table_number = state
         if rng_state is None:
             self._rng = None
         else:
