@@ -180,7 +180,9 @@ class Runtime:
 
     def resolve(self, ref: Any, kind: str, *, caller: str = "", public_only: bool = False,
                 ctx: _BaseCtx | None = None) -> ConvexFunction:
-        fn = self.lookup(ref, caller=caller, ctx=ctx)
+        fn = self.registry.functions.get(ref) if ctx is None and type(ref) is str else None
+        if fn is None:   # not a registered path as it stands (the test handle's commonest call)
+            fn = self.lookup(ref, caller=caller, ctx=ctx)
         if fn.kind != kind:
             raise WrongFunctionKindError(
                 f"{fn.path} is a {fn.kind.replace('_', ' ')}, not a {kind}; call it with "
@@ -285,20 +287,24 @@ class Runtime:
     def begin_mutation(self, fn: ConvexFunction, args: dict, identity: UserIdentity | None,
                        body: Callable[[MutationCtx], Any] | None = None) -> MutationAttempt:
         """Run the mutation on the latest snapshot, buffering its writes (not committed)."""
+        txn, result, error = self._run_mutation(fn, args, identity, body)
+        return MutationAttempt(fn, args, identity, txn, result, error)
+
+    def _run_mutation(self, fn: ConvexFunction, args: dict, identity: UserIdentity | None,
+                      body: Callable[[MutationCtx], Any] | None
+                      ) -> tuple[Transaction, Any, BaseException | None]:
+        """:meth:`begin_mutation` as ``(transaction, result, error)``."""
         path = fn.path or ""
         txn = self.db.begin(path)
-        attempt = MutationAttempt(fn, args, identity, txn)
         frame = self.new_frame(path, MUTATION)
         ctx = MutationCtx(self, txn, identity, path, fn.is_async, fn)
         try:
             if body is None:
-                attempt.result = self.check_result(fn, run_guarded(frame, self._run_sync, fn, ctx, args))
-            else:
-                attempt.result = run_guarded(frame, body, ctx)
+                return txn, self.check_result(fn, run_guarded(frame, self._run_sync, fn, ctx, args)), None
+            return txn, run_guarded(frame, body, ctx), None
         except BaseException as exc:
-            attempt.error = self._app_error(fn, exc)
             txn.abort()
-        return attempt
+            return txn, None, self._app_error(fn, exc)
 
     def commit_mutation(self, attempt: MutationAttempt) -> int:
         """Commit an attempt's writes; raises WriteConflict if its reads were invalidated."""
@@ -309,11 +315,11 @@ class Runtime:
         """Run a mutation to completion, retrying on OCC conflicts; return (result, commit ts)."""
         checked = self.check_args(fn, args) if body is None else {}
         for attempt_no in range(self.max_retries + 1):
-            attempt = self.begin_mutation(fn, checked, identity, body)
-            if attempt.error is not None:
-                raise attempt.error
+            txn, result, error = self._run_mutation(fn, checked, identity, body)
+            if error is not None:
+                raise error
             try:
-                return attempt.result, self.commit_mutation(attempt)
+                return result, txn.commit()
             except WriteConflict as conflict:
                 last = conflict.conflict
                 for listener in self.on_conflict:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from . import limits
 from .errors import ValidationError
 from .values import INT64_MAX, INT64_MIN, UNDEFINED, check_value, format_path, format_value
 
@@ -187,6 +188,10 @@ class ObjectValidator(Validator):
         #: what :func:`check_flat_object` checks strings and floats with, without a call.
         self.scalar_plan = tuple((name, f, _PASS_THROUGH.get(type(f)) if name.isascii() else None)
                                  for name, f in self.fields.items())
+        #: Whether every field name may name a document's top-level field (no "_" or "$" first,
+        #: not too long): a flat document of these fields needs no check of its names.
+        self.document_names = all(name[:1] not in ("_", "$") and len(name) <= limits.MAX_FIELD_NAME_LENGTH
+                                  for name in self.fields)
 
     def __repr__(self) -> str:
         inner = ", ".join(f'"{k}": {f!r}' for k, f in self.fields.items())

@@ -46,9 +46,8 @@ def check_flat_document(body: dict, validator: Any) -> tuple[dict, int] | None:
     if flat is None:
         return None
     doc, size = flat
-    for name in doc:
-        if name[:1] in ("_", "$") or len(name) > limits.MAX_FIELD_NAME_LENGTH:
-            return None
+    if not validator.document_names:   # the doc's names are the validator's (check_flat_object)
+        return None
     size += _SYSTEM_FIELDS_SIZE
     if size > limits.MAX_DOCUMENT_BYTES or len(doc) > limits.MAX_DOCUMENT_FIELDS:
         return None

@@ -214,7 +214,8 @@ class Transaction:
     # -- writes ---------------------------------------------------------------------
     def insert(self, table: str, fields: Mapping[str, Any]) -> str:
         """Insert a new document into ``table`` and return its ID."""
-        self._check_writable("db.insert")
+        if self.closed or self.read_only:
+            self._check_writable("db.insert")
         t = self.db.table(table, create=True, function=self.function)
         body, size = self._checked_fields(table, fields, "db.insert", t)
         doc_id = self.db._new_id(t)
