@@ -122,7 +122,8 @@ class DatabaseReader:
     def __init__(self, txn: Transaction, namespace: str = "",
                  jobs: Callable[[str], bool] | None = None) -> None:
         self._txn, self._ns = txn, namespace
-        #: Which ``_scheduled_functions`` rows (by function path) this code may see; None: all.
+        #: Which ``_scheduled_functions`` rows (by function path) this code may see; None: all
+        #: (there are no components, whose jobs another's code may not see).
         self._jobs = jobs
 
     def __getattr__(self, name: str) -> Any:
@@ -159,6 +160,8 @@ class DatabaseReader:
 
     def _own(self, doc_id: Any, op: str) -> Any:
         """``doc_id``, after checking that it is an ID of one of this code's own tables."""
+        if self._jobs is None:   # no components installed: every table is the app's
+            return doc_id
         table = self._txn.db.table_of_id(doc_id)
         if table is None or (not self._ns and "/" not in table):
             return doc_id   # not an ID (the operation says so), or the app's own table

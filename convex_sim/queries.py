@@ -442,7 +442,8 @@ class Query:
     # -- building ----------------------------------------------------------------------
     def with_index(self, name: str, range_fn: Callable[[IndexRangeBuilder], Any] | None = None) -> Query:
         """Read from the index ``name``, limited by ``range_fn`` (see IndexRangeBuilder)."""
-        self._check_building("with_index")
+        if self._consumed:
+            self._check_building("with_index")
         if self._indexed or self._filters or self._order:
             raise QueryError(f"{self._where()}: with_index must be the first call on a query, once.")
         if type(name) is not str:
@@ -539,8 +540,9 @@ class Query:
             raise QueryError(f"{self._where()}: take(n) expects an int >= 0, got {n!r}")
         self._consume("take")
         if not self._filters and self._search is None:  # the common case: no stream
+            description = _RangeDescription(self._table, self._index, self._search_text, self._range_parts)
             return [copy_value(doc) for doc in self._txn.read(
-                self._table, self._index, *self._range, self._order or "asc", self._description(), n)]
+                self._table, self._index, *self._range, self._order or "asc", description, n)]
         out: list[dict] = []
         if n == 0:
             return out

@@ -31,13 +31,14 @@ class Transaction:
     Methods that return documents return copies: app code may mutate them.
     """
 
-    __slots__ = ("_history", "_written_bytes", "begin_ts", "bytes_read", "bytes_written", "closed",
+    __slots__ = ("_history", "_tables", "_written_bytes", "begin_ts", "bytes_read", "bytes_written", "closed",
                  "commit_ts", "db", "docs_read", "extras", "function", "limits", "pending",
                  "ranges_read", "read_only", "reads")
 
     def __init__(self, db: Database, begin_ts: int, function: str, read_only: bool) -> None:
         self.closed = True   # until its snapshot is held
         self.db = db
+        self._tables = db._tables   # the tables by name (Database.table makes missing ones)
         self.begin_ts = begin_ts
         self.function = function or "<transaction>"
         self.read_only = read_only
@@ -71,7 +72,8 @@ class Transaction:
         if doc_id in self.pending:
             doc, size = self.pending[doc_id][1], self._written_bytes[doc_id]
         else:
-            version = self.db.table(table_name).visible(doc_id, self.begin_ts)
+            t = self._tables.get(table_name) or self.db.table(table_name)
+            version = t.visible(doc_id, self.begin_ts)
             if version is None:
                 return None
             doc, size = version[1], version[2]
@@ -145,7 +147,7 @@ class Transaction:
                     description: object) -> tuple[_Table, tuple[str, ...], bool, ReadRange]:
         """Start reading a range: the table, the index's key fields, whether descending, and
         the read recorded (empty at the end it starts from; the reader widens it)."""
-        t = self.db.table(table, function=self.function)
+        t = self._tables.get(table) or self.db.table(table, function=self.function)
         key_fields = t.index_fields.get(index) or self.db.index_fields(table, index, self.function)
         descending = order == "desc"
         read = ReadRange(table, index, hi, hi, description) if descending else \
@@ -243,11 +245,13 @@ class Transaction:
 
     def _updatable(self, doc_id: Any, fields: Any, table: str | None, op: str) -> tuple[str, dict]:
         """Checks shared by patch and replace; returns the table and the current document."""
-        self._check_writable(op)
+        if self.closed or self.read_only:
+            self._check_writable(op)
         table_name, current = self._existing(doc_id, table, op)
         if type(fields) is not dict and not isinstance(fields, Mapping):
             raise InvalidValueError(f"In {self.function}: {op} expects a dict of fields, got {format_value(fields)}")
-        self._check_system_fields(current, fields, op)
+        if "_id" in fields or "_creationTime" in fields:   # SYSTEM_FIELDS
+            self._check_system_fields(current, fields, op)
         return table_name, current
 
     def _update(self, doc_id: str, table: str, current: dict, fields: dict, op: str) -> None:
@@ -290,7 +294,7 @@ class Transaction:
         the document's size in bytes (system fields included)."""
         if type(fields) is not dict and not isinstance(fields, Mapping):
             raise InvalidValueError(f"In {self.function}: {op} into \"{table}\" expects a dict of fields, got {format_value(fields)}")
-        definition = (stored or self.db.table(table)).definition
+        definition = (stored or self._tables.get(table) or self.db.table(table)).definition
         schema = self.db.schema
         validated = definition is not None and (schema is None or schema.schema_validation
                                                 or table.startswith("_"))
