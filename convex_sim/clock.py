@@ -45,7 +45,7 @@ class VirtualClock:
     __slots__ = ("now_ms",)
 
     def __init__(self, start_ms: float = DEFAULT_START_MS) -> None:
-        if not isinstance(start_ms, int | float) or isinstance(start_ms, bool) or start_ms < 0:
+        if not isinstance(start_ms, (int, float)) or isinstance(start_ms, bool) or start_ms < 0:
             raise ValueError(f"VirtualClock: start_ms must be a number >= 0, got {start_ms!r}")
         self.now_ms = float(start_ms)
 
