@@ -426,7 +426,7 @@ class Query:
     def __init__(self, txn: Transaction, table: str) -> None:
         self._txn = txn
         self._table = table
-        stored = txn.db.table(table, function=txn.function)
+        stored = txn.tables.get(table) or txn.db.table(table, function=txn.function)
         self._definition: TableDefinition | None = stored.definition
         self._index_fields: dict[str, tuple[str, ...]] = stored.index_fields
         self._index = BY_CREATION_TIME

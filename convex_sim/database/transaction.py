@@ -31,14 +31,15 @@ class Transaction:
     Methods that return documents return copies: app code may mutate them.
     """
 
-    __slots__ = ("_history", "_tables", "_written_bytes", "begin_ts", "bytes_read", "bytes_written", "closed",
+    __slots__ = ("_history", "_written_bytes", "begin_ts", "bytes_read", "bytes_written", "closed",
                  "commit_ts", "db", "docs_read", "extras", "function", "limits", "pending",
-                 "ranges_read", "read_only", "reads")
+                 "ranges_read", "read_only", "reads", "tables")
 
     def __init__(self, db: Database, begin_ts: int, function: str, read_only: bool) -> None:
         self.closed = True   # until its snapshot is held
         self.db = db
-        self._tables = db._tables   # the tables by name (Database.table makes missing ones)
+        #: The store's tables by name (``db.table`` makes or refuses one not there yet).
+        self.tables = db._tables
         self.begin_ts = begin_ts
         self.function = function or "<transaction>"
         self.read_only = read_only
@@ -72,7 +73,7 @@ class Transaction:
         if doc_id in self.pending:
             doc, size = self.pending[doc_id][1], self._written_bytes[doc_id]
         else:
-            t = self._tables.get(table_name) or self.db.table(table_name)
+            t = self.tables.get(table_name) or self.db.table(table_name)
             version = t.visible(doc_id, self.begin_ts)
             if version is None:
                 return None
@@ -147,7 +148,7 @@ class Transaction:
                     description: object) -> tuple[_Table, tuple[str, ...], bool, ReadRange]:
         """Start reading a range: the table, the index's key fields, whether descending, and
         the read recorded (empty at the end it starts from; the reader widens it)."""
-        t = self._tables.get(table) or self.db.table(table, function=self.function)
+        t = self.tables.get(table) or self.db.table(table, function=self.function)
         key_fields = t.index_fields.get(index) or self.db.index_fields(table, index, self.function)
         descending = order == "desc"
         read = ReadRange(table, index, hi, hi, description) if descending else \
@@ -218,7 +219,7 @@ class Transaction:
         """Insert a new document into ``table`` and return its ID."""
         if self.closed or self.read_only:
             self._check_writable("db.insert")
-        t = self.db.table(table, create=True, function=self.function)
+        t = self.tables.get(table) or self.db.table(table, create=True, function=self.function)
         body, size = self._checked_fields(table, fields, "db.insert", t)
         doc_id = self.db._new_id(t)
         doc = {"_id": doc_id, "_creationTime": self.db._new_creation_time(table), **body}
@@ -294,7 +295,7 @@ class Transaction:
         the document's size in bytes (system fields included)."""
         if type(fields) is not dict and not isinstance(fields, Mapping):
             raise InvalidValueError(f"In {self.function}: {op} into \"{table}\" expects a dict of fields, got {format_value(fields)}")
-        definition = (stored or self._tables.get(table) or self.db.table(table)).definition
+        definition = (stored or self.tables.get(table) or self.db.table(table)).definition
         schema = self.db.schema
         validated = definition is not None and (schema is None or schema.schema_validation
                                                 or table.startswith("_"))
