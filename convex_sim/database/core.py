@@ -14,7 +14,7 @@ from ..errors import ContentionError, UnknownIndexError, UnknownTableError, Writ
 from ..ids import decode_table_number
 from ..schema import SchemaDefinition, TableDefinition, check_identifier
 from .history import History, Pin
-from .log import Commit, Conflict, ReadRange, key_changes, new_commit, new_write
+from .log import Commit, Conflict, ReadRange, new_commit, new_write
 from .store import _Allocator, _Table
 from .transaction import Transaction
 
@@ -191,8 +191,7 @@ class Database:
             table.add(doc_id, (ts, new, sizes.get(doc_id, 0), new_keys), previous)
             if previous is not None:
                 superseded.append((ts, table_name, doc_id))
-            writes.append(new_write((table_name, doc_id, old, new,
-                                     key_changes(table.index_names, old_keys, new_keys))))
+            writes.append(new_write((table_name, doc_id, old, new, table.index_names, old_keys, new_keys)))
         commit = new_commit((ts, tuple(writes), function))
         self.log.append(commit)
         self._log_ts.append(ts)

@@ -33,27 +33,36 @@ class ReadRange:
 
 
 class Write(NamedTuple):
-    """One document written by a commit: ``old``/``new`` are ``None`` for insert/delete."""
+    """One document written by a commit: ``old``/``new`` are ``None`` for insert/delete.
+
+    ``old_keys``/``new_keys`` are the document's key in each of the table's indexes
+    (``index_names`` order) before and after, None where there is no document; ``keys``
+    pairs them up per index."""
 
     table: str
     id: str
     old: dict | None
     new: dict | None
-    keys: tuple[tuple[str, tuple | None, tuple | None], ...]  # (index, old key, new key)
+    index_names: tuple[str, ...]
+    old_keys: tuple | None
+    new_keys: tuple | None
 
     @property
     def kind(self) -> str:
         return "insert" if self.old is None else "delete" if self.new is None else "update"
 
+    @property
+    def keys(self) -> tuple[tuple[str, tuple | None, tuple | None], ...]:
+        """``(index, old key, new key)`` for every index of the table."""
+        return key_changes(self.index_names, self.old_keys, self.new_keys)
+
     def touches(self, read: ReadRange) -> bool:
-        if read.table != self.table:
+        if read.table != self.table or read.index not in self.index_names:
             return False
-        for index, old_key, new_key in self.keys:
-            if index == read.index and (
-                    (old_key is not None and read.contains(old_key))
-                    or (new_key is not None and read.contains(new_key))):
-                return True
-        return False
+        at = self.index_names.index(read.index)
+        old_keys, new_keys = self.old_keys, self.new_keys
+        return ((old_keys is not None and read.contains(old_keys[at]))
+                or (new_keys is not None and read.contains(new_keys[at])))
 
 
 class Commit(NamedTuple):
