@@ -55,7 +55,7 @@ __tracebackhide__ = hide_simulator_frames  # pytest reports the app's frames, no
 
 class CallRecord(NamedTuple):
     """One top-level call made through the handle, once it returned or raised, for failure
-    reports and traces. (A tuple: a long call log costs the garbage collector nothing.)"""
+    reports and traces. (A tuple, made in C when the call ends: cheap to keep.)"""
 
     kind: str
     path: str
