@@ -3,7 +3,8 @@
 Who can still read the past:
 
 * an open :class:`~convex_sim.database.Transaction` reads its begin snapshot and,
-  at commit, checks the commits after it;
+  at commit, checks the commits after it (it holds its begin timestamp with
+  :meth:`History.hold` until it ends, without a Pin object);
 * a live :class:`~convex_sim.database.DatabaseSnapshot` (``Database.snapshot()``,
   ``sim.capture_state()``, an exploration's starting point, a counterexample
   that can still be replayed) can be rewound to;
