@@ -1,8 +1,7 @@
-"""Test-handle throughput, on the workloads convex-test's figures were measured with.
+"""Test-handle throughput: fresh instances, inserts, read-2-patch-2 mutations, indexed queries.
 
-convex-test on this machine kind: 2,540 read-2-patch-2 mutations/s, 4,540
-indexed point queries/s, 5,860 inserts/s, 61 µs per fresh instance, and 40
-indexed queries/s on a 10k-row table.
+Absolute figures only: this machine's speed moves from run to run, so comparisons with
+convex-test are made side by side, in one run, by ``make bench-peer`` (bench_peer.py).
 """
 
 from __future__ import annotations
@@ -21,8 +20,6 @@ sys.path.insert(0, str(ROOT))
 from benchmarks._util import header, peak_memory, rate
 from convex_sim import ConvexSim, define_schema, define_table, mutation, query, v
 from convex_sim.functions import Registry
-
-PEER = {"fresh": 61.0, "read2patch2": 2_540, "point": 4_540, "insert": 5_860, "query10k": 40}
 
 SCHEMA = define_schema({
     "accounts": define_table({"owner": v.string(), "balance": v.int64()}).index("by_owner", ["owner"]),
@@ -51,17 +48,11 @@ for path, fn in {"b:insert": insert, "b:read2patch2": read2patch2, "b:by_owner":
     REGISTRY.register(path, fn)
 
 
-def vs_peer(key: str, ours: float, higher_is_better: bool = True) -> None:
-    ratio = ours / PEER[key] if higher_is_better else PEER[key] / ours
-    print(f"{'':<58} {ratio:>11.1f}x convex-test ({PEER[key]:,})")
-
-
 def bench_fresh(n: int = 5_000, repeats: int = 5) -> None:
     ConvexSim(SCHEMA, REGISTRY)  # warm
     best = min(timeit.repeat(lambda: ConvexSim(SCHEMA, REGISTRY), number=n, repeat=repeats))
     micros = best / n * 1e6
     print(f"{'fresh ConvexSim (schema + registered functions), best of ' + str(repeats):<58} {micros:>12,.1f} µs")
-    vs_peer("fresh", micros, higher_is_better=False)
 
 
 def seeded(n_accounts: int) -> tuple[ConvexSim, list[str]]:
@@ -77,18 +68,18 @@ def main() -> None:
 
     sim = ConvexSim(SCHEMA, REGISTRY)
     n = 10_000
-    vs_peer("insert", rate("insert mutation calls", n, lambda: [
-        sim.mutation("b:insert", {"owner": f"u{i}", "balance": i}) for i in range(n)]))
+    rate("insert mutation calls", n, lambda: [
+        sim.mutation("b:insert", {"owner": f"u{i}", "balance": i}) for i in range(n)])
 
     sim, ids = seeded(1_000)
-    vs_peer("read2patch2", rate("read-2-patch-2 mutation calls", n, lambda: [
-        sim.mutation("b:read2patch2", {"a": ids[i % 1000], "b": ids[(i + 7) % 1000]}) for i in range(n)]))
-    vs_peer("point", rate("indexed point query calls (1k rows)", n, lambda: [
-        sim.query("b:by_owner", {"owner": f"u{i % 1000}"}) for i in range(n)]))
+    rate("read-2-patch-2 mutation calls", n, lambda: [
+        sim.mutation("b:read2patch2", {"a": ids[i % 1000], "b": ids[(i + 7) % 1000]}) for i in range(n)])
+    rate("indexed point query calls (1k rows)", n, lambda: [
+        sim.query("b:by_owner", {"owner": f"u{i % 1000}"}) for i in range(n)])
 
     big, _ = seeded(10_000)
-    vs_peer("query10k", rate("indexed query calls on a 10k-row table", n, lambda: [
-        big.query("b:by_owner", {"owner": f"u{i % 10_000}"}) for i in range(n)]))
+    rate("indexed query calls on a 10k-row table", n, lambda: [
+        big.query("b:by_owner", {"owner": f"u{i % 10_000}"}) for i in range(n)])
 
     bench_plugin_overhead()
     peak_memory()
