@@ -105,6 +105,12 @@ JOBS_TABLE = "_scheduled_functions"
 STORAGE_SUFFIX = "/_storage"
 
 
+def _plain_app_table(namespace: str, table: Any) -> bool:
+    """Whether app code (no component namespace) names one of its own user tables: nothing
+    to rename or refuse."""
+    return not namespace and type(table) is str and table[:1] != "_" and "/" not in table
+
+
 class DatabaseReader:
     """``ctx.db`` in a query: reads from the transaction's snapshot.
 
@@ -134,8 +140,8 @@ class DatabaseReader:
 
     def query(self, table: str) -> Query:
         """Start a query over ``table``."""
-        if not self._ns and type(table) is str and table[:1] != "_" and "/" not in table:
-            return Query(self._txn, table)   # app code naming one of its own user tables
+        if _plain_app_table(self._ns, table):
+            return Query(self._txn, table)
         self._user_table(table, "db.query")
         return Query(self._txn, self._table(table, "db.query"))
 
@@ -215,8 +221,8 @@ class DatabaseWriter(DatabaseReader):
     __slots__ = ()
 
     def insert(self, table: str, value: Mapping[str, Any]) -> str:
-        if not self._ns and type(table) is str and table[:1] != "_" and "/" not in table:
-            return self._txn.insert(table, value)   # app code naming one of its own user tables
+        if _plain_app_table(self._ns, table):
+            return self._txn.insert(table, value)
         self._user_table(table, "db.insert")
         return self._txn.insert(self._table(table, "db.insert"), value)
 

@@ -135,6 +135,14 @@ def _ones(n: int) -> int:
     return (1 << n) - 1
 
 
+def _repeated(width: int, period: int, count: int, offset: int = 0) -> int:
+    """``count`` runs of ``width`` one bits, every ``period`` bits, the first at ``offset``."""
+    mask = 0
+    for i in range(count):
+        mask |= _ones(width) << (offset + i * period)
+    return mask
+
+
 @lru_cache(maxsize=4)
 def _spread_plan(batch: int) -> tuple[int, tuple[tuple[int, int, int], ...]]:
     """Masks that move ``batch`` values of 128 bits (value j at bit 128j, its 120 middle bits
@@ -143,26 +151,18 @@ def _spread_plan(batch: int) -> tuple[int, tuple[tuple[int, int, int], ...]]:
     group = batch
     while group > 1:   # groups of slots: the upper half moves up, until slot j sits at 256j
         half = group // 2
-        lo = hi = 0
-        for g in range(batch // group):
-            base = g * group * 256
-            lo |= _ones(half * 128) << base
-            hi |= _ones(half * 128) << (base + half * 128)
-        plan.append((lo, hi, half * 128))
+        count, period = batch // group, group * 256
+        plan.append((_repeated(half * 128, period, count), _repeated(half * 128, period, count, half * 128),
+                     half * 128))
         group = half
     units, width = 32, 256
     while units > 1:   # within a slot: the upper half of the units moves up, to a byte each
         half = units // 2
-        lo = hi = 0
-        for s in range(batch * 256 // width):
-            lo |= _ones(5 * half) << (s * width)
-            hi |= _ones(5 * half) << (s * width + 5 * half)
-        plan.append((lo, hi, width // 2 - 5 * half))
+        count = batch * 256 // width
+        plan.append((_repeated(5 * half, width, count), _repeated(5 * half, width, count, 5 * half),
+                     width // 2 - 5 * half))
         units, width = half, width // 2
-    middles = 0
-    for j in range(batch):
-        middles |= _ones(120) << (128 * j)
-    return middles, tuple(plan)
+    return _repeated(120, 128, batch), tuple(plan)
 
 
 _UNIT_TO_CHAR = bytes.maketrans(bytes(range(32)), _ALPHABET.encode("ascii"))
@@ -172,14 +172,7 @@ _UNIT_TO_CHAR = bytes.maketrans(bytes(range(32)), _ALPHABET.encode("ascii"))
 def _lane_masks(batch: int) -> tuple[int, ...]:
     """For each lane width 8, 16, 32, 64: the low half of every lane twice as wide, over
     ``batch`` values of 128 bits."""
-    masks = []
-    for width in (8, 16, 32, 64):
-        unit = _ones(width)
-        mask = 0
-        for lane in range(batch * 128 // (2 * width)):
-            mask |= unit << (lane * 2 * width)
-        masks.append(mask)
-    return tuple(masks)
+    return tuple(_repeated(width, 2 * width, batch * 128 // (2 * width)) for width in (8, 16, 32, 64))
 
 
 def _byte_sums(bits: int, batch: int) -> tuple[bytes, bytes]:

@@ -145,21 +145,21 @@ class _Caller:
     def query(self, ref: Any, args: Mapping[str, Any] | None = None) -> Any:
         """Run a query at the latest snapshot and return its result."""
         sim = self._sim
-        fn = sim.runtime.resolve(ref, QUERY, ctx=self._scope_ctx() if self._scope is not None else None)
+        fn = sim.runtime.resolve(ref, QUERY, ctx=self._scope_ctx())
         identity = self._identity
         return sim._record(QUERY, fn.path, args, identity, sim.runtime.call_query, fn, args, identity)
 
     def mutation(self, ref: Any, args: Mapping[str, Any] | None = None) -> Any:
         """Run a mutation (committing it, with OCC retries) and return its result."""
         sim = self._sim
-        fn = sim.runtime.resolve(ref, MUTATION, ctx=self._scope_ctx() if self._scope is not None else None)
+        fn = sim.runtime.resolve(ref, MUTATION, ctx=self._scope_ctx())
         identity = self._identity
         return sim._record(MUTATION, fn.path, args, identity, sim.runtime.call_mutation, fn, args, identity)
 
     def action(self, ref: Any, args: Mapping[str, Any] | None = None) -> Any:
         """Run an action to completion (each awaited ctx call runs at once) and return its result."""
         sim = self._sim
-        fn = sim.runtime.resolve(ref, ACTION, ctx=self._scope_ctx() if self._scope is not None else None)
+        fn = sim.runtime.resolve(ref, ACTION, ctx=self._scope_ctx())
         identity = self._identity
         return sim._record(ACTION, fn.path, args, identity, sim.runtime.call_action, fn, args, identity)
 

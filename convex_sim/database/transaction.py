@@ -361,9 +361,7 @@ class Transaction:
             for listener in db.transaction_listeners:
                 listener(self, None)
             return self.begin_ts
-        # the check find_conflict starts with, here: most commits have nothing to validate
-        found = db.find_conflict(self.reads, self.begin_ts) \
-            if self.reads and self.begin_ts < db.latest_ts else None
+        found = self.conflict()
         self.abort()
         if found is not None:
             raise WriteConflict(
