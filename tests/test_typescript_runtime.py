@@ -194,10 +194,12 @@ def test_a_syntax_error_names_the_file_and_line(tmp_path, ts_bank_project):
 def test_module_discovery_follows_the_convex_cli(tmp_path):
     convex = tmp_path / "convex"
     for name in ("a.ts", "dir/b.ts", "schema.ts", "auth.config.ts", "x.test.ts", "types.d.ts",
-                 "_generated/api.js", ".hidden.ts", "notes.md"):
+                 "_generated/api.js", ".hidden.ts", "notes.md", "#a.ts#", "with space.ts",
+                 "c.mts", "empty.ts", "nested/convex.config.ts", "nested/inner.ts"):
         (convex / name).parent.mkdir(parents=True, exist_ok=True)
-        (convex / name).write_text("")
-    assert module_paths(convex) == ["a", "dir/b"]
+        (convex / name).write_text("" if name == "empty.ts" else "export const x = 1;\n")
+    # empty.ts: no import or export; nested/: holds convex.config.ts, a component definition
+    assert module_paths(convex) == ["a", "c", "dir/b"]
 
 
 def test_no_esbuild_is_a_clear_error(tmp_path):

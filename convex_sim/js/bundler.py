@@ -1,14 +1,21 @@
-"""Bundling a Convex project's ``convex/`` folder with the project's own esbuild.
+"""Bundling a Convex project as the Convex CLI of its own ``convex`` package does.
 
-Every Convex project has the ``convex`` npm package installed, and it depends
-on ``esbuild`` (the bundler the Convex CLI itself uses), so
-``node_modules/.bin/esbuild`` is there wherever ``npm install`` ran. One
-bundle holds the schema, every function module (including ``http.ts`` and
-``crons.ts``) and ``auth.config.ts``; it sets ``globalThis.__convexApp``.
+Every Convex project has the ``convex`` npm package installed, and it depends on
+``esbuild``, the bundler the CLI itself uses. ``esbuild_driver.cjs`` runs that
+esbuild in Node.js with the CLI's options (platform ``browser``, conditions
+``["convex", "module"]``, ``NODE_ENV`` "production", its plugins; see that file).
+The entry points and ``convex.json`` are read by :mod:`~convex_sim.js.layout`.
 
-Bundles are cached by the content hash of their inputs, on disk under
-``node_modules/.cache/convex-sim/`` and in memory per process: a test suite
-bundles once, and a changed file rebundles.
+Two bundles come out of a project: one script for the embedded engine holding
+the schema, ``auth.config.ts``, ``convex.config.ts`` and every Convex-runtime
+module (it sets ``globalThis.__convexApp``), and, when some modules say
+``"use node"``, a CommonJS file for Node.js (platform ``node``, convex.json's
+``node.externalPackages`` left external) exporting ``{modules}``.
+
+Bundles are cached by the content hash of their inputs, on disk beside the
+``convex`` package (``node_modules/.cache/convex-sim/``) and in memory per
+process: a test suite bundles once; editing, adding or removing a file
+rebundles, including files outside the functions folder that a module imports.
 """
 
 from __future__ import annotations
@@ -23,16 +30,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConvexSimError
+from .layout import EntryPoints, entry_points, module_file, optional_file, read_config
 
-#: What the Convex CLI treats as a function module (``convex/`` entry points).
-MODULE_SUFFIXES = (".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs")
 #: Bump when the bundle's shape changes, so old cached bundles are not reused.
-BUNDLE_FORMAT = "2"
-ESBUILD_FLAGS = (
-    "--bundle", "--format=iife", "--platform=neutral", "--target=es2020",
-    "--main-fields=module,main", "--conditions=convex,import", "--sourcemap=external",
-    "--sources-content=false", "--log-level=error", "--charset=utf8",
-)
+BUNDLE_FORMAT = "3"
+#: The language level the embedded engine parses: esbuild lowers newer syntax to it.
+ENGINE_TARGET = "es2020"
+#: The Node.js version "use node" bundles target (Convex's Node.js runtime is 18 or newer).
+NODE_TARGET = "node18"
+_DRIVER = Path(__file__).with_name("esbuild_driver.cjs")
+#: Longest a bundling run may take before it is reported as stuck.
+BUILD_TIMEOUT_S = 600
 
 
 class BundleError(ConvexSimError):
@@ -41,57 +49,64 @@ class BundleError(ConvexSimError):
 
 @dataclass(frozen=True)
 class Bundle:
-    """A bundled project: the JavaScript, its source map, and the module paths it holds."""
+    """A bundled project: the engine's script and source map, the Node.js bundle if any
+    module says ``"use node"``, and the module paths each holds."""
 
     project: Path
     code: str
     source_map: dict
     modules: tuple[str, ...]       # Convex module paths: "bank", "dir/file"
     digest: str
+    #: Where the bundles live; source-map ``sources`` are relative to it.
+    cache_dir: Path
+    #: The functions folder the bundle was made from (``convex/``, convex.json's, a component's).
+    functions_dir: Path
+    node_modules: tuple[str, ...] = ()
+    #: A CommonJS file exporting ``{modules: {path: namespace}}``, or None.
+    node_file: Path | None = None
+    node_source_map: dict | None = None
 
 
-def find_esbuild(project: Path) -> Path:
-    """The project's ``node_modules/.bin/esbuild``; a clear error naming what to install."""
-    candidate = project / "node_modules" / ".bin" / "esbuild"
-    if candidate.exists():
-        return candidate
+def find_convex_package(start: Path) -> Path:
+    """The ``node_modules/convex`` folder Node.js resolution finds from ``start`` (the project's
+    own, or a workspace root's); a clear error naming what to install."""
+    for folder in (start, *start.parents):
+        candidate = folder / "node_modules" / "convex"
+        if (candidate / "package.json").is_file():
+            return candidate
     raise BundleError(
-        f"No esbuild in {project / 'node_modules'}: run `npm install` in {project} (the `convex` "
+        f"No node_modules/convex for {start}: run `npm install` in the project (the `convex` "
         "package brings esbuild). convex-sim needs Node.js and npm for TypeScript apps.")
 
 
+def find_esbuild(project: Path) -> Path:
+    """The esbuild package the project's ``convex`` package depends on."""
+    convex = find_convex_package(project)
+    for folder in (convex / "node_modules", *(p / "node_modules" for p in convex.parents)):
+        if (folder / "esbuild" / "package.json").is_file():
+            return folder / "esbuild"
+    raise BundleError(f"No esbuild next to {convex}: run `npm install` in the project.")
+
+
 def module_paths(convex_dir: Path) -> list[str]:
-    """The function modules of ``convex/``, as the Convex CLI picks its entry points:
-    no ``_generated``, no dotfiles, not the schema, no file with more than one dot
-    (``auth.config.ts``, ``x.test.ts``, ``.d.ts``), no spaces."""
-    found = []
-    for path in sorted(convex_dir.rglob("*")):
-        rel = path.relative_to(convex_dir)
-        parts = rel.parts
-        if not path.is_file() or parts[0] in ("_generated", "node_modules", "_deps"):
-            continue
-        if any(p.startswith((".", "#")) for p in parts) or " " in str(rel):
-            continue
-        name = parts[-1]
-        if name.count(".") != 1 or not name.endswith(MODULE_SUFFIXES):
-            continue
-        module = rel.with_suffix("").as_posix()
-        if module == "schema":
-            continue
-        found.append(module)
-    return found
+    """Every function module of ``convex_dir`` as the Convex CLI picks its entry points
+    (both runtimes; see :func:`~convex_sim.js.layout.entry_points`)."""
+    found = entry_points(Path(convex_dir))
+    return sorted(found.isolate + found.node)
 
 
-def _inputs(project: Path, convex_dir: Path) -> tuple[list[str], list[str]]:
-    """Every input file of the bundle, and the folders holding them (to notice new files)."""
-    files, folders = [], [str(convex_dir)]
-    for path in sorted(convex_dir.rglob("*")):
-        if "node_modules" in path.relative_to(convex_dir).parts:
+def _inputs(root: Path, functions_dir: Path, convex_package: Path) -> tuple[list[str], list[str]]:
+    """The input files known before bundling, and the folders holding them (to notice new
+    files)."""
+    files, folders = [], [str(functions_dir)]
+    for path in sorted(functions_dir.rglob("*")):
+        if "node_modules" in path.relative_to(functions_dir).parts:
             continue
         (files if path.is_file() else folders).append(str(path))
-    for extra in ("package.json", "tsconfig.json", "node_modules/convex/package.json"):
-        if (project / extra).exists():
-            files.append(str(project / extra))
+    for extra in (root / "package.json", root / "tsconfig.json", root / "convex.json",
+                  convex_package / "package.json"):
+        if extra.exists():
+            files.append(str(extra))
     return files, folders
 
 
@@ -107,88 +122,165 @@ def _fingerprint(paths: list[str]) -> tuple:
     return tuple(out)
 
 
-def _digest(project: Path, files: list[str]) -> str:
-    h = hashlib.sha256(BUNDLE_FORMAT.encode())
-    h.update(" ".join(ESBUILD_FLAGS).encode())
+def _digest(root: Path, files: list[str], found: EntryPoints, external: tuple[str, ...]) -> str:
+    h = hashlib.sha256(f"{BUNDLE_FORMAT} {ENGINE_TARGET} {NODE_TARGET}".encode())
+    h.update(json.dumps([found.isolate, found.node, external]).encode())
     for f in files:
-        h.update(str(Path(f).relative_to(project)).encode() + b"\0")
+        h.update(os.path.relpath(f, root).encode() + b"\0")
         h.update(Path(f).read_bytes() + b"\0")
     return h.hexdigest()[:32]
 
 
-def _entry_source(convex_dir: Path, modules: list[str]) -> str:
+def _import_lines(modules: tuple[str, ...], functions_dir: Path) -> tuple[list[str], list[str]]:
     lines, names = [], []
     for i, module in enumerate(modules):
-        target = next(convex_dir / f"{module}{s}" for s in MODULE_SUFFIXES
-                      if (convex_dir / f"{module}{s}").exists())
-        lines.append(f"import * as m{i} from {json.dumps(str(target))};")
+        lines.append(f"import * as m{i} from {json.dumps(str(module_file(functions_dir, module)))};")
         names.append(f"{json.dumps(module)}: m{i}")
+    return lines, names
+
+
+def _engine_entry(functions_dir: Path, modules: tuple[str, ...]) -> str:
+    lines, names = _import_lines(modules, functions_dir)
     optional = []
     for name, stem in (("schema", "schema"), ("authConfig", "auth.config"), ("config", "convex.config")):
-        for suffix in MODULE_SUFFIXES:
-            path = convex_dir / f"{stem}{suffix}"
-            if path.exists():
-                lines.append(f"import {name} from {json.dumps(str(path))};")
-                optional.append(name)
-                break
+        path = optional_file(functions_dir, stem)
+        if path is not None:
+            lines.append(f"import {name} from {json.dumps(str(path))};")
+            optional.append(name)
     fields = [f"modules: {{{', '.join(names)}}}", *optional]
     lines.append(f"globalThis.__convexApp = {{{', '.join(fields)}}};")
+    return "\n".join(lines) + "\n"
+
+
+def _node_entry(functions_dir: Path, modules: tuple[str, ...]) -> str:
+    lines, names = _import_lines(modules, functions_dir)
+    lines.append(f"export const modules = {{{', '.join(names)}}};")
     return "\n".join(lines) + "\n"
 
 
 class _Cached:
     """A bundle and what it was built from: the input files and folders, and their stats."""
 
-    def __init__(self, files: list[str], folders: list[str], bundle: Bundle) -> None:
-        self.paths, self.bundle = files + folders, bundle
+    def __init__(self, paths: list[str], bundle: Bundle) -> None:
+        self.paths, self.bundle = paths, bundle
         self.fingerprint = _fingerprint(self.paths)
 
 
 _MEMORY: dict[str, _Cached] = {}
 
 
-def bundle_project(project: str | os.PathLike[str], source: str | os.PathLike[str] = "convex") -> Bundle:
-    """Bundle ``project`` (a folder with ``convex/`` and ``node_modules/``), from cache when
-    nothing changed: a file edited, added or removed rebundles.
+def bundle_project(project: str | os.PathLike[str],
+                   source: str | os.PathLike[str] | None = None) -> Bundle:
+    """Bundle ``project`` (a folder with ``package.json``, its functions folder and
+    ``node_modules/``), from cache when nothing changed.
 
-    ``source`` is the folder of functions (relative to ``project``, or absolute): ``convex``
-    for the app, a component's own folder (in ``node_modules``, say) for a component."""
-    key = f"{os.fspath(project)}\0{os.fspath(source)}"
+    ``source`` is the folder of functions (relative to ``project``, or absolute); by default
+    convex.json's ``functions`` (``convex``). A component's own folder (in ``node_modules``,
+    say) is bundled the same way."""
+    key = f"{os.fspath(project)}\0{os.fspath(source or '')}"
     cached = _MEMORY.get(key)
     if cached is not None and _fingerprint(cached.paths) == cached.fingerprint:
         return cached.bundle
     root = Path(project).resolve()
-    convex_dir = root / source
-    if not convex_dir.is_dir():
-        raise BundleError(f"ConvexSim.from_project({str(project)!r}): no {source}/ folder in {root}.")
-    files, folders = _inputs(root, convex_dir)
-    esbuild = find_esbuild(root)
-    digest = _digest(root, files)
-    modules = module_paths(convex_dir)
-    cache_dir = root / "node_modules" / ".cache" / "convex-sim"
+    config = read_config(root)
+    functions_dir = (root / source).resolve() if source is not None else config.functions_dir
+    if not functions_dir.is_dir():
+        where = os.path.relpath(functions_dir, root)
+        hint = "" if source is not None else (
+            " (convex.json's \"functions\")" if (root / "convex.json").exists() else "")
+        raise BundleError(f"ConvexSim.from_project({str(project)!r}): no {where}/ folder{hint} "
+                          f"in {root}.")
+    convex_package = find_convex_package(functions_dir)
+    found = entry_points(functions_dir)
+    files, folders = _inputs(root, functions_dir, convex_package)
+    digest = _digest(root, files, found, config.external_packages)
+    cache_dir = convex_package.parent / ".cache" / "convex-sim"
     out = cache_dir / f"bundle-{digest}.js"
-    if not out.exists():
-        _build(root, esbuild, cache_dir, out, _entry_source(convex_dir, modules))
-    bundle = Bundle(root, out.read_text("utf-8"), json.loads(Path(f"{out}.map").read_text("utf-8")),
-                    tuple(modules), digest)
-    _MEMORY[key] = _Cached(files, folders, bundle)
+    node_out = cache_dir / f"node-{digest}.cjs" if found.node else None
+    extra = _fresh_extra_inputs(out)
+    if extra is None or (node_out is not None and not node_out.exists()):
+        extra = _build(root, functions_dir, convex_package, cache_dir, digest, found,
+                       config.external_packages)
+    bundle = Bundle(
+        root, out.read_text("utf-8"), json.loads(Path(f"{out}.map").read_text("utf-8")),
+        found.isolate, digest, cache_dir, functions_dir, found.node, node_out,
+        json.loads(Path(f"{node_out}.map").read_text("utf-8")) if node_out else None)
+    _MEMORY[key] = _Cached(files + folders + extra, bundle)
     return bundle
 
 
-def _build(root: Path, esbuild: Path, cache_dir: Path, out: Path, entry_source: str) -> None:
+def _fresh_extra_inputs(out: Path) -> list[str] | None:
+    """The files outside the functions folder (and outside node_modules) a cached bundle
+    was made from, if the bundle exists and they are unchanged; None to rebuild."""
+    record = Path(f"{out}.inputs.json")
+    if not out.exists() or not record.exists():
+        return None
+    recorded = json.loads(record.read_text("utf-8"))
+    for path, digest in recorded.items():
+        try:
+            if hashlib.sha256(Path(path).read_bytes()).hexdigest() != digest:
+                return None
+        except OSError:
+            return None
+    return sorted(recorded)
+
+
+def _build(root: Path, functions_dir: Path, convex_package: Path, cache_dir: Path, digest: str,
+           found: EntryPoints, external: tuple[str, ...]) -> list[str]:
+    """Run the driver for the engine bundle (and the Node.js one); write them atomically, and
+    record the inputs outside the functions folder. Returns those inputs."""
+    if shutil.which("node") is None:
+        raise BundleError(node_tools_missing() or "node not found")
     cache_dir.mkdir(parents=True, exist_ok=True)
-    entry = cache_dir / f"entry-{out.stem}.js"
-    entry.write_text(entry_source, "utf-8")
-    tmp = cache_dir / f"tmp-{os.getpid()}-{out.name}"
-    proc = subprocess.run(
-        [str(esbuild), str(entry), *ESBUILD_FLAGS, f"--outfile={tmp}"],
-        cwd=root, capture_output=True, text=True, check=False)
+    tag = f"tmp-{os.getpid()}-{digest}"
+    builds = [{"entrySource": _engine_entry(functions_dir, found.isolate),
+               "resolveDir": str(functions_dir), "outfile": str(cache_dir / f"{tag}.js"),
+               "platform": "browser", "format": "iife", "target": ENGINE_TARGET,
+               "externalPackages": []}]
+    if found.node:
+        builds.append({"entrySource": _node_entry(functions_dir, found.node),
+                       "resolveDir": str(functions_dir), "outfile": str(cache_dir / f"{tag}.cjs"),
+                       "platform": "node", "format": "cjs", "target": NODE_TARGET,
+                       "externalPackages": list(external)})
+    request = json.dumps({"convexPackage": str(convex_package), "builds": builds})
+    try:
+        proc = subprocess.run(["node", str(_DRIVER)], input=request, cwd=root, capture_output=True,
+                              text=True, check=False, timeout=BUILD_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise BundleError(f"Bundling {functions_dir} took over {BUILD_TIMEOUT_S} s.") from None
     if proc.returncode != 0:
-        raise BundleError(f"Bundling {root / 'convex'} failed:\n{_relative_errors(proc.stderr, root)}")
+        raise BundleError(f"Bundling {functions_dir} failed: esbuild could not run:\n"
+                          f"{proc.stderr.strip()[-2000:]}")
+    results = json.loads(proc.stdout)["results"]
+    errors = [e for r in results for e in r["errors"]]
+    if errors:
+        raise BundleError(f"Bundling {functions_dir} failed:\n"
+                          f"{_relative_errors(chr(10).join(errors), root)}"
+                          f"{_use_node_hint(errors, found)}")
+    inputs = {p for r in results for p in r["inputs"]}
+    extra = {p: hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in sorted(inputs)
+             if "node_modules" not in Path(p).parts and not Path(p).is_relative_to(functions_dir)
+             and Path(p).is_file()}
     # atomically: a concurrent test process never reads half a bundle
-    os.replace(f"{tmp}.map", f"{out}.map")
-    os.replace(tmp, out)
-    entry.unlink(missing_ok=True)
+    final = cache_dir / f"bundle-{digest}.js"
+    if found.node:
+        os.replace(cache_dir / f"{tag}.cjs.map", cache_dir / f"node-{digest}.cjs.map")
+        os.replace(cache_dir / f"{tag}.cjs", cache_dir / f"node-{digest}.cjs")
+    os.replace(cache_dir / f"{tag}.js.map", f"{final}.map")
+    os.replace(cache_dir / f"{tag}.js", final)
+    record = cache_dir / f"{tag}.inputs.json"
+    record.write_text(json.dumps(extra, sort_keys=True), "utf-8")
+    os.replace(record, f"{final}.inputs.json")
+    return sorted(extra)
+
+
+def _use_node_hint(errors: list[str], found: EntryPoints) -> str:
+    """The CLI's advice when a Convex-runtime module imports Node.js built-ins."""
+    if not any("Are you trying to bundle for node?" in e or "platform=node" in e for e in errors):
+        return ""
+    return ("\nIt looks like a file without the \"use node\" directive uses Node.js APIs: as "
+            "under the Convex CLI, actions that use them belong in a file that starts with "
+            "\"use node\" (https://docs.convex.dev/functions/runtimes#nodejs-runtime).")
 
 
 def _relative_errors(stderr: str, root: Path) -> str:

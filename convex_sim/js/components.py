@@ -28,7 +28,7 @@ _CONFIG_NAMES = {f"convex.config{suffix}" for suffix in (".js", ".mjs", ".ts", "
 
 def definition_folders(bundle: Bundle) -> dict[str, Path]:
     """The folder of each component definition ``bundle`` imports, by definition name."""
-    base = bundle.project / "node_modules" / ".cache" / "convex-sim"
+    base = bundle.cache_dir
     found: dict[str, Path] = {}
     for source in bundle.source_map.get("sources", []):
         path = (base / source).resolve()

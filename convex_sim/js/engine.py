@@ -98,7 +98,7 @@ class Engine:
 
     def __init__(self, bundle: Bundle) -> None:
         self.bundle = bundle
-        self.source_map = SourceMap(bundle.source_map, bundle.project / "node_modules" / ".cache" / "convex-sim")
+        self.source_map = SourceMap(bundle.source_map, bundle.cache_dir)
         self._ctx = ctx = quickjs.Context()
         ctx.set_max_stack_size(0)  # calls come from whichever thread runs the test
         self._stack: list[Execution] = []

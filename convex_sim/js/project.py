@@ -267,16 +267,16 @@ class Project:
 _PROJECTS: dict[str, tuple[Bundle, Project]] = {}
 
 
-def load_project(path: str | os.PathLike[str], source: str | os.PathLike[str] = "convex") -> Project:
+def load_project(path: str | os.PathLike[str], source: str | os.PathLike[str] | None = None) -> Project:
     """Bundle (from cache when unchanged) and load the project at ``path``; projects are shared
     between simulators, never their databases. ``source`` is the folder of functions
     (a component's own folder for a component)."""
     bundle = bundle_project(path, source)
-    key = f"{bundle.project}\0{source}"
+    key = f"{bundle.project}\0{source or ''}"
     cached = _PROJECTS.get(key)
     if cached is not None and cached[0] is bundle:
         project = cached[1]
-        if source == "convex" and components_changed(project):
+        if source is None and components_changed(project):
             project.app = app_definition(project, bundle)
         return project
     engine = engine_for(bundle)
@@ -303,7 +303,7 @@ def load_project(path: str | os.PathLike[str], source: str | os.PathLike[str] = 
     project.auth_providers = [{"domain": p["domain"], "application_id": p.get("applicationID")}
                               for p in auth.get("providers", []) if "domain" in p]
     _PROJECTS[key] = (bundle, project)
-    if source == "convex":
+    if source is None:
         project.app = app_definition(project, bundle)
     return project
 
