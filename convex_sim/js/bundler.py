@@ -67,13 +67,15 @@ class Bundle:
     node_source_map: dict | None = None
 
 
-def find_convex_package(start: Path) -> Path:
+def find_convex_package(start: Path, *fallbacks: Path) -> Path:
     """The ``node_modules/convex`` folder Node.js resolution finds from ``start`` (the project's
-    own, or a workspace root's); a clear error naming what to install."""
-    for folder in (start, *start.parents):
-        candidate = folder / "node_modules" / "convex"
-        if (candidate / "package.json").is_file():
-            return candidate
+    own, or a workspace root's), else from each of ``fallbacks``; a clear error naming what to
+    install."""
+    for origin in (start, *fallbacks):
+        for folder in (origin, *origin.parents):
+            candidate = folder / "node_modules" / "convex"
+            if (candidate / "package.json").is_file():
+                return candidate
     raise BundleError(
         f"No node_modules/convex for {start}: run `npm install` in the project (the `convex` "
         "package brings esbuild). convex-sim needs Node.js and npm for TypeScript apps.")
@@ -190,7 +192,7 @@ def bundle_project(project: str | os.PathLike[str],
             " (convex.json's \"functions\")" if (root / "convex.json").exists() else "")
         raise BundleError(f"ConvexSim.from_project({str(project)!r}): no {where}/ folder{hint} "
                           f"in {root}.")
-    convex_package = find_convex_package(functions_dir)
+    convex_package = find_convex_package(functions_dir, root)
     found = entry_points(functions_dir)
     files, folders = _inputs(root, functions_dir, convex_package)
     digest = _digest(root, files, found, config.external_packages)
@@ -201,17 +203,20 @@ def bundle_project(project: str | os.PathLike[str],
     if extra is None or (node_out is not None and not node_out.exists()):
         extra = _build(root, functions_dir, convex_package, cache_dir, digest, found,
                        config.external_packages)
+    # the bundle's identity covers the imported files outside the functions folder too
+    identity = hashlib.sha256(f"{digest}{json.dumps(extra, sort_keys=True)}".encode()).hexdigest()[:32]
     bundle = Bundle(
         root, out.read_text("utf-8"), json.loads(Path(f"{out}.map").read_text("utf-8")),
-        found.isolate, digest, cache_dir, functions_dir, found.node, node_out,
+        found.isolate, identity, cache_dir, functions_dir, found.node, node_out,
         json.loads(Path(f"{node_out}.map").read_text("utf-8")) if node_out else None)
-    _MEMORY[key] = _Cached(files + folders + extra, bundle)
+    _MEMORY[key] = _Cached(files + folders + sorted(extra), bundle)
     return bundle
 
 
-def _fresh_extra_inputs(out: Path) -> list[str] | None:
+def _fresh_extra_inputs(out: Path) -> dict[str, str] | None:
     """The files outside the functions folder (and outside node_modules) a cached bundle
-    was made from, if the bundle exists and they are unchanged; None to rebuild."""
+    was made from, with their hashes, if the bundle exists and they are unchanged; None to
+    rebuild."""
     record = Path(f"{out}.inputs.json")
     if not out.exists() or not record.exists():
         return None
@@ -222,11 +227,11 @@ def _fresh_extra_inputs(out: Path) -> list[str] | None:
                 return None
         except OSError:
             return None
-    return sorted(recorded)
+    return recorded
 
 
 def _build(root: Path, functions_dir: Path, convex_package: Path, cache_dir: Path, digest: str,
-           found: EntryPoints, external: tuple[str, ...]) -> list[str]:
+           found: EntryPoints, external: tuple[str, ...]) -> dict[str, str]:
     """Run the driver for the engine bundle (and the Node.js one); write them atomically, and
     record the inputs outside the functions folder. Returns those inputs."""
     if shutil.which("node") is None:
@@ -271,7 +276,7 @@ def _build(root: Path, functions_dir: Path, convex_package: Path, cache_dir: Pat
     record = cache_dir / f"{tag}.inputs.json"
     record.write_text(json.dumps(extra, sort_keys=True), "utf-8")
     os.replace(record, f"{final}.inputs.json")
-    return sorted(extra)
+    return extra
 
 
 def _use_node_hint(errors: list[str], found: EntryPoints) -> str:
