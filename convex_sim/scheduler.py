@@ -318,12 +318,19 @@ class SchedulerService:
             "name": fn.path, "args": [args], "scheduled_time": when_ms, "state": {"kind": "pending"}})
 
     def cancel(self, txn: Transaction, job_id: str, visible: Callable[[str], bool] | None = None) -> None:
-        """Cancel job ``job_id``; ``visible`` (job function path → bool) says which jobs the
-        caller may see: a component's jobs are its own."""
+        """Cancel job ``job_id`` if it is pending or in progress; a finished job is left as it
+        is and a job no longer in the table is logged and ignored, as Convex does
+        (convex-backend ``SchedulerModel::cancel``, crates/model/src/scheduled_jobs). ``visible``
+        (job function path → bool) says which jobs the caller may see: a component's jobs are
+        its own."""
         job = txn.get(job_id, table=SCHEDULED_FUNCTIONS)
-        if job is None or (visible is not None and not visible(job["name"])):
+        if job is None:
+            self.runtime.logs.append(f"[INFO] {txn.function}: scheduler.cancel: no scheduled "
+                                     f'function "{job_id}" (deleted or never made); nothing to cancel.')
+            return
+        if visible is not None and not visible(job["name"]):
             raise SchedulerError(f'In {txn.function}: scheduler.cancel: no scheduled function "{job_id}".')
-        if job["state"]["kind"] == "pending":
+        if job["state"]["kind"] in ("pending", "in_progress"):
             txn.patch(job_id, {"state": {"kind": "canceled"}, "completed_time": self.clock_ms()})
 
     def _system(self, label: str, body: Callable[[Transaction], Any]) -> Any:
@@ -421,8 +428,15 @@ class SchedulerService:
         self.failures.append((job_id, fn.path or "", exc))
 
     def mark(self, job_id: str, state: dict) -> None:
-        """Record a job's final state (a small system transaction)."""
-        self._system("scheduler", lambda t: t.patch(job_id, {"state": state, "completed_time": self.clock_ms()}))
+        """Record a job's final state (a small system transaction); a job canceled while it
+        ran stays canceled (``SchedulerModel::complete``)."""
+
+        def complete(txn: Transaction) -> None:
+            job = txn.get(job_id, table=SCHEDULED_FUNCTIONS)
+            if job is not None and job["state"]["kind"] != "canceled":
+                txn.patch(job_id, {"state": state, "completed_time": self.clock_ms()})
+
+        self._system("scheduler", complete)
 
     # -- state, for the explorer's rewinds -----------------------------------------------
     def capture(self) -> tuple:

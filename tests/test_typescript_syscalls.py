@@ -132,6 +132,39 @@ def test_schedule_and_cancel_job(ts):
     assert status["state"] == {"kind": "success"} and "scheduledTime" in status
 
 
+def test_cancel_of_a_finished_job_leaves_it_as_it_is(ts):
+    # convex-backend SchedulerModel::cancel (crates/model/src/scheduled_jobs/mod.rs): a job
+    # that is no longer pending or in progress is left alone, without an error.
+    job = ts.mutation("jobs:scheduleLater", {"ms": 10, "body": "done"})
+    ts.advance_time(10)
+    ts.mutation("jobs:cancel", {"id": job})
+    ts.action("jobs:cancelFromAction", {"id": job})
+    assert ts.query("jobs:status", {"id": job})["state"] == {"kind": "success"}
+
+
+def test_cancel_of_a_job_not_in_the_table_is_logged_not_raised(ts, ts_bank_project):
+    from convex_sim import ConvexSim
+
+    elsewhere = ConvexSim.from_project(ts_bank_project, seed=99)
+    unknown = elsewhere.mutation("jobs:scheduleLater", {"ms": 10, "body": "elsewhere"})
+    assert ts.query("jobs:status", {"id": unknown}) is None
+    ts.mutation("jobs:cancel", {"id": unknown})
+    assert any("nothing to cancel" in line for line in ts.calls[-1].logs)
+
+
+def test_scheduled_args_round_trip_exactly(ts):
+    # A scheduled function's args are the app's values: int64 stays bigint, keys keep their
+    # spelling (convex-backend stores udf_args as given; _scheduled_functions shows them).
+    payload = {"my_key": "snake", "camelKey": 1.5, "count": 12345678901234567, "nested": {"a_b": [1, 2.0]}}
+    job = ts.mutation("jobs:scheduleRecord", {"payload": payload})
+    seen = ts.query("jobs:scheduledArgs", {"id": job})
+    assert seen == {"args": [{"payload": payload}], "bigint": "bigint"}
+    assert type(seen["args"][0]["payload"]["count"]) is int
+    ts.advance_time(0)
+    bodies = [m["body"] for m in ts.query("messages:list", {"channel": "jobs"})]
+    assert bodies == ['["camelKey","count","my_key","nested"]']  # Convex objects sort their keys
+
+
 def test_actions_schedule_and_cancel_job(ts):
     job = ts.action("jobs:scheduleFromAction", {"ms": 50, "body": "from action"})
     other = ts.action("jobs:scheduleFromAction", {"ms": 50, "body": "canceled"})

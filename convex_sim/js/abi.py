@@ -72,11 +72,18 @@ def _snake(name: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
 
 
+#: System-row fields holding the app's own values (a scheduled function's ``args``): they
+#: reach JavaScript exactly as the app gave them (``bigint`` stays ``bigint``, keys unchanged).
+_APP_VALUE_FIELDS = frozenset({"args"})
+
+
 def system_json(value: Any) -> Any:
     """A system-table row or storage metadata as Convex shows it to JavaScript: camelCase
-    field names (``scheduledTime``, ``contentType``) and numbers as float64."""
+    field names (``scheduledTime``, ``contentType``) and numbers as float64; the app's own
+    values inside (``args``) as they are."""
     if isinstance(value, dict):
-        return {(k if k.startswith("_") else _camel(k)): system_json(x) for k, x in value.items()}
+        return {(k if k.startswith("_") else _camel(k)):
+                to_json(x) if k in _APP_VALUE_FIELDS else system_json(x) for k, x in value.items()}
     if isinstance(value, list):
         return [system_json(x) for x in value]
     if type(value) is int:

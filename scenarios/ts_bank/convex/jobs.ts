@@ -58,3 +58,26 @@ export const cancelFromAction = action({
     await ctx.scheduler.cancel(id);
   },
 });
+
+export const record = internalMutation({
+  args: { payload: v.any() },
+  handler: async (ctx, { payload }) => {
+    await ctx.db.insert("messages", { author: "scheduler", body: JSON.stringify(Object.keys(payload)), channel: "jobs" });
+  },
+});
+
+export const scheduleRecord = mutation({
+  args: { payload: v.any() },
+  returns: v.id("_scheduled_functions"),
+  handler: async (ctx, { payload }): Promise<Id<"_scheduled_functions">> => {
+    return await ctx.scheduler.runAfter(0, internal.jobs.record, { payload });
+  },
+});
+
+export const scheduledArgs = query({
+  args: { id: v.id("_scheduled_functions") },
+  handler: async (ctx, { id }) => {
+    const job = await ctx.db.system.get(id);
+    return job === null ? null : { args: job.args, bigint: typeof job.args[0].payload.count };
+  },
+});
