@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo bench bench-peer lint mutants conformance docs clean which-python
+.PHONY: test demo bench bench-peer lint mutants conformance corpus docs clean which-python
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || test -n "$(PYTHON)" || { echo "$(NO_PYTHON)"; exit 1; }
@@ -55,6 +55,11 @@ bench-peer: $(STAMP)
 # (make test runs a short version where node is present).
 conformance: $(STAMP)
 	$(BIN)/python conformance/differential.py 1000 0
+
+# Real public Convex projects (corpus/manifest.toml, fetched to ../corpus or $CONVEX_SIM_CORPUS):
+# install each, load it, call every function, route and cron; print the table of outcomes.
+corpus: $(STAMP)
+	$(BIN)/python tools/corpus.py
 
 # The interpreter that would make .venv.
 which-python:

@@ -5,6 +5,7 @@ A ``conformance.toml`` names the app and its scenarios::
     [app]
     modules = "myapp"               # a Python app (schema: myapp.schema:schema) ...
     # project = "path/to/app"       # ... or a TypeScript project (relative to this file)
+    # env = { STRIPE_KEY = "sk_test" }  # the deployment's environment variables (process.env)
 
     [[scenario]]
     name = "three transfers"
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
+from .envvars import EnvError, env_from_mapping
 from .errors import ConvexSimError
 from .explore import Op
 from .sim import ConvexSim
@@ -121,21 +123,33 @@ def _setup(raw: Any, where: str) -> list[tuple[str, str, dict]]:
     return calls
 
 
-def load_config(path: str | os.PathLike[str]) -> tuple[Callable[[int], ConvexSim], list[Scenario]]:
-    """The simulator factory (by seed) and the scenarios a conformance file declares."""
+def _python_sim(schema: Any, modules: str, seed: int, env: dict[str, str]) -> ConvexSim:
+    sim = ConvexSim(schema, modules=modules, seed=seed)
+    sim.runtime.env = dict(env)
+    return sim
+
+
+def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None,
+                ) -> tuple[Callable[[int], ConvexSim], list[Scenario]]:
+    """The simulator factory (by seed) and the scenarios a conformance file declares; ``env``
+    (from the command line) overrides the file's ``[app] env``."""
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text("utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise CheckConfigError(f"{path}: cannot read the conformance file: {exc}") from None
     app = _table(data.get("app"), "[app]", _where(path))
+    try:
+        variables = {**env_from_mapping(app.get("env", {}), f"{path}: [app] env"), **(env or {})}
+    except EnvError as exc:
+        raise CheckConfigError(str(exc)) from None
     if "project" in app:
         project = (path.parent / app["project"]).resolve()
-        make = lambda seed: ConvexSim.from_project(project, seed=seed)  # noqa: E731
+        make = lambda seed: ConvexSim.from_project(project, seed=seed, env=variables)  # noqa: E731
     elif "modules" in app:
         modules = app["modules"]
         schema = _load_callable(app.get("schema", f"{modules}.schema:schema"), _where(path))
-        make = lambda seed: ConvexSim(schema, modules=modules, seed=seed)  # noqa: E731
+        make = lambda seed: _python_sim(schema, modules, seed, variables)  # noqa: E731
     else:
         raise CheckConfigError(f"{path}: [app] needs modules = 'package' or project = 'folder'")
     scenarios = []
@@ -225,10 +239,11 @@ def markdown_summary(outcomes: list[ScenarioOutcome]) -> str:
 
 
 def main(config: str, *, shard_spec: str | None = None, junit: str | None = None,
-         summary: str | None = None, seed: int = 0, out: Callable[[str], None] = print) -> int:
+         summary: str | None = None, seed: int = 0, out: Callable[[str], None] = print,
+         env: Mapping[str, str] | None = None) -> int:
     """Run a conformance file; the exit code: 0 as expected, 1 a violation, 2 bad input."""
     try:
-        make, scenarios = load_config(config)
+        make, scenarios = load_config(config, env)
         chosen = shard(scenarios, shard_spec)
         outcomes = [run_scenario(make, s, seed) for s in chosen]
     except ConvexSimError as exc:

@@ -10,7 +10,8 @@ from typing import Any
 
 from . import __name__ as _package
 from .clock import iso_ms
-from .errors import ConvexError
+from .envvars import add_env_options, env_from_options
+from .errors import ConvexError, ConvexSimError
 from .explore import Flow, Op
 from .sim import ConvexSim
 
@@ -211,6 +212,26 @@ def demo_typescript_components() -> None:
     _counters(sim, "shop:incrementSharded", "shop:incrementNaive", "@convex-dev/sharded-counter add x3")
 
 
+def codegen_project(project: str) -> int:
+    """Write the project's ``convex/_generated/`` with its own Convex code generator; 0 when
+    written (or already up to date), 1 on a project error (docs/typescript.md)."""
+    from .js.codegen import CodegenError, run
+
+    try:
+        result = run(project)
+    except CodegenError as exc:
+        print(f"convex-sim codegen: {exc}", file=sys.stderr)
+        return 1
+    for verb, paths in (("wrote", result.written), ("removed", result.removed)):
+        for path in paths:
+            _print(f"{verb} {path.relative_to(result.project).as_posix()}")
+    if not result.written and not result.removed:
+        _print("up to date")
+    for note in result.notes:
+        _print(f"note: {note}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="convex-sim", description="A deterministic Convex simulator.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -226,6 +247,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     check.add_argument("--junit", default=None, metavar="FILE", help="write JUnit XML here")
     check.add_argument("--summary", default=None, metavar="FILE", help="write a Markdown summary here")
     check.add_argument("--seed", type=int, default=0, help="seed of every simulator and exploration")
+    add_env_options(check)
+    codegen = commands.add_parser("codegen", help="write a TypeScript project's convex/_generated/ "
+                                                  "with its own convex package, no deployment; "
+                                                  "exit 0 done, 1 a project error")
+    codegen.add_argument("project", help="the folder holding convex/ and node_modules/")
     from .trace import command as trace_command
 
     trace_command.add_parser(commands)
@@ -235,8 +261,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if options.command == "check":
         from .check import main as check_main
 
+        try:
+            env = env_from_options(options)
+        except ConvexSimError as exc:
+            print(f"convex-sim check: {exc}", file=sys.stderr)
+            return 2
         return check_main(options.config, shard_spec=options.shard, junit=options.junit,
-                          summary=options.summary, seed=options.seed, out=_print)
+                          summary=options.summary, seed=options.seed, out=_print, env=env)
+    if options.command == "codegen":
+        return codegen_project(options.project)
     if options.command == "replay":
         return trace_command.run(options)
     if options.command == "version":

@@ -26,6 +26,15 @@ from .errors import ConvexSimError
 from .functions import HTTP_ACTION, PUBLIC, ConvexFunction
 
 METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
+#: Where a simulator serves HTTP actions (``sim.fetch``), and where its storage URLs point.
+SITE_ORIGIN = "https://sim.convex.site"
+CLOUD_ORIGIN = "https://sim.convex.cloud"
+
+
+def deployment_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """A deployment's environment variables: ``env`` over the two every Convex deployment has,
+    ``CONVEX_CLOUD_URL`` and ``CONVEX_SITE_URL`` (the simulator's origins)."""
+    return {"CONVEX_CLOUD_URL": CLOUD_ORIGIN, "CONVEX_SITE_URL": SITE_ORIGIN, **(env or {})}
 
 
 class RouteError(ConvexSimError):

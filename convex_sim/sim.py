@@ -38,7 +38,7 @@ from .functions import (
     discover,
 )
 from .hooks import commit_listener
-from .http import HttpRouter, not_found
+from .http import CLOUD_ORIGIN, SITE_ORIGIN, HttpRouter, deployment_env, not_found
 from .limits import TransactionLimits
 from .runtime import Runtime, UserIdentity, WeakService, make_identity
 from .scheduler import SCHEDULED_FUNCTIONS, SCHEDULED_FUNCTIONS_TABLE, SchedulerService
@@ -290,8 +290,8 @@ class ConvexSim(_Caller):
         return self  # the handle is its own simulator (a property: no reference cycle to collect)
 
     #: Where ``sim.fetch`` finds HTTP actions, and where storage URLs point.
-    SITE_ORIGIN = "https://sim.convex.site"
-    CLOUD_ORIGIN = "https://sim.convex.cloud"
+    SITE_ORIGIN = SITE_ORIGIN
+    CLOUD_ORIGIN = CLOUD_ORIGIN
 
     def __init__(self, schema: SchemaDefinition | None = None, modules: str | Registry | None = None,
                  *, seed: int = 0, start_time_ms: float = DEFAULT_START_MS,
@@ -381,7 +381,9 @@ class ConvexSim(_Caller):
         ``path`` holds ``convex/`` and ``node_modules/`` (``npm install`` done). The folder is
         bundled with the project's esbuild (cached by content) and loaded once per process;
         each simulator gets its own database. ``auth_providers`` default to
-        ``convex/auth.config.ts``; ``env`` is what the app reads as ``process.env``.
+        ``convex/auth.config.ts``; ``env`` is what the app reads as ``process.env``, from the
+        moment its modules load (``CONVEX_CLOUD_URL`` and ``CONVEX_SITE_URL`` default to this
+        simulator's origins, see :meth:`default_env`).
 
         ``path`` may also be a project already loaded (``convex_sim.js.load_project(path)``):
         then the folder is not checked for edits, as ``convexTest(schema, modules)`` takes
@@ -389,13 +391,24 @@ class ConvexSim(_Caller):
         """
         from .js import Project, load_project
 
-        project = path if isinstance(path, Project) else load_project(path)
+        if isinstance(path, Project):
+            project = path
+            env = {**project.env, **(env or {})}
+        else:
+            project = load_project(path, env=env)
+            env = project.env
         providers = auth_providers if auth_providers is not None else project.auth_providers
         sim = cls(project.schema, project.registry, seed=seed, start_time_ms=start_time_ms,
                   auth_providers=providers, transaction_limits=transaction_limits, app=project.app)
-        sim.runtime.env = dict(env or {})
+        sim.runtime.env = env
         sim.project = project
         return sim
+
+    @staticmethod
+    def default_env() -> dict[str, str]:
+        """The variables every Convex deployment has: ``CONVEX_CLOUD_URL`` and ``CONVEX_SITE_URL``
+        (the simulator's origins, where its storage URLs and ``fetch`` answer)."""
+        return deployment_env()
 
     def component(self, path: str) -> ComponentHandle:
         """A handle on the component installed at ``path`` (``"limiter_a"``, ``"outer/inner"``):

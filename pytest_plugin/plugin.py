@@ -36,6 +36,7 @@ from typing import Any
 import pytest
 
 from convex_sim import ConvexSim, explore
+from convex_sim.envvars import env_from_assignments, env_from_mapping
 from convex_sim.errors import ConvexSimError
 
 DEFAULT_SEED = 0
@@ -81,6 +82,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("convex_sim_project",
                   "a Convex TypeScript project (folder with convex/ and node_modules/), relative "
                   "to the rootdir; the convex fixture then runs it")
+    parser.addini("convex_sim_env", "the deployment's environment variables the app reads as "
+                  "process.env, one NAME=VALUE a line", type="linelist")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -89,7 +92,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "convex_app(package, schema=None): the app the convex fixture loads for this test")
     config.addinivalue_line(
         "markers",
-        "convex_project(path): the Convex TypeScript project the convex fixture loads for this test")
+        "convex_project(path, env=None): the Convex TypeScript project the convex fixture loads "
+        "for this test, with env (a dict) added to convex_sim_env")
     config.addinivalue_line(
         "markers", "convex_allow_network: actions of this test may reach the real network")
     config.stash[_SEED] = seed = _parse_seed(config.getoption("convex_seed"))
@@ -204,6 +208,15 @@ def _project_config(request: pytest.FixtureRequest) -> Path | None:
     return path if path.is_absolute() else Path(request.config.rootpath) / path
 
 
+def _env_config(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The ini option ``convex_sim_env``, then the ``convex_project`` marker's ``env=``."""
+    env = env_from_assignments(request.config.getini("convex_sim_env"), "ini option convex_sim_env")
+    marker = request.node.get_closest_marker("convex_project")
+    if marker is not None and "env" in marker.kwargs:
+        env.update(env_from_mapping(marker.kwargs["env"], "@pytest.mark.convex_project(env=...)"))
+    return env
+
+
 @pytest.fixture
 def convex(request: pytest.FixtureRequest) -> ConvexSim:
     """A fresh simulator of the configured app, seeded with ``--convex-seed``."""
@@ -217,10 +230,11 @@ def convex(request: pytest.FixtureRequest) -> ConvexSim:
                 missing = node_tools_missing()
                 if missing:
                     pytest.skip(f"convex_project {project}: {missing}")
-            sim = ConvexSim.from_project(project, seed=seed)
+            sim = ConvexSim.from_project(project, seed=seed, env=_env_config(request))
         else:
             app, schema = _app_config(request)
             sim = ConvexSim(schema, modules=app, seed=seed)
+            sim.runtime.env = _env_config(request)
     except ConvexSimError as exc:
         raise pytest.UsageError(f"convex fixture: {exc}") from exc
     sim.allow_network = request.config.getoption("convex_allow_network") or \

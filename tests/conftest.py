@@ -1,3 +1,6 @@
+import functools
+import json
+import textwrap
 import threading
 from pathlib import Path
 
@@ -90,3 +93,35 @@ def _within(seconds, call):
 def within():
     """``within(seconds, call)``: run ``call`` under a timeout (see ``_within``)."""
     return _within
+
+
+@pytest.fixture
+def make_project(tmp_path, ts_bank_project):
+    """``make_project(files, packages=None)``: a TypeScript project in ``tmp_path`` made of
+    ``files`` (path → source), its node_modules linking the bank scenario's packages."""
+    return functools.partial(_make_project, tmp_path, ts_bank_project)
+
+
+def _make_project(tmp_path, bank, files, *, packages=None):
+    """A project with ``files`` (path → source) whose node_modules links the bank's packages,
+    plus ``packages`` (name → {file: source}) of its own."""
+    root = tmp_path / "app"
+    modules = root / "node_modules"
+    modules.mkdir(parents=True)
+    for entry in (bank / "node_modules").iterdir():
+        if entry.name != ".cache":
+            (modules / entry.name).symlink_to(entry)
+    for name, package in (packages or {}).items():
+        for path, text in package.items():
+            (modules / name / path).parent.mkdir(parents=True, exist_ok=True)
+            (modules / name / path).write_text(text)
+    (root / "package.json").write_text(json.dumps({"name": "app", "type": "module"}))
+    generated = bank / "convex" / "_generated"
+    for path, text in files.items():
+        target = root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(textwrap.dedent(text))
+        if target.name.endswith(".ts") and not (target.parent / "_generated").exists() \
+                and "_generated" not in target.parts and target.parent.name in ("convex", "functions"):
+            (target.parent / "_generated").symlink_to(generated)
+    return root

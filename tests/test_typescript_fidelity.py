@@ -18,3 +18,14 @@ def test_set_timeout_in_an_action_moves_the_clock_and_runs_due_jobs(ts, within):
     assert result == {"polls": 4.0, "waitedMs": 1000.0}
     assert ts.clock - start == 1000.0
     assert ts.query("fidelity:jobsDone", {}) == ["success"]
+
+
+def test_deployment_and_request_metadata_and_audit_log(ts):
+    # convex meta_impl.js / audit_logging.js: the deployment's name, region and class; the
+    # request's metadata; an audit entry is kept with the call's logs, not dropped.
+    first = ts.mutation("fidelity:deploymentAndRequest", {})
+    assert first["deployment"] == {"name": "sim", "region": None, "class": "s16"}
+    assert first["request"]["ip"] is None and len(first["request"]["requestId"]) == 16
+    assert '[AUDIT] fidelity:deploymentAndRequest: {"action": "inspect", "count": 2}' in ts.calls[-1].logs
+    again = ts.mutation("fidelity:deploymentAndRequest", {})
+    assert again["request"]["requestId"] != first["request"]["requestId"]

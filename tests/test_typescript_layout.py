@@ -11,7 +11,7 @@ import textwrap
 import pytest
 
 from convex_sim import ConvexSim
-from convex_sim.js.bundler import bundle_project
+from convex_sim.js.bundler import BundleError, bundle_project
 from convex_sim.js.layout import LayoutError, directive_prologue, entry_points
 
 COUNTER = """
@@ -20,40 +20,15 @@ COUNTER = """
 """
 
 
-def _project(tmp_path, bank, files, *, packages=None):
-    """A project with ``files`` (path → source) whose node_modules links the bank's packages,
-    plus ``packages`` (name → {file: source}) of its own."""
-    root = tmp_path / "app"
-    modules = root / "node_modules"
-    modules.mkdir(parents=True)
-    for entry in (bank / "node_modules").iterdir():
-        if entry.name != ".cache":
-            (modules / entry.name).symlink_to(entry)
-    for name, package in (packages or {}).items():
-        for path, text in package.items():
-            (modules / name / path).parent.mkdir(parents=True, exist_ok=True)
-            (modules / name / path).write_text(text)
-    (root / "package.json").write_text(json.dumps({"name": "app", "type": "module"}))
-    generated = bank / "convex" / "_generated"
-    for path, text in files.items():
-        target = root / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(textwrap.dedent(text))
-        if target.name.endswith(".ts") and not (target.parent / "_generated").exists() \
-                and "_generated" not in target.parts and target.parent.name in ("convex", "functions"):
-            (target.parent / "_generated").symlink_to(generated)
-    return root
-
-
-def test_convex_json_moves_the_functions_folder(tmp_path, ts_bank_project):
-    root = _project(tmp_path, ts_bank_project, {
+def test_convex_json_moves_the_functions_folder(make_project):
+    root = make_project({
         "convex.json": '{"functions": "example/convex/"}',
         "example/convex/counter.ts": COUNTER})
     assert ConvexSim.from_project(root).query("counter:get", {}) == 42
 
 
-def test_a_missing_functions_folder_names_convex_json(tmp_path, ts_bank_project):
-    root = _project(tmp_path, ts_bank_project, {"convex.json": '{"functions": "src/convex"}'})
+def test_a_missing_functions_folder_names_convex_json(make_project):
+    root = make_project({"convex.json": '{"functions": "src/convex"}'})
     with pytest.raises(Exception, match=r"no src/convex/ folder \(convex.json's \"functions\"\)"):
         ConvexSim.from_project(root)
 
@@ -64,16 +39,16 @@ def test_a_missing_functions_folder_names_convex_json(tmp_path, ts_bank_project)
     ('{"node": {"externalPackages": "sharp"}}', r"\.node\.externalPackages: expected a list"),
     ('[]', r"expected a JSON object, got an array"),
 ])
-def test_a_malformed_convex_json_names_the_file_and_field(tmp_path, ts_bank_project, text, message):
-    root = _project(tmp_path, ts_bank_project, {"convex.json": text, "convex/counter.ts": COUNTER})
+def test_a_malformed_convex_json_names_the_file_and_field(make_project, text, message):
+    root = make_project({"convex.json": text, "convex/counter.ts": COUNTER})
     with pytest.raises(LayoutError, match=message):
         ConvexSim.from_project(root)
 
 
-def test_a_nested_component_folder_is_not_part_of_the_app(tmp_path, ts_bank_project):
+def test_a_nested_component_folder_is_not_part_of_the_app(make_project):
     # The nested folder's module imports its own _generated/, which does not exist: bundled as
     # an app module, it would break the load.
-    root = _project(tmp_path, ts_bank_project, {
+    root = make_project({
         "convex/counter.ts": COUNTER,
         "convex/components/counter/convex.config.ts":
             'import { defineComponent } from "convex/server";\n'
@@ -84,8 +59,8 @@ def test_a_nested_component_folder_is_not_part_of_the_app(tmp_path, ts_bank_proj
     assert ConvexSim.from_project(root).query("counter:get", {}) == 42
 
 
-def test_use_node_modules_leave_the_engine_bundle(tmp_path, ts_bank_project):
-    root = _project(tmp_path, ts_bank_project, {
+def test_use_node_modules_leave_the_engine_bundle(make_project):
+    root = make_project({
         "convex/counter.ts": COUNTER,
         "convex/hashing.ts": """
             "use node";
@@ -109,8 +84,8 @@ def test_use_node_modules_leave_the_engine_bundle(tmp_path, ts_bank_project):
     ({"convex/actions/pay.ts": "export const x = 1;\n"}, r'actions/ folder need the "use node"'),
     ({"convex/_deps/x.ts": "export const x = 1;\n"}, r'"_deps" folder is reserved'),
 ])
-def test_layouts_the_cli_refuses_are_refused_with_its_reason(tmp_path, ts_bank_project, files, message):
-    root = _project(tmp_path, ts_bank_project, {"convex/counter.ts": COUNTER, **files})
+def test_layouts_the_cli_refuses_are_refused_with_its_reason(make_project, files, message):
+    root = make_project({"convex/counter.ts": COUNTER, **files})
     with pytest.raises(LayoutError, match=message):
         bundle_project(root)
 
@@ -127,7 +102,7 @@ def test_the_directive_prologue(source, directives):
     assert directive_prologue(source) == directives
 
 
-def test_dependencies_resolve_as_in_the_convex_runtime(tmp_path, ts_bank_project):
+def test_dependencies_resolve_as_in_the_convex_runtime(make_project):
     # A package with Node, browser and "convex" builds: the CLI's platform and conditions pick
     # the "convex" export, then "browser" over "main".
     sdk = {"package.json": json.dumps({"name": "sdk", "main": "node.js", "browser": "browser.js"}),
@@ -137,7 +112,7 @@ def test_dependencies_resolve_as_in_the_convex_runtime(tmp_path, ts_bank_project
         ".": {"convex": "./convex.js", "node": "./node.js", "default": "./default.js"}}}),
         "convex.js": 'export default "convex";', "node.js": 'export default "node";',
         "default.js": 'export default "default";'}
-    root = _project(tmp_path, ts_bank_project, {"convex/which.ts": """
+    root = make_project({"convex/which.ts": """
         import { query } from "./_generated/server";
         import sdk from "sdk";
         import cond from "cond";
@@ -147,8 +122,8 @@ def test_dependencies_resolve_as_in_the_convex_runtime(tmp_path, ts_bank_project
     assert ConvexSim.from_project(root).query("which:builds", {}) == ["browser", "convex", "production"]
 
 
-def test_editing_an_imported_file_outside_the_functions_folder_rebundles(tmp_path, ts_bank_project):
-    root = _project(tmp_path, ts_bank_project, {
+def test_editing_an_imported_file_outside_the_functions_folder_rebundles(make_project):
+    root = make_project({
         "shared/answer.ts": "export const answer = 1;\n",
         "convex/counter.ts": """
             import { query } from "./_generated/server";
@@ -160,11 +135,17 @@ def test_editing_an_imported_file_outside_the_functions_folder_rebundles(tmp_pat
     assert ConvexSim.from_project(root).query("counter:get", {}) == 2
 
 
-def test_a_functions_folder_outside_the_project_bundles(tmp_path, ts_bank_project):
-    root = _project(tmp_path, ts_bank_project, {"convex/counter.ts": COUNTER})
+def test_a_functions_folder_outside_the_project_bundles(tmp_path, ts_bank_project, make_project):
+    root = make_project({"convex/counter.ts": COUNTER})
     outside = tmp_path / "elsewhere" / "component"
     outside.mkdir(parents=True)
     (outside / "_generated").symlink_to(ts_bank_project / "convex" / "_generated")
     (outside / "lib.ts").write_text(textwrap.dedent(COUNTER))
     bundle = bundle_project(root, outside)
     assert bundle.modules == ("lib",)
+
+
+def test_a_missing_generated_folder_says_to_run_codegen(make_project):
+    root = make_project({"convex.json": '{"functions": "src"}', "src/counter.ts": COUNTER})
+    with pytest.raises(BundleError, match=r"src/counter\.ts.*\n(.|\n)*run `convex-sim codegen "):
+        bundle_project(root)

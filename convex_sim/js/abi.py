@@ -40,6 +40,11 @@ from ..values import UNDEFINED, contains_commit_ts, from_json, to_json
 FUNCTION_HANDLE_PREFIX = "function://"
 #: How ``components.<name>...`` references reach the backend (convex-js ``components/index.ts``).
 CHILD_COMPONENT = "_reference/childComponent/"
+#: How ``convex`` 1.13 named a function of the app itself in ``1.0/runUdf``
+#: (``registration_impl.js``); later versions send ``{"name": ...}``.
+FUNCTION_REFERENCE = "_reference/function/"
+#: ``ctx.meta.getDeploymentMetadata()``'s name and class for every simulator.
+DEPLOYMENT_NAME, DEPLOYMENT_CLASS = "sim", "s16"
 #: Queries limited to at most this many rows are read in one crossing (see ``query_stream``).
 PREFETCH_LIMIT = 8
 
@@ -111,6 +116,8 @@ def function_name(payload: Mapping[str, Any]) -> str:
             raise ConvexSimError(f"Invalid function handle {handle!r}.")
         return FunctionHandle(handle[len(FUNCTION_HANDLE_PREFIX):])  # type: ignore[return-value]
     name = payload.get("name") or payload.get("reference")
+    if isinstance(name, str) and name.startswith(FUNCTION_REFERENCE):  # convex 1.13 runUdf
+        name = name[len(FUNCTION_REFERENCE):]
     if isinstance(name, str) and name.startswith(CHILD_COMPONENT):   # components.<name>.<module>.<fn>
         component, *parts = name[len(CHILD_COMPONENT):].split("/")
         return ComponentReference(component, tuple(parts))  # type: ignore[return-value]
@@ -120,6 +127,17 @@ def function_name(payload: Mapping[str, Any]) -> str:
     for suffix in (".js", ".ts"):
         module = module.removesuffix(suffix)
     return f"{module}:{export or 'default'}"
+
+
+def call_args(payload: Mapping[str, Any]) -> Any:
+    """The arguments a call or schedule syscall passes: an object, or, from ``convex`` before
+    1.4 (``actions_impl.js``, ``scheduler_impl.js``), that object alone in an array."""
+    args = payload.get("args", {})
+    if type(args) is list:
+        if len(args) != 1:
+            raise ConvexSimError(f"Function arguments must be one object, got {json.dumps(args)[:200]}")
+        args = args[0]
+    return decode(args)
 
 
 # --- queries -----------------------------------------------------------------------------
@@ -376,8 +394,26 @@ class Host:
         meta = self.ctx.meta.get_function_metadata()
         return {"name": meta["name"], "componentPath": meta["component_path"]}
 
+    def deployment_metadata(self, _p: Mapping[str, Any]) -> Any:
+        """``ctx.meta.getDeploymentMetadata()`` (convex ``meta_impl.js``): the simulated
+        deployment (its origins are ``sim.convex.cloud`` and ``sim.convex.site``)."""
+        return {"name": DEPLOYMENT_NAME, "region": None, "class": DEPLOYMENT_CLASS}
+
+    def request_metadata(self, _p: Mapping[str, Any]) -> Any:
+        """``ctx.meta.getRequestMetadata()``: no client IP or user agent reaches a simulated
+        call; the request ID is drawn from the call's seeded generator."""
+        frame = _CURRENT.get()
+        request_id = f"{frame.rng().getrandbits(64):016x}" if frame is not None else None
+        return {"ip": None, "userAgent": None, "requestId": request_id}
+
+    def audit_log(self, p: Mapping[str, Any]) -> Any:
+        """``log.audit(body)`` (convex ``audit_logging.js``): kept with the call's log lines as
+        ``[AUDIT] function: {json}`` (``$var`` sentinels as the app passed them)."""
+        self._logs.append(f"[AUDIT] {self.function}: {json.dumps(p.get('body'), sort_keys=True)}")
+        return None
+
     def run_udf(self, p: Mapping[str, Any]) -> Any:
-        name, args = function_name(p), decode(p.get("args", {}))
+        name, args = function_name(p), call_args(p)
         udf = p.get("udfType")
         limits = p.get("transactionLimits")
         if udf in (QUERY, "snapshotQuery"):
@@ -394,7 +430,7 @@ class Host:
 
     # -- scheduler and storage in queries and mutations ----------------------------------------
     def schedule(self, p: Mapping[str, Any]) -> Any:
-        return self.ctx.scheduler.run_at(float(p["ts"]) * 1000.0, function_name(p), decode(p.get("args", {})))
+        return self.ctx.scheduler.run_at(float(p["ts"]) * 1000.0, function_name(p), call_args(p))
 
     def cancel_job(self, p: Mapping[str, Any]) -> Any:
         self.ctx.scheduler.cancel(decode(p["id"]))
@@ -415,16 +451,16 @@ class Host:
 
     # -- action steps ---------------------------------------------------------------------------
     async def action_query(self, p: Mapping[str, Any]) -> Any:
-        return to_json(await self.ctx.run_query(function_name(p), decode(p.get("args", {}))))
+        return to_json(await self.ctx.run_query(function_name(p), call_args(p)))
 
     async def action_mutation(self, p: Mapping[str, Any]) -> Any:
-        return to_json(await self.ctx.run_mutation(function_name(p), decode(p.get("args", {}))))
+        return to_json(await self.ctx.run_mutation(function_name(p), call_args(p)))
 
     async def action_action(self, p: Mapping[str, Any]) -> Any:
-        return to_json(await self.ctx.run_action(function_name(p), decode(p.get("args", {}))))
+        return to_json(await self.ctx.run_action(function_name(p), call_args(p)))
 
     async def action_schedule(self, p: Mapping[str, Any]) -> Any:
-        return await self.ctx.scheduler.run_at(float(p["ts"]) * 1000.0, function_name(p), decode(p.get("args", {})))
+        return await self.ctx.scheduler.run_at(float(p["ts"]) * 1000.0, function_name(p), call_args(p))
 
     async def action_cancel(self, p: Mapping[str, Any]) -> Any:
         await self.ctx.scheduler.cancel(decode(p["id"]))
@@ -515,6 +551,9 @@ _ASYNC: dict[str, Callable[[Host, Any], Any]] = {
     "1.0/getUserIdentity": Host.user_identity,
     "1.0/getFunctionMetadata": Host.function_metadata,
     "1.0/getTransactionMetrics": Host.transaction_metrics,
+    "1.0/getDeploymentMetadata": Host.deployment_metadata,
+    "1.0/getRequestMetadata": Host.request_metadata,
+    "1.0/auditLog": Host.audit_log,
     "1.0/runUdf": Host.run_udf,
     "1.0/createFunctionHandle": Host.create_function_handle,
     "1.0/schedule": Host.schedule,

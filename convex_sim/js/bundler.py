@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConvexSimError
+from .codegen import missing_generated_hint
 from .layout import EntryPoints, entry_points, module_file, optional_file, read_config
 
 #: Bump when the bundle's shape changes, so old cached bundles are not reused.
@@ -259,9 +260,10 @@ def _build(root: Path, functions_dir: Path, convex_package: Path, cache_dir: Pat
     results = json.loads(proc.stdout)["results"]
     errors = [e for r in results for e in r["errors"]]
     if errors:
-        raise BundleError(f"Bundling {functions_dir} failed:\n"
-                          f"{_relative_errors(chr(10).join(errors), root)}"
-                          f"{_use_node_hint(errors, found)}")
+        text = "\n".join(errors)
+        hint = missing_generated_hint(root, text)
+        raise BundleError(f"Bundling {functions_dir} failed:\n{_relative_errors(text, root)}"
+                          f"{_use_node_hint(errors, found)}{chr(10) + hint if hint else ''}")
     inputs = {p for r in results for p in r["inputs"]}
     extra = {p: hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in sorted(inputs)
              if "node_modules" not in Path(p).parts and not Path(p).is_relative_to(functions_dir)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import collections
 import itertools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -33,7 +33,8 @@ from ..values import from_json, to_json
 from .bundler import Bundle
 from .sourcemap import SourceMap
 
-PRELUDE = (Path(__file__).parent / "prelude.js").read_text("utf-8")
+#: ``sandbox.js`` (shared with the Node.js host of "use node" actions), then ``prelude.js``.
+PRELUDE = "".join((Path(__file__).parent / name).read_text("utf-8") for name in ("sandbox.js", "prelude.js"))
 
 
 def dumps(value: Any) -> str:
@@ -93,39 +94,19 @@ def error_payload(exc: BaseException) -> str:
     return dumps({"message": str(exc)})
 
 
-class Engine:
-    """A QuickJS context with the prelude and one bundle loaded."""
+class Bridge:
+    """What both JavaScript hosts share (this engine and Node.js for "use node" actions, see
+    :mod:`~convex_sim.js.node_runner`): answering an execution's syscalls through its host
+    and reading its outcome. A subclass sets ``source_map`` and runs the executions, keeping
+    the running ones on ``_stack``."""
 
-    def __init__(self, bundle: Bundle) -> None:
-        self.bundle = bundle
-        self.source_map = SourceMap(bundle.source_map, bundle.cache_dir)
-        self._ctx = ctx = quickjs.Context()
-        ctx.set_max_stack_size(0)  # calls come from whichever thread runs the test
+    source_map: SourceMap
+
+    def __init__(self) -> None:
         self._stack: list[Execution] = []
         self._executions: dict[int, Execution] = {}
         self._ids = itertools.count(1)
         self._requests = itertools.count(1)
-        ctx.add_callable("__py_sync", self._on_sync)
-        ctx.add_callable("__py_async", self._on_async)
-        ctx.add_callable("__py_done", self._on_done)
-        ctx.add_callable("__py_log", self._on_log)
-        ctx.add_callable("__py_seed", self._on_seed)
-        ctx.eval(PRELUDE)
-        try:
-            ctx.eval(bundle.code)
-        except quickjs.JSException as exc:
-            raise ConvexSimError(f"Loading the bundle of {bundle.project / 'convex'} failed: "
-                                 f"{self.source_map.map_stack(str(exc))}") from None
-        self._drain_all()
-        self._invoke: Callable[..., Any] = ctx.eval("__cs.invoke")
-        self._settle: Callable[..., Any] = ctx.eval("__cs.settle")
-        self._enter: Callable[..., Any] = ctx.eval("__cs.enter")
-        self._fire_timer: Callable[..., Any] = ctx.eval("__cs.fireTimer")
-        self._next_timer: Callable[..., Any] = ctx.eval("__cs.nextTimer")
-        self._forget: Callable[..., Any] = ctx.eval("__cs.forget")
-        self._set_env: Callable[..., Any] = ctx.eval("__cs.setEnv")
-        self.manifest: dict = json.loads(ctx.eval("__cs.manifest()"))
-        self._env: dict[str, str] = {}
 
     # -- callbacks from JavaScript (never raise into the engine) ---------------------
     def _on_sync(self, op: str, payload: str) -> str:
@@ -163,6 +144,74 @@ class Engine:
             return self._stack[-1].host.seed_words()
         except Exception:  # an exception must not cross into the engine: JS throws instead
             return ""
+
+    # -- outcomes ----------------------------------------------------------------------------
+    def result(self, execution: Execution) -> Any:
+        """The execution's value (Convex JSON decoded), or raise what it threw."""
+        outcome = execution.outcome
+        if outcome is None:
+            raise JsStuckError(
+                f"{execution.host.function} did not finish: it awaits a promise that nothing "
+                "will ever settle (in a query or mutation every ctx call settles at once).")
+        if outcome[0] == "=":
+            return from_json(loads(outcome[1:]))
+        raise self._error(execution, json.loads(outcome[1:]))
+
+    def raw_result(self, execution: Execution) -> str:
+        """The execution's JSON text (HTTP responses), or raise what it threw."""
+        if execution.outcome is not None and execution.outcome[0] == "=":
+            return execution.outcome[1:]
+        self.result(execution)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _error(self, execution: Execution, error: dict) -> BaseException:
+        stack = self.source_map.map_stack(error.get("stack", ""), app_only=True)
+        if error.get("convexError"):
+            data = error.get("data")
+            exc: BaseException = ConvexError(from_json(json.loads(data)) if isinstance(data, str) else None)
+            exc.js_stack = stack  # type: ignore[attr-defined]
+            return exc
+        for original in execution.errors:  # an error the host raised, rethrown by the app
+            if str(original) == error.get("message"):
+                if stack:
+                    original.add_note(f"JavaScript stack:\n{stack}")
+                return original
+        return JsError(execution.host.function, error.get("name", "Error"), error.get("message", ""), stack)
+
+
+class Engine(Bridge):
+    """A QuickJS context with the prelude and one bundle loaded."""
+
+    def __init__(self, bundle: Bundle, env: Mapping[str, str] | None = None) -> None:
+        super().__init__()
+        self.bundle = bundle
+        self.source_map = SourceMap(bundle.source_map, bundle.cache_dir)
+        self._ctx = ctx = quickjs.Context()
+        ctx.set_max_stack_size(0)  # calls come from whichever thread runs the test
+        ctx.add_callable("__py_sync", self._on_sync)
+        ctx.add_callable("__py_async", self._on_async)
+        ctx.add_callable("__py_done", self._on_done)
+        ctx.add_callable("__py_log", self._on_log)
+        ctx.add_callable("__py_seed", self._on_seed)
+        ctx.eval(PRELUDE)
+        # process.env is the deployment's before any module's top level runs (auth.config.ts
+        # reads CONVEX_SITE_URL there)
+        self._env: dict[str, str] = dict(env or {})
+        ctx.eval("__cs.setEnv")(json.dumps(self._env, sort_keys=True))
+        try:
+            ctx.eval(bundle.code)
+        except quickjs.JSException as exc:
+            raise ConvexSimError(f"Loading the bundle of {bundle.project / 'convex'} failed: "
+                                 f"{self.source_map.map_stack(str(exc))}") from None
+        self._drain_all()
+        self._invoke: Callable[..., Any] = ctx.eval("__cs.invoke")
+        self._settle: Callable[..., Any] = ctx.eval("__cs.settle")
+        self._enter: Callable[..., Any] = ctx.eval("__cs.enter")
+        self._fire_timer: Callable[..., Any] = ctx.eval("__cs.fireTimer")
+        self._next_timer: Callable[..., Any] = ctx.eval("__cs.nextTimer")
+        self._forget: Callable[..., Any] = ctx.eval("__cs.forget")
+        self._set_env: Callable[..., Any] = ctx.eval("__cs.setEnv")
+        self.manifest: dict = json.loads(ctx.eval("__cs.manifest()"))
 
     # -- running executions ----------------------------------------------------------------
     def set_env(self, env: dict[str, str]) -> None:
@@ -224,46 +273,16 @@ class Engine:
         while step():
             pass
 
-    # -- outcomes ----------------------------------------------------------------------------
-    def result(self, execution: Execution) -> Any:
-        """The execution's value (Convex JSON decoded), or raise what it threw."""
-        outcome = execution.outcome
-        if outcome is None:
-            raise JsStuckError(
-                f"{execution.host.function} did not finish: it awaits a promise that nothing "
-                "will ever settle (in a query or mutation every ctx call settles at once).")
-        if outcome[0] == "=":
-            return from_json(loads(outcome[1:]))
-        raise self._error(execution, json.loads(outcome[1:]))
-
-    def raw_result(self, execution: Execution) -> str:
-        """The execution's JSON text (HTTP responses), or raise what it threw."""
-        if execution.outcome is not None and execution.outcome[0] == "=":
-            return execution.outcome[1:]
-        self.result(execution)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _error(self, execution: Execution, error: dict) -> BaseException:
-        stack = self.source_map.map_stack(error.get("stack", ""), app_only=True)
-        if error.get("convexError"):
-            data = error.get("data")
-            exc: BaseException = ConvexError(from_json(json.loads(data)) if isinstance(data, str) else None)
-            exc.js_stack = stack  # type: ignore[attr-defined]
-            return exc
-        for original in execution.errors:  # an error the host raised, rethrown by the app
-            if str(original) == error.get("message"):
-                if stack:
-                    original.add_note(f"JavaScript stack:\n{stack}")
-                return original
-        return JsError(execution.host.function, error.get("name", "Error"), error.get("message", ""), stack)
 
 
 _ENGINES: dict[str, Engine] = {}
 
 
-def engine_for(bundle: Bundle) -> Engine:
-    """The shared engine of ``bundle`` (loaded on first use)."""
-    engine = _ENGINES.get(bundle.digest)
+def engine_for(bundle: Bundle, env: Mapping[str, str] | None = None) -> Engine:
+    """The shared engine of ``bundle`` loaded with ``env`` as ``process.env`` (loaded on first
+    use: a module's top level may read the environment, so each environment has its own)."""
+    key = f"{bundle.digest}\0{json.dumps(dict(env or {}), sort_keys=True)}"
+    engine = _ENGINES.get(key)
     if engine is None:
-        engine = _ENGINES[bundle.digest] = Engine(bundle)
+        engine = _ENGINES[key] = Engine(bundle, env)
     return engine

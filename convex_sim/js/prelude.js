@@ -14,6 +14,8 @@
   const g = globalThis;
   const pySync = g.__py_sync, pyAsync = g.__py_async, pyDone = g.__py_done;
   const pyLog = g.__py_log, pySeed = g.__py_seed;
+  const sandbox = g.__csSandbox;  // sandbox.js, shared with the Node.js host
+  delete g.__csSandbox;
 
   // --- built-ins newer than the engine (ES2022-ES2024) that apps use ------------------
   function define(target, name, value) {
@@ -157,78 +159,11 @@
   };
 
   // --- determinism: Math.random and Date ------------------------------------------
-  function sfc32(s) {
-    return function () {
-      s[0] |= 0; s[1] |= 0; s[2] |= 0; s[3] |= 0;
-      const t = (((s[0] + s[1]) | 0) + s[3]) | 0;
-      s[3] = (s[3] + 1) | 0;
-      s[0] = s[1] ^ (s[1] >>> 9);
-      s[1] = (s[2] + (s[2] << 3)) | 0;
-      s[2] = (s[2] << 21) | (s[2] >>> 11);
-      s[2] = (s[2] + t) | 0;
-      return (t >>> 0) / 4294967296;
-    };
-  }
-  const loadRng = sfc32([0x9e3779b9, 0x243f6a88, 0xb7e15162, 0x8aed2a6b]);  // module load time
-  Math.random = function random() {
-    if (cur === null) return loadRng();
-    if (cur.rng === null) {
-      const words = pySeed(cur.id);
-      if (words === "") throw new Error("Math.random() was called where no function execution runs.");
-      const state = words.split(",").map(Number);
-      cur.rng = sfc32(state);
-      for (let i = 0; i < 12; i++) cur.rng();
-    }
-    return cur.rng();
-  };
-  const RealDate = Date;
-  function now() { return cur === null ? 0 : cur.now; }
-  function VirtualDate(...args) {
-    if (!new.target) return new RealDate(now()).toString();
-    if (args.length === 0) return new RealDate(now());
-    // Convex runs in UTC: date parts given to the constructor are UTC, never the host's zone.
-    return args.length >= 2 ? new RealDate(RealDate.UTC(...args)) : new RealDate(args[0]);
-  }
-  // Local-time methods read and write UTC, whatever TZ the test process has.
-  const proto = RealDate.prototype;
-  for (const part of ["FullYear", "Month", "Date", "Day", "Hours", "Minutes", "Seconds", "Milliseconds"]) {
-    proto["get" + part] = proto["getUTC" + part];
-    if (part !== "Day") proto["set" + part] = proto["setUTC" + part];
-  }
-  proto.getTimezoneOffset = function getTimezoneOffset() { return 0; };
-  const DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-  const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-  const pad = (n) => String(n).padStart(2, "0");
-  proto.toDateString = function toDateString() {
-    return `${DAYS[this.getUTCDay()]} ${MONTHS[this.getUTCMonth()]} ${pad(this.getUTCDate())} ${this.getUTCFullYear()}`;
-  };
-  proto.toTimeString = function toTimeString() {
-    return `${pad(this.getUTCHours())}:${pad(this.getUTCMinutes())}:${pad(this.getUTCSeconds())} GMT+0000 (Coordinated Universal Time)`;
-  };
-  proto.toString = function toString() {
-    return isNaN(this.valueOf()) ? "Invalid Date" : `${this.toDateString()} ${this.toTimeString()}`;
-  };
-  proto.toLocaleString = proto.toString;
-  proto.toLocaleDateString = proto.toDateString;
-  proto.toLocaleTimeString = proto.toTimeString;
-  VirtualDate.prototype = RealDate.prototype;
-  Object.defineProperty(RealDate.prototype, "constructor", { value: VirtualDate, writable: true, configurable: true });
-  VirtualDate.now = now;
-  VirtualDate.parse = RealDate.parse;
-  VirtualDate.UTC = RealDate.UTC;
-  g.Date = VirtualDate;
+  sandbox.installRandom(() => cur, pySeed);
+  sandbox.installDate(g, () => (cur === null ? 0 : cur.now));
 
   // --- console ---------------------------------------------------------------------
-  function show(x, depth) {
-    if (typeof x === "string") return depth === 0 ? x : JSON.stringify(x);
-    if (typeof x === "bigint") return `${x}n`;
-    if (x instanceof Error) return x.stack ? `${x.name}: ${x.message}\n${x.stack}` : `${x.name}: ${x.message}`;
-    if (x === undefined || x === null || typeof x !== "object") return String(x);
-    if (depth > 3) return Array.isArray(x) ? "[Array]" : "[Object]";
-    if (Array.isArray(x)) return `[ ${x.map((y) => show(y, depth + 1)).join(", ")} ]`;
-    const body = Object.keys(x).map((k) => `${k}: ${show(x[k], depth + 1)}`).join(", ");
-    return body ? `{ ${body} }` : "{}";
-  }
+  const show = sandbox.show;
   function logger(level) {
     return (...args) => pyLog(level, args.map((a) => show(a, 0)).join(" "));
   }
@@ -514,16 +449,8 @@
   }
 
   g.crypto = {
-    getRandomValues(array) {
-      for (let i = 0; i < array.length; i++) array[i] = Math.floor(Math.random() * 4294967296);
-      return array;
-    },
-    randomUUID() {
-      const b = g.crypto.getRandomValues(new Uint8Array(16));
-      b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
-      const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
-      return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-    },
+    getRandomValues: sandbox.getRandomValues,
+    randomUUID: sandbox.randomUUID,
   };
   g.process = { env: {} };
   g.window = undefined;
@@ -557,24 +484,22 @@
   };
 
   // --- the app and its executions ------------------------------------------------------------
-  function describeError(e) {
-    if (e !== null && typeof e === "object") {
-      const isConvexError = e.ConvexErrorSymbol === Symbol.for("ConvexError") || Symbol.for("ConvexError") in e;
-      return JSON.stringify({
-        name: e.name || "Error", message: String(e.message), stack: String(e.stack || ""),
-        data: isConvexError ? e.data : undefined, convexError: isConvexError,
-      });
+  const describeError = sandbox.describeError;
+
+  // `defineSchema(...).export()`; convex 1.1 (vectorIndex still internal, server/schema.js)
+  // called a vector index's size `dimension`, later versions `dimensions`.
+  function schemaExport(schema) {
+    const json = schema.export();
+    if (!json.includes('"dimension"')) return json;
+    const data = JSON.parse(json);
+    for (const table of data.tables) {
+      for (const index of table.vectorIndexes || []) {
+        if (index.dimensions === undefined) index.dimensions = index.dimension;
+      }
     }
-    return JSON.stringify({ name: "Error", message: `Uncaught ${show(e, 1)}`, stack: "", convexError: false });
+    return JSON.stringify(data);
   }
 
-  function functionAt(path) {
-    const i = path.indexOf(":");
-    const module = g.__convexApp.modules[path.slice(0, i)];
-    const fn = module === undefined ? undefined : module[path.slice(i + 1)];
-    if (fn === undefined) throw new Error(`No function ${path} in the bundle.`);
-    return fn;
-  }
 
   g.__cs = {
     // Start an execution; its outcome reaches Python through __py_done(id, "=json" | "!error").
@@ -582,16 +507,7 @@
       const exec = { id, kind, now: nowMs, rng: null, timers: [] };
       execs.set(id, exec);
       cur = exec;
-      let p;
-      try {
-        const fn = functionAt(path);
-        if (kind === "query") p = fn.invokeQuery(argsJson);
-        else if (kind === "mutation") p = fn.invokeMutation(argsJson);
-        else if (kind === "action") p = fn.invokeAction("", argsJson);
-        else p = fn.runRequest(argsJson, route);
-      } catch (e) {
-        p = Promise.reject(e);
-      }
+      const p = sandbox.invoke(g.__convexApp, kind, path, argsJson, route);
       p.then((r) => { execs.delete(id); pyDone(id, "=" + r); },
         (e) => { execs.delete(id); pyDone(id, "!" + describeError(e)); });
     },
@@ -628,30 +544,13 @@
     setEnv(json) { g.process.env = JSON.parse(json); },
     manifest() {
       const app = g.__convexApp;
-      const functions = [];
-      for (const module of Object.keys(app.modules)) {
-        for (const name of Object.keys(app.modules[module])) {
-          const f = app.modules[module][name];
-          if (f === null || (typeof f !== "function" && typeof f !== "object")) continue;
-          const kind = f.isQuery ? "query" : f.isMutation ? "mutation" : f.isAction ? "action"
-            : f.isRouter ? "router" : null;
-          if (kind === null) continue;
-          const entry = { path: `${module}:${name}`, kind, visibility: f.isInternal ? "internal" : "public" };
-          if (kind === "router") {
-            entry.routes = f.getRoutes().map(([path, method]) => [path, method]);
-          } else {
-            entry.args = f.exportArgs();
-            entry.returns = f.exportReturns();
-          }
-          functions.push(entry);
-        }
-      }
+      const functions = sandbox.functionEntries(app);
       const config = app.config && app.config._childComponents ? app.config : null;
       const components = config ? config._childComponents.map(([name, d]) => [name, d._name]) : [];
       const crons = app.modules.crons && app.modules.crons.default;
       return JSON.stringify({
         functions,
-        schema: app.schema ? app.schema.export() : null,
+        schema: app.schema ? schemaExport(app.schema) : null,
         crons: crons && crons.isCrons ? crons.crons : null,
         authConfig: app.authConfig || null,
         components,

@@ -34,7 +34,7 @@ from ..functions import (
     ConvexFunction,
     Registry,
 )
-from ..http import HttpRouter, Route
+from ..http import HttpRouter, Route, deployment_env
 from ..scheduler import Crons
 from ..schema import SchemaDefinition, define_schema, define_table
 from ..steps import UnawaitedCallError
@@ -44,6 +44,7 @@ from .abi import Host, function_name
 from .bundler import Bundle, bundle_project
 from .components import app_definition, components_changed
 from .engine import Engine, Execution, JsStuckError, dumps, engine_for, error_payload
+from .node_runner import NodeEngine, node_engine_for
 
 # --- validators and schema from their exported JSON ---------------------------------------------
 
@@ -52,7 +53,8 @@ __tracebackhide__ = hide_simulator_frames  # pytest reports the app's frames, no
 
 #: Validators with no parameters, by the ``type`` their JSON export names.
 _SCALARS = {"string": v.string, "number": v.float64, "bigint": v.int64, "boolean": v.boolean,
-            "null": v.null, "any": v.any, "bytes": v.bytes}
+            "null": v.null, "any": v.any, "bytes": v.bytes,
+            "function": v.string}  # v.function() (convex 1.51): a function handle string
 
 
 def validator_from_json(spec: Mapping[str, Any], where: str) -> Validator:
@@ -149,15 +151,18 @@ class JsFunction(ConvexFunction):
     """A function exported by the project's TypeScript; ``invoke`` runs it in the engine."""
 
     def __init__(self, project: Project, kind: str, visibility: str, path: str,
-                 args: Validator | None, returns: Validator | None, route: str | None = None) -> None:
+                 args: Validator | None, returns: Validator | None, route: str | None = None,
+                 engine: Engine | NodeEngine | None = None) -> None:
         super().__init__(kind, visibility, _no_python_handler, args, returns)
         self.project, self.path, self.route = project, path, route
+        #: Where it runs: the project's embedded engine, or Node.js for a "use node" action.
+        self.engine = engine
         self.is_async = kind in (ACTION, HTTP_ACTION)
         self.__name__ = path
         self.__module__ = "convex/" + path.split(":")[0]
 
     def invoke(self, ctx: Any, args: Any) -> Any:
-        engine = self.project.engine
+        engine = self.engine or self.project.engine
         runtime = ctx._runtime
         engine.set_env(runtime.env)
         host = Host(ctx, self.path or "", self.kind, runtime.logs)
@@ -262,39 +267,43 @@ class Project:
     app: Any = None
     #: The bundle each component folder was loaded from (to notice edits inside them).
     component_bundles: dict[Path, Any] = field(default_factory=dict)
+    #: ``process.env`` the project was loaded with (simulators made from it start with it).
+    env: dict[str, str] = field(default_factory=dict)
 
 
 _PROJECTS: dict[str, tuple[Bundle, Project]] = {}
 
 
-def load_project(path: str | os.PathLike[str], source: str | os.PathLike[str] | None = None) -> Project:
+def load_project(path: str | os.PathLike[str], source: str | os.PathLike[str] | None = None,
+                 env: Mapping[str, str] | None = None) -> Project:
     """Bundle (from cache when unchanged) and load the project at ``path``; projects are shared
     between simulators, never their databases. ``source`` is the folder of functions
-    (a component's own folder for a component)."""
+    (a component's own folder for a component); ``env`` is ``process.env`` while the bundle's
+    top level runs, over ``CONVEX_CLOUD_URL`` and ``CONVEX_SITE_URL`` (each environment loads
+    the project once)."""
     bundle = bundle_project(path, source)
-    key = f"{bundle.project}\0{source or ''}"
+    env = deployment_env(dict(env or {}))
+    key = f"{bundle.project}\0{source or ''}\0{json.dumps(env, sort_keys=True)}"
     cached = _PROJECTS.get(key)
     if cached is not None and cached[0] is bundle:
         project = cached[1]
         if source is None and components_changed(project):
             project.app = app_definition(project, bundle)
         return project
-    engine = engine_for(bundle)
+    engine = engine_for(bundle, env)
     manifest = engine.manifest
-    project = Project(str(bundle.project), engine)
+    project = Project(str(bundle.project), engine, env=env)
     project.schema = schema_from_json(manifest.get("schema"))
     for entry in manifest["functions"]:
         if entry["kind"] == "router":
             project.router_path = entry["path"]
             project.http = _router(project, entry)
             continue
-        where = f"{entry['path']} (args)"
-        args_spec, returns_spec = json.loads(entry["args"]), json.loads(entry["returns"])
-        args_v = None if args_spec.get("type") == "any" else validator_from_json(args_spec, where)
-        returns_v = None if returns_spec is None else validator_from_json(returns_spec, f"{entry['path']} (returns)")
-        fn = JsFunction(project, entry["kind"], INTERNAL if entry["visibility"] == INTERNAL else PUBLIC,
-                        entry["path"], args_v, returns_v)
-        project.registry.register(entry["path"], fn)
+        _register(project, entry)
+    if bundle.node_file is not None:  # "use node" modules: actions in Node.js
+        node_engine = node_engine_for(bundle, env)
+        for entry in node_engine.manifest["functions"]:
+            _register(project, entry, node_engine)
     project.crons = crons_from_json(manifest.get("crons"))
     # where ConvexSim looks for an app's crons and HTTP router
     project.registry.modules.update(crons=SimpleNamespace(crons=project.crons),
@@ -306,6 +315,17 @@ def load_project(path: str | os.PathLike[str], source: str | os.PathLike[str] | 
     if source is None:
         project.app = app_definition(project, bundle)
     return project
+
+
+def _register(project: Project, entry: Mapping[str, Any], engine: NodeEngine | None = None) -> None:
+    """Register one function of a manifest (its validators from their exported JSON)."""
+    where = f"{entry['path']} (args)"
+    args_spec, returns_spec = json.loads(entry["args"]), json.loads(entry["returns"])
+    args_v = None if args_spec.get("type") == "any" else validator_from_json(args_spec, where)
+    returns_v = None if returns_spec is None else validator_from_json(returns_spec, f"{entry['path']} (returns)")
+    fn = JsFunction(project, entry["kind"], INTERNAL if entry["visibility"] == INTERNAL else PUBLIC,
+                    entry["path"], args_v, returns_v, engine=engine)
+    project.registry.register(entry["path"], fn)
 
 
 def _router(project: Project, entry: Mapping[str, Any]) -> HttpRouter:

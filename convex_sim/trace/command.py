@@ -11,6 +11,7 @@ import argparse
 import sys
 from typing import Any
 
+from ..envvars import add_env_options, env_from_options
 from ..errors import ConvexSimError
 from .overlaps import explore_overlaps
 from .replay import replay, sim_for_trace
@@ -36,6 +37,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--invariant", metavar="MODULE:FN", help="with --explore: checked after every commit")
     parser.add_argument("--budget", type=int, default=None, metavar="N",
                         help="with --explore: at most N schedules per window of overlapping calls")
+    add_env_options(parser)
 
 
 def _load(spec: str) -> Any:
@@ -53,7 +55,7 @@ def run(options: argparse.Namespace) -> int:
     try:
         schema = _load(options.schema) if options.schema else None
         sim = sim_for_trace(options.trace, app=options.app, project=options.project, schema=schema,
-                            snapshot=options.snapshot)
+                            snapshot=options.snapshot, env=env_from_options(options))
         if options.explore:
             invariant = _load(options.invariant) if options.invariant else None
             report = explore_overlaps(sim, options.trace, invariant=invariant,

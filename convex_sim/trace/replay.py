@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -279,10 +279,12 @@ def replay(sim: Any, trace: str | os.PathLike[str], *, keep_going: bool = False)
 
 def sim_for_trace(trace: str | os.PathLike[str], *, app: str | None = None,
                   project: str | os.PathLike[str] | None = None, schema: Any = None,
-                  snapshot: str | os.PathLike[str] | None = None) -> Any:
+                  snapshot: str | os.PathLike[str] | None = None,
+                  env: Mapping[str, str] | None = None) -> Any:
     """A fresh simulator for replaying ``trace``: the app package ``app`` (its
     ``schema`` module's ``schema`` unless given) or the TypeScript ``project``, with the
-    trace's seed and clock start, loaded from ``snapshot`` when given."""
+    trace's seed and clock start and ``env`` as the deployment's variables, loaded from
+    ``snapshot`` when given."""
     from ..sim import ConvexSim
 
     header = TraceReader(trace).header
@@ -292,7 +294,7 @@ def sim_for_trace(trace: str | os.PathLike[str], *, app: str | None = None,
     if (app is None) == (project is None):
         raise TraceError("replay needs exactly one of an app package or a project folder")
     if project is not None:
-        sim = ConvexSim.from_project(Path(project), **options)
+        sim = ConvexSim.from_project(Path(project), env=env, **options)
     else:
         if schema is None:
             import importlib
@@ -302,6 +304,7 @@ def sim_for_trace(trace: str | os.PathLike[str], *, app: str | None = None,
             except ModuleNotFoundError:
                 schema = None
         sim = ConvexSim(schema, modules=app, **options)
+        sim.runtime.env = dict(env or {})
     if snapshot is not None:
         sim.load_snapshot(snapshot)
     return sim

@@ -1,6 +1,7 @@
 // Behaviours convex-sim checks against Convex itself (tests/test_typescript_fidelity.py).
 import { v } from "convex/values";
 import { api, internal } from "./_generated/api";
+import { log } from "convex/server";
 import { action, internalAction, mutation, query } from "./_generated/server";
 
 // Promise.all of several runMutation calls: each is its own transaction.
@@ -105,4 +106,13 @@ export const whoAmI = query({
 export const whoAmIAction = internalAction({
   args: {},
   handler: async (ctx) => ctx.meta.getFunctionMetadata(),
+});
+
+export const deploymentAndRequest = mutation({
+  args: {},
+  handler: async (ctx) => {
+    const meta = (ctx as any).meta;
+    await log.audit({ action: "inspect", count: 2 });
+    return { deployment: await meta.getDeploymentMetadata(), request: await meta.getRequestMetadata() };
+  },
 });
