@@ -14,7 +14,9 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || test -n "$(PYTHON)" || { echo "$(NO_PYTHON)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip uninstall --quiet --yes quickjs python-quickjs-ng  # same module name as edwh-quickjs-ng's
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --force-reinstall --no-deps 'edwh-quickjs-ng>=0.14.0.3,<0.15'
 	touch $(STAMP)
 
 lint: $(STAMP)

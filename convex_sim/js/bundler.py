@@ -36,7 +36,7 @@ from .layout import EntryPoints, entry_points, module_file, optional_file, read_
 #: Bump when the bundle's shape changes, so old cached bundles are not reused.
 BUNDLE_FORMAT = "3"
 #: The language level the embedded engine parses: esbuild lowers newer syntax to it.
-ENGINE_TARGET = "es2020"
+ENGINE_TARGET = "es2022"
 #: The Node.js version "use node" bundles target (Convex's Node.js runtime is 18 or newer).
 NODE_TARGET = "node18"
 _DRIVER = Path(__file__).with_name("esbuild_driver.cjs")

@@ -1,11 +1,15 @@
 """The embedded JavaScript engine: one QuickJS context per bundle, shared by every simulator.
 
-Why QuickJS (PyPI ``quickjs``): JavaScript calls Python *synchronously*
+Why quickjs-ng (PyPI ``edwh-quickjs-ng``): JavaScript calls Python *synchronously*
 (``Convex.syscall`` must return a value), Python decides exactly when each
 pending promise settles and runs the job queue itself
 (``execute_pending_job``), nothing runs on a background thread or timer,
-and a context loads a bundle in a few milliseconds. docs/typescript.md
-has the measured comparison with V8 (mini-racer) and SpiderMonkey.
+a context loads a bundle in a few milliseconds, it parses ES2024 (class
+static blocks, ``#x in o``, a method named ``static``), and it has time,
+memory and stack limits. docs/typescript.md ("Engine choice") has the
+measured comparison (``benchmarks/bench_engines.py``). The extension module
+``_quickjs`` is used directly: the package's ``quickjs`` wrapper starts a
+thread pool at import.
 
 Contract: a bundle is loaded once per process and its context is shared by
 every :class:`~convex_sim.ConvexSim` made from that project (module-level
@@ -18,23 +22,52 @@ during a drain belongs to that execution.
 
 from __future__ import annotations
 
+import base64
 import collections
+import hashlib
+import hmac
 import itertools
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+import _quickjs
 import orjson
-import quickjs
 
 from ..errors import ConvexError, ConvexSimError
 from ..values import from_json, to_json
 from .bundler import Bundle
 from .sourcemap import SourceMap
+from .webapi import polyfill_script
 
-#: ``sandbox.js`` (shared with the Node.js host of "use node" actions), then ``prelude.js``.
-PRELUDE = "".join((Path(__file__).parent / name).read_text("utf-8") for name in ("sandbox.js", "prelude.js"))
+#: ``sandbox.js`` (shared with the Node.js host of "use node" actions), ``web.js`` (the web
+#: APIs written here), then ``prelude.js``; the npm polyfills (:mod:`.webapi`) come first.
+PRELUDE = "".join((Path(__file__).parent / name).read_text("utf-8")
+                  for name in ("sandbox.js", "web.js", "prelude.js"))
+#: What ``crypto.subtle`` digests and signs with (web.js).
+HASHES = {"SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
+
+
+def new_context() -> _quickjs.Context:
+    """A quickjs-ng context; a clear error where the older PyPI ``quickjs`` (same module
+    name) shadows it."""
+    ctx = _quickjs.Context()
+    if ctx.eval("typeof Array.prototype.findLast") != "function":
+        raise ConvexSimError(
+            "convex-sim needs the quickjs-ng engine (PyPI edwh-quickjs-ng), but an older "
+            "QuickJS was imported: run `pip uninstall quickjs python-quickjs-ng` and "
+            "`pip install --force-reinstall edwh-quickjs-ng`.")
+    return ctx
+
+
+def crypto(op: str, algorithm: str, key: str, data: str) -> str:
+    """``crypto.subtle`` for web.js: a digest or an HMAC of base64 ``data``, as base64."""
+    name = HASHES[algorithm]
+    raw = base64.b64decode(data)
+    if op == "digest":
+        return base64.b64encode(hashlib.new(name, raw).digest()).decode()
+    return base64.b64encode(hmac.new(base64.b64decode(key), raw, name).digest()).decode()
 
 
 def dumps(value: Any) -> str:
@@ -180,14 +213,16 @@ class Bridge:
 
 
 class Engine(Bridge):
-    """A QuickJS context with the prelude and one bundle loaded."""
+    """A quickjs-ng context with the web APIs, the prelude and one bundle loaded."""
 
     def __init__(self, bundle: Bundle, env: Mapping[str, str] | None = None) -> None:
         super().__init__()
         self.bundle = bundle
         self.source_map = SourceMap(bundle.source_map, bundle.cache_dir)
-        self._ctx = ctx = quickjs.Context()
+        self._ctx = ctx = new_context()
         ctx.set_max_stack_size(0)  # calls come from whichever thread runs the test
+        ctx.eval(polyfill_script())
+        ctx.add_callable("__py_crypto", crypto)
         ctx.add_callable("__py_sync", self._on_sync)
         ctx.add_callable("__py_async", self._on_async)
         ctx.add_callable("__py_done", self._on_done)
@@ -200,7 +235,7 @@ class Engine(Bridge):
         ctx.eval("__cs.setEnv")(json.dumps(self._env, sort_keys=True))
         try:
             ctx.eval(bundle.code)
-        except quickjs.JSException as exc:
+        except _quickjs.JSException as exc:
             raise ConvexSimError(f"Loading the bundle of {bundle.project / 'convex'} failed: "
                                  f"{self.source_map.map_stack(str(exc))}") from None
         self._drain_all()
@@ -259,7 +294,7 @@ class Engine(Bridge):
         try:
             try:
                 call()
-            except quickjs.JSException as exc:  # a bug in the host bridge, not in the app
+            except _quickjs.JSException as exc:  # a bug in the host bridge, not in the app
                 raise ConvexSimError(f"{execution.host.function}: {self.source_map.map_stack(str(exc))}") from None
             self._drain_all()
         finally:
