@@ -149,3 +149,19 @@ def test_a_missing_generated_folder_says_to_run_codegen(make_project):
     root = make_project({"convex.json": '{"functions": "src"}', "src/counter.ts": COUNTER})
     with pytest.raises(BundleError, match=r"src/counter\.ts.*\n(.|\n)*run `convex-sim codegen "):
         bundle_project(root)
+
+
+def test_two_copies_of_a_project_do_not_share_a_bundle(tmp_path, ts_bank_project):
+    # Same files, other folder: the source map must name this copy's files (a component's
+    # convex.config is found through it), so the cached bundle of the first is not reused.
+    import shutil
+
+    copies = []
+    for name in ("one", "two"):
+        root = tmp_path / name
+        shutil.copytree(ts_bank_project / "convex", root / "convex", symlinks=True)
+        shutil.copy(ts_bank_project / "package.json", root / "package.json")
+        (root / "node_modules").symlink_to(ts_bank_project / "node_modules")
+        copies.append(bundle_project(root))
+    assert copies[0].digest != copies[1].digest
+    assert any("/two/convex/bank.ts" in s for s in copies[1].source_map["sources"])

@@ -126,7 +126,8 @@ def _fingerprint(paths: list[str]) -> tuple:
 
 
 def _digest(root: Path, files: list[str], found: EntryPoints, external: tuple[str, ...]) -> str:
-    h = hashlib.sha256(f"{BUNDLE_FORMAT} {ENGINE_TARGET} {NODE_TARGET}".encode())
+    # the project's own location too: the source map names its files relative to the cache
+    h = hashlib.sha256(f"{BUNDLE_FORMAT} {ENGINE_TARGET} {NODE_TARGET} {root}".encode())
     h.update(json.dumps([found.isolate, found.node, external]).encode())
     for f in files:
         h.update(os.path.relpath(f, root).encode() + b"\0")
@@ -197,7 +198,7 @@ def bundle_project(project: str | os.PathLike[str],
     found = entry_points(functions_dir)
     files, folders = _inputs(root, functions_dir, convex_package)
     digest = _digest(root, files, found, config.external_packages)
-    cache_dir = convex_package.parent / ".cache" / "convex-sim"
+    cache_dir = convex_package.parent.resolve() / ".cache" / "convex-sim"  # esbuild's real path
     out = cache_dir / f"bundle-{digest}.js"
     node_out = cache_dir / f"node-{digest}.cjs" if found.node else None
     extra = _fresh_extra_inputs(out)

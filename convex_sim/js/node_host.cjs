@@ -85,12 +85,7 @@ function enter(id, nowMs) {
   if (cur !== null) cur.now = nowMs;
 }
 
-function hostError(text) {
-  const p = JSON.parse(text);
-  const e = new Error(p.message);
-  if (p.data !== undefined) e.data = p.data;
-  return e;
-}
+const hostError = sandbox.hostError;
 
 const pending = new Map();
 g.Convex = {

@@ -37,12 +37,7 @@
     if (cur !== null) cur.now = nowMs;
   }
 
-  function hostError(text) {
-    const p = JSON.parse(text);
-    const e = new Error(p.message);
-    if (p.data !== undefined) e.data = p.data;
-    return e;
-  }
+  const hostError = sandbox.hostError;
 
   // Streams whose rows the host sent with 1.0/queryStream (a small known limit, as in
   // first/unique/take): their queryStreamNext and queryCleanup never leave JavaScript.

@@ -155,8 +155,16 @@
     return functions;
   }
 
+  // A syscall the host refused ("!" + JSON {message, data?}) as the Error the app sees.
+  function hostError(text) {
+    const p = JSON.parse(text);
+    const e = new Error(p.message);
+    if (p.data !== undefined) e.data = p.data;
+    return e;
+  }
+
   globalThis.__csSandbox = {
     installRandom, getRandomValues, randomUUID, installDate, show, describeError, invoke,
-    functionEntries,
+    functionEntries, hostError,
   };
 })();
