@@ -75,6 +75,8 @@ class Entry:
     reason: str
     #: In the subset that ``make test`` runs (the others need CONVEX_SIM_CORPUS_ALL=1).
     quick: bool = False
+    #: The deployment's environment variables, as its README asks a user to set them.
+    env: tuple[tuple[str, str], ...] = ()
 
 
 def load_manifest(path: Path = MANIFEST) -> list[Entry]:
@@ -84,7 +86,8 @@ def load_manifest(path: Path = MANIFEST) -> list[Entry]:
     entries = []
     for raw in data.get("project", []):
         entry = Entry(raw["name"], raw["repo"], raw["commit"], raw.get("subdir", ""),
-                      tuple(raw.get("install", ())), raw.get("reason", ""), bool(raw.get("quick")))
+                      tuple(raw.get("install", ())), raw.get("reason", ""), bool(raw.get("quick")),
+                      tuple(sorted(raw.get("env", {}).items())))
         if not re.fullmatch(r"[0-9a-f]{40}", entry.commit):
             raise ValueError(f"{path}: {entry.name}: commit must be 40 hex digits")
         if not re.fullmatch(r"[\w.-]+/[\w.-]+", entry.repo):
@@ -354,7 +357,7 @@ class Worker:
         _emit({"event": "start", "call": "load"})
         start = time.monotonic()
         try:
-            sim = ConvexSim.from_project(project_dir(self.entry), seed=0)
+            sim = ConvexSim.from_project(project_dir(self.entry), seed=0, env=dict(self.entry.env))
             sim.allow_network = False
         except BaseException as exc:
             _emit({"event": "load", "ok": False, "error": self._describe(exc),
