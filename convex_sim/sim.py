@@ -396,7 +396,7 @@ class ConvexSim(_Caller):
             env = {**project.env, **(env or {})}
         else:
             project = load_project(path, env=env)
-            env = project.env
+            env = dict(project.env)  # the simulator's own: editing it leaves the project's
         providers = auth_providers if auth_providers is not None else project.auth_providers
         sim = cls(project.schema, project.registry, seed=seed, start_time_ms=start_time_ms,
                   auth_providers=providers, transaction_limits=transaction_limits, app=project.app)

@@ -127,3 +127,12 @@ def test_env_files_and_assignments(tmp_path):
     with pytest.raises(EnvError, match=r"\.env:2: expected NAME=value"):
         read_env_file(path)
     assert env_from_assignments(["URL=https://a?b=c"], "--env") == {"URL": "https://a?b=c"}
+
+
+def test_a_simulators_env_is_its_own(make_project):
+    root = make_project(STRICT)
+    first = ConvexSim.from_project(root, env={"PAYMENTS_KEY": "k"})
+    first.runtime.env["EXTRA"] = "only here"
+    second = ConvexSim.from_project(root, env={"PAYMENTS_KEY": "k"})
+    assert second.project is first.project
+    assert "EXTRA" not in second.runtime.env and "EXTRA" not in first.project.env

@@ -231,12 +231,13 @@ class Engine(Bridge):
         ctx.eval(PRELUDE)
         # process.env is the deployment's before any module's top level runs (auth.config.ts
         # reads CONVEX_SITE_URL there)
+        self._set_env: Callable[..., Any] = ctx.eval("__cs.setEnv")
         self._env: dict[str, str] = dict(env or {})
-        ctx.eval("__cs.setEnv")(json.dumps(self._env, sort_keys=True))
+        self._set_env(json.dumps(self._env, sort_keys=True))
         try:
             ctx.eval(bundle.code)
         except _quickjs.JSException as exc:
-            raise ConvexSimError(f"Loading the bundle of {bundle.project / 'convex'} failed: "
+            raise ConvexSimError(f"Loading the bundle of {bundle.functions_dir} failed: "
                                  f"{self.source_map.map_stack(str(exc))}") from None
         self._drain_all()
         self._invoke: Callable[..., Any] = ctx.eval("__cs.invoke")
@@ -245,7 +246,6 @@ class Engine(Bridge):
         self._fire_timer: Callable[..., Any] = ctx.eval("__cs.fireTimer")
         self._next_timer: Callable[..., Any] = ctx.eval("__cs.nextTimer")
         self._forget: Callable[..., Any] = ctx.eval("__cs.forget")
-        self._set_env: Callable[..., Any] = ctx.eval("__cs.setEnv")
         self.manifest: dict = json.loads(ctx.eval("__cs.manifest()"))
 
     # -- running executions ----------------------------------------------------------------
@@ -313,10 +313,15 @@ class Engine(Bridge):
 _ENGINES: dict[str, Engine] = {}
 
 
+def loaded_with(bundle: Bundle, env: Mapping[str, str] | None) -> str:
+    """The key of ``bundle`` loaded with ``process.env`` ``env``: a module's top level may read
+    the environment, so each environment loads the bundle once (engines and projects alike)."""
+    return f"{bundle.digest}\0{json.dumps(dict(env or {}), sort_keys=True)}"
+
+
 def engine_for(bundle: Bundle, env: Mapping[str, str] | None = None) -> Engine:
-    """The shared engine of ``bundle`` loaded with ``env`` as ``process.env`` (loaded on first
-    use: a module's top level may read the environment, so each environment has its own)."""
-    key = f"{bundle.digest}\0{json.dumps(dict(env or {}), sort_keys=True)}"
+    """The shared engine of ``bundle`` loaded with ``env`` as ``process.env`` (on first use)."""
+    key = loaded_with(bundle, env)
     engine = _ENGINES.get(key)
     if engine is None:
         engine = _ENGINES[key] = Engine(bundle, env)

@@ -33,7 +33,7 @@ from typing import Any
 
 from ..errors import ConvexSimError
 from .bundler import Bundle, BundleError
-from .engine import Bridge, Execution, SyscallHost
+from .engine import Bridge, Execution, SyscallHost, loaded_with
 from .sourcemap import SourceMap
 
 NODE_HOST = Path(__file__).with_name("node_host.cjs")
@@ -365,7 +365,7 @@ _ENGINES: dict[str, NodeEngine] = {}
 def node_engine_for(bundle: Bundle, env: dict[str, str] | None = None) -> NodeEngine:
     """The shared Node.js engine of ``bundle`` loaded with ``process.env`` ``env`` (its child
     starts on the first call)."""
-    key = f"{bundle.digest}\0{json.dumps(env or {}, sort_keys=True)}"
+    key = loaded_with(bundle, env)
     engine = _ENGINES.get(key)
     if engine is None:
         engine = _ENGINES[key] = NodeEngine(bundle, env)

@@ -12,6 +12,7 @@ docs/typescript.md ("Web APIs") has the measured choice of each package.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -39,8 +40,10 @@ def cache_root() -> Path:
     return Path(os.environ.get("CONVEX_SIM_CACHE") or Path.home() / ".cache" / "convex-sim")
 
 
+@functools.cache
 def digest() -> str:
-    """The hash of the pinned inputs: a changed version or entry builds a new script."""
+    """The hash of the pinned inputs: a changed version or entry builds a new script (they
+    ship with convex-sim, so once per process)."""
     h = hashlib.sha256(" ".join(ESBUILD_FLAGS).encode())
     for name in FILES:
         h.update(name.encode() + b"\0" + (SOURCE / name).read_bytes() + b"\0")
