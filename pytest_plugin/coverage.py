@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from convex_sim.coverage import AppCoverage
+from convex_sim.errors import ConvexSimError
 
 #: The run's coverage, when ``--convex-coverage`` is on (the convex fixture adds its sims).
 COVERAGE = pytest.StashKey[AppCoverage]()
@@ -40,7 +41,10 @@ def configure(config: pytest.Config, apps: list[str]) -> None:
     if getattr(config.option, "numprocesses", None):
         raise pytest.UsageError("--convex-coverage does not combine pytest-xdist workers' data "
                                 "yet; run it without -n")
-    coverage = AppCoverage(apps)
+    try:
+        coverage = AppCoverage(apps)
+    except ConvexSimError as exc:
+        raise pytest.UsageError(f"--convex-coverage: {exc}") from None
     coverage.start()
     config.stash[COVERAGE] = coverage
     config.pluginmanager.register(CoveragePlugin(coverage), "convex-sim-coverage")

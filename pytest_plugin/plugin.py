@@ -86,6 +86,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                   "process.env, one NAME=VALUE a line", type="linelist")
 
 
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser,
+                                  args: list[str]) -> None:
+    """``--convex-coverage`` takes its packages only after ``=``: a bare ``--convex-coverage``
+    followed by a path (``pytest --convex-coverage tests/x.py``) leaves the path to pytest,
+    where argparse's optional value would swallow it."""
+    for index, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg == "--convex-coverage":
+            args[index] = "--convex-coverage="
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",

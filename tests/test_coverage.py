@@ -81,3 +81,18 @@ def test_the_pytest_option_reports_across_tests(pytester):
         "not reached by any test:",
         "*bank:transfer (mutation)",
     ])
+
+
+def test_the_pytest_option_without_a_value_leaves_the_next_argument_a_test_path(pytester):
+    """``--convex-coverage tests/x.py``: the path is what to test (packages come with ``=``)."""
+    pytester.makepyfile(test_only='''
+        import pytest
+
+        @pytest.mark.convex_app("scenarios.bank")
+        def test_one(convex):
+            convex.mutation("bank:open_account", {"owner": "ada", "balance": 100})
+    ''')
+    pytester.makepyfile(test_other="def test_not_selected():\n    assert False\n")
+    result = pytester.runpytest_subprocess("--convex-coverage", "test_only.py", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*convex-sim app coverage: 1 of 7 app functions reached"])
