@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo bench bench-peer lint mutants conformance corpus docs clean which-python
+.PHONY: test demo bench bench-peer lint mutants conformance corpus docs dist clean which-python
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || test -n "$(PYTHON)" || { echo "$(NO_PYTHON)"; exit 1; }
@@ -67,5 +67,12 @@ corpus: $(STAMP)
 which-python:
 	@test -n "$(PYTHON)" || { echo "$(NO_PYTHON)"; exit 1; }; echo "$(PYTHON)"
 
+# A wheel and an sdist in dist/, to install convex-sim into another project's environment
+# (docs/index.md, "Install into your project").
+dist: $(STAMP)
+	$(BIN)/python -m pip install --quiet build
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+
 clean:
-	rm -rf $(VENV) build site *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) build dist site *.egg-info .pytest_cache .hypothesis
