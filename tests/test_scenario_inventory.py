@@ -1,0 +1,55 @@
+"""The TypeScript inventory scenario: holds expire through their scheduled job, the cron
+sweeps, the catalogue pages, and the racy twin of ``reserve`` oversells."""
+
+from __future__ import annotations
+
+import pytest
+
+from convex_sim import ConvexError, ConvexSim, Op
+from scenarios.ts_inventory import HOLD_MS, PROJECT, no_oversell
+from tests.conftest import prepared_project
+
+
+@pytest.fixture
+def shop():
+    sim = ConvexSim.from_project(prepared_project(PROJECT), seed=0)
+    sim.mutation("inventory:addProduct", {"sku": "mug", "name": "Mug", "stock": 2})
+    return sim
+
+
+def test_a_hold_takes_stock_and_its_job_returns_it_after_fifteen_minutes(shop):
+    shop.mutation("inventory:reserve", {"sku": "mug", "quantity": 2})
+    assert shop.query("inventory:stock", {"sku": "mug"}) == 0
+    with pytest.raises(ConvexError, match="only 0 of mug left"):
+        shop.mutation("inventory:reserve", {"sku": "mug", "quantity": 1})
+    shop.advance_time(HOLD_MS - 1)
+    assert shop.query("inventory:stock", {"sku": "mug"}) == 0
+    shop.advance_time(1)
+    assert shop.query("inventory:stock", {"sku": "mug"}) == 2
+
+
+def test_a_confirmed_hold_keeps_its_stock(shop):
+    held = shop.mutation("inventory:reserve", {"sku": "mug", "quantity": 1})
+    shop.mutation("inventory:confirm", {"reservationId": held})
+    shop.advance_time(HOLD_MS)
+    assert shop.query("inventory:stock", {"sku": "mug"}) == 1
+    with pytest.raises(ConvexError, match="no longer held"):
+        shop.mutation("inventory:confirm", {"reservationId": held})
+
+
+def test_the_catalogue_pages(shop):
+    for i in range(5):
+        shop.mutation("inventory:addProduct", {"sku": f"p{i}", "name": f"P{i}", "stock": i})
+    first = shop.query("inventory:catalogue", {"paginationOpts": {"numItems": 4, "cursor": None}})
+    second = shop.query("inventory:catalogue",
+                        {"paginationOpts": {"numItems": 4, "cursor": first["continueCursor"]}})
+    assert [p["sku"] for p in first["page"] + second["page"]] == ["mug", "p0", "p1", "p2", "p3", "p4"]
+    assert second["isDone"]
+
+
+def test_the_racy_twin_sells_the_last_unit_twice(shop):
+    shop.mutation("inventory:reserve", {"sku": "mug", "quantity": 1})
+    result = shop.explore([Op("inventory:reserveViaAction", {"sku": "mug", "quantity": 1})] * 2,
+                          invariant=no_oversell, check_serializable=False)
+    assert result.failures and result.failures[0].kind == "invariant"
+    assert "mug oversold" in str(result.failures[0])
