@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo bench bench-peer lint mutants conformance corpus docs dist clean which-python
+.PHONY: test demo bench bench-peer bench-load lint mutants conformance corpus docs dist clean which-python
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || test -n "$(PYTHON)" || { echo "$(NO_PYTHON)"; exit 1; }
@@ -43,10 +43,15 @@ demo: $(STAMP)
 	$(BIN)/python -m convex_sim.cli demo
 
 # bench_peer.py and bench_typescript.py run the peer (node, npm, minutes): target bench-peer.
+# bench_load.py (long runs, minutes): target bench-load.
 bench: $(STAMP)
 	@for f in benchmarks/bench_*.py; do \
-		case "$$f" in benchmarks/bench_peer.py|benchmarks/bench_typescript.py) continue;; esac; \
+		case "$$f" in benchmarks/bench_peer.py|benchmarks/bench_typescript.py|benchmarks/bench_load.py) continue;; esac; \
 		echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+# Long runs, each in a fresh process: wall time and peak RSS (BENCH_LOAD_SCALE=0.1 for a quick run).
+bench-load: $(STAMP)
+	$(BIN)/python benchmarks/bench_load.py
 
 # convex-sim (Python and TypeScript) and convex-test (../shared/peer/convex-test-bench)
 # side by side, in one run.

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -112,7 +113,7 @@ class AuthService:
         try:
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})
-        except jwt.PyJWTError as exc:
+        except (jwt.PyJWTError, TypeError, ValueError) as exc:   # PyJWT on any text: all of them
             raise AuthError(f"Malformed JWT: {exc}") from None
         alg = header.get("alg")
         if alg not in ALLOWED_ALGORITHMS:
@@ -123,9 +124,12 @@ class AuthService:
             known = ", ".join(self._providers) or "none configured"
             raise AuthError(f"No auth provider for issuer {unverified.get('iss')!r} (providers: {known}).")
         key = self._key(provider, header.get("kid"))
+        if alg != key.algorithm_name:
+            raise AuthError(f"Token algorithm {alg!r} does not match the algorithm of key "
+                            f"{header.get('kid')!r} of issuer {issuer!r} ({key.algorithm_name}).")
         try:
             claims = jwt.decode(
-                token, key, algorithms=list(ALLOWED_ALGORITHMS), audience=provider["application_id"],
+                token, key, algorithms=[alg], audience=provider["application_id"],
                 issuer=unverified.get("iss"),
                 options={"verify_exp": False, "verify_nbf": False, "verify_iat": False,
                          "require": ["sub", "iss", "aud"]})
@@ -134,26 +138,29 @@ class AuthService:
                             f"{provider['application_id']!r}.") from None
         except jwt.InvalidSignatureError:
             raise AuthError(f"Token signature verification failed for issuer {issuer!r}.") from None
-        except jwt.PyJWTError as exc:
+        except (jwt.PyJWTError, TypeError, ValueError) as exc:
             raise AuthError(f"Invalid token: {exc}") from None
         self._check_times(claims)
         return _identity_from_claims(claims)
 
     def _check_times(self, claims: Mapping[str, Any]) -> None:
+        """``exp`` and ``nbf`` against the virtual clock: refused on or after ``exp`` and before
+        ``nbf`` (RFC 7519 4.1.4, 4.1.5)."""
         now_s = self._now_ms() / 1000
-        exp, nbf = claims.get("exp"), claims.get("nbf")
-        if exp is not None and now_s >= float(exp):
+        exp, nbf = _numeric_date(claims, "exp"), _numeric_date(claims, "nbf")
+        if exp is not None and now_s >= exp:
             raise AuthError(f"Token expired at {_iso(exp)} (virtual clock: {_iso(now_s)}).")
-        if nbf is not None and now_s < float(nbf):
+        if nbf is not None and now_s < nbf:
             raise AuthError(f"Token not valid before {_iso(nbf)} (virtual clock: {_iso(now_s)}).")
 
     def _key(self, provider: Mapping[str, Any], kid: Any) -> Any:
+        """The provider's key (a ``PyJWK``, which knows its algorithm) with id ``kid``."""
         jwks = provider.get("jwks") or self._fetch_jwks(provider["domain"])
         jwt = _jwt()
         for jwk in jwks.get("keys", []):
             if kid is None or jwk.get("kid") == kid:
                 try:
-                    return jwt.PyJWK(jwk).key
+                    return jwt.PyJWK(jwk)
                 except jwt.PyJWTError as exc:
                     raise AuthError(f"Provider {provider['domain']!r} has an unusable key {kid!r}: {exc}") from None
         raise AuthError(f"Provider {provider['domain']!r} has no key with kid {kid!r}.")
@@ -168,6 +175,20 @@ class AuthService:
             except (httpx.HTTPError, ValueError) as exc:
                 raise AuthError(f"Could not fetch the JWKS of {domain!r} from {url}: {exc}") from None
         return self._jwks[domain]
+
+
+def _numeric_date(claims: Mapping[str, Any], name: str) -> float | None:
+    """Claim ``name`` as epoch seconds (None when absent), or an AuthError if it is not a
+    NumericDate: a finite JSON number (RFC 7519 section 2)."""
+    if name not in claims:
+        return None
+    value = claims[name]
+    if type(value) is int:   # JSON integers have no bound: one past float's range is far future
+        return float(value) if abs(value) < 2**1023 else (math.inf if value > 0 else -math.inf)
+    if type(value) is not float or not math.isfinite(value):
+        raise AuthError(f"Token claim {name!r} must be a NumericDate (a finite number of seconds), "
+                        f"got {str(value)[:40]!r}.")
+    return value
 
 
 def _iso(seconds: Any) -> str:

@@ -11,6 +11,7 @@ A ``conformance.toml`` names the app and its scenarios::
     name = "three transfers"
     setup = [{ mutation = "bank:open", args = { owner = "ada", amount = 100 } }]
     ops = [{ op = "bank:transfer", args = { src = "ada", dst = "bob", amount = 60 }, times = 3 }]
+    # an op may act as a user: { op = "...", args = {...}, identity = { subject = "ada" } }
     invariant = "myapp.checks:no_overdraft"   # module:function(ctx), optional
     budget = 500                               # max schedules, optional
     strategy = "exhaustive"                    # or "random", "pct"
@@ -21,15 +22,14 @@ explores its ops with every check on (invariant, serializability, subscriptions,
 history checker). ``--shard i/n`` takes every n-th scenario from the i-th (0-based); ``--junit FILE`` writes
 JUnit XML and ``--summary FILE`` a Markdown summary with each counterexample's
 timeline (both written atomically). Exit codes: 0 every scenario as expected, 1 a
-violation, 2 bad input.
+violation, 2 bad input. Every key is checked against the schema in
+``conformance_schema`` (docs/ci.md lists them): an unknown key or a wrong type is a
+CheckConfigError naming the key, its table and line, and the nearest known key.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
-import sys
-import tempfile
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -37,12 +37,16 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
+from . import conformance_schema
+from .conformance_schema import CALL_KINDS, ScenarioTable
 from .envvars import EnvError, env_from_mapping
-from .errors import ConvexSimError
-from .explore import Op
+from .errors import ConvexError, ConvexSimError
+from .explore import Op, write_atomically
+from .loading import LoadError, load_object
 from .sim import ConvexSim
 
-CALL_KINDS = ("query", "mutation", "action")
+__all__ = ["CALL_KINDS", "CheckConfigError", "Scenario", "ScenarioOutcome", "config_keys", "junit_xml",
+           "load_config", "main", "markdown_summary", "run_scenario", "shard"]
 
 
 class CheckConfigError(ConvexSimError):
@@ -60,6 +64,7 @@ class Scenario:
     budget: int | None = None
     strategy: str = "exhaustive"
     expect: str = "ok"
+    where: str = ""   # the file and table that declared it, for errors
 
 
 @dataclass
@@ -74,53 +79,47 @@ class ScenarioOutcome:
 
 # --- reading the file ------------------------------------------------------------------------
 
+#: The largest conformance file read (it is read whole).
+MAX_CONFIG_BYTES = 1024 * 1024
 
-def _where(path: Path, index: int | None = None) -> str:
-    return f"{path}" + (f", scenario {index + 1}" if index is not None else "")
 
-
-def _load_callable(spec: str, where: str) -> Callable[[Any], Any]:
-    module, _, name = spec.partition(":")
-    if not module or not name:
-        raise CheckConfigError(f"{where}: invariant must be 'module:function', got {spec!r}")
+def _read_toml(path: Path) -> tuple[dict[str, Any], str]:
+    """The file's TOML data and text; CheckConfigError for anything unreadable."""
     try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as exc:
-        raise CheckConfigError(f"{where}: cannot load invariant {spec!r}: {exc}") from None
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CheckConfigError(f"{path}: cannot read the conformance file: {exc.strerror or exc}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise CheckConfigError(f"{path}: {len(raw)} bytes, more than a conformance file's "
+                               f"{MAX_CONFIG_BYTES}-byte limit")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise CheckConfigError(f"{path}: not UTF-8 text (byte {raw[exc.start]:#04x} on line {line})") from None
+    try:
+        return tomllib.loads(text), text
+    except tomllib.TOMLDecodeError as exc:
+        raise CheckConfigError(f"{path}: cannot read the conformance file: {exc}") from None
+    except RecursionError:
+        raise CheckConfigError(f"{path}: nested deeper than the TOML reader allows") from None
 
 
-def _table(value: Any, what: str, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise CheckConfigError(f"{where}: {what} must be a table, got {value!r}")
-    return value
+def _load_callable(spec: str, where: str, what: str) -> Callable[[Any], Any]:
+    try:
+        return load_object(spec, what)
+    except LoadError as exc:
+        raise CheckConfigError(f"{where}: {exc}") from None
 
 
-def _ops(raw: Any, where: str) -> list[Op]:
-    if not isinstance(raw, list) or not raw:
-        raise CheckConfigError(f"{where}: ops must be a non-empty list of {{op = 'module:fn', args = {{...}}}}")
-    ops = []
-    for entry in raw:
-        entry = _table(entry, "each op", where)
-        if not isinstance(entry.get("op"), str):
-            raise CheckConfigError(f"{where}: each op needs op = 'module:function', got {dict(entry)!r}")
-        times = entry.get("times", 1)
-        if not isinstance(times, int) or times < 1:
-            raise CheckConfigError(f"{where}: times must be an int >= 1, got {times!r}")
-        identity = entry.get("identity")
-        ops.extend([Op(entry["op"], dict(entry.get("args", {})),
-                       **({"identity": identity} if identity else {}))] * times)
-    return ops
-
-
-def _setup(raw: Any, where: str) -> list[tuple[str, str, dict]]:
-    calls = []
-    for entry in raw or []:
-        entry = _table(entry, "each setup call", where)
-        kinds = [k for k in CALL_KINDS if k in entry]
-        if len(kinds) != 1:
-            raise CheckConfigError(f"{where}: a setup call names one of {CALL_KINDS}, got {dict(entry)!r}")
-        calls.append((kinds[0], entry[kinds[0]], dict(entry.get("args", {}))))
-    return calls
+def _scenario(table: ScenarioTable, index: int, where: str) -> Scenario:
+    ops = [Op(entry.op, dict(entry.args), **({"identity": dict(entry.identity)} if entry.identity else {}))
+           for entry in table.ops for _ in range(entry.times)]
+    return Scenario(
+        name=table.name or f"scenario {index + 1}", ops=ops,
+        setup=[(*entry.call, dict(entry.args)) for entry in table.setup],
+        invariant=_load_callable(table.invariant, where, "invariant") if table.invariant else None,
+        budget=table.budget, strategy=table.strategy, expect=table.expect, where=where)
 
 
 def _python_sim(schema: Any, modules: str, seed: int, env: dict[str, str]) -> ConvexSim:
@@ -132,55 +131,61 @@ def _python_sim(schema: Any, modules: str, seed: int, env: dict[str, str]) -> Co
 def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None,
                 ) -> tuple[Callable[[int], ConvexSim], list[Scenario]]:
     """The simulator factory (by seed) and the scenarios a conformance file declares; ``env``
-    (from the command line) overrides the file's ``[app] env``."""
+    (from the command line) overrides the file's ``[app] env``. Anything the file gets
+    wrong (an unknown key, a wrong type, an invariant that cannot be imported) is a
+    CheckConfigError naming the file, the key and, when it can be found, the line."""
     path = Path(path)
+    data, text = _read_toml(path)
     try:
-        data = tomllib.loads(path.read_text("utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise CheckConfigError(f"{path}: cannot read the conformance file: {exc}") from None
-    app = _table(data.get("app"), "[app]", _where(path))
+        config = conformance_schema.parse(data, text)
+    except conformance_schema.SchemaProblem as exc:
+        raise CheckConfigError(f"{path}{f', line {exc.line}' if exc.line else ''}: {exc}") from None
+    app = config.app
     try:
-        variables = {**env_from_mapping(app.get("env", {}), f"{path}: [app] env"), **(env or {})}
+        variables = {**env_from_mapping(app.env, f"{path}: [app] env"), **(env or {})}
     except EnvError as exc:
         raise CheckConfigError(str(exc)) from None
-    if "project" in app:
-        project = (path.parent / app["project"]).resolve()
+    if app.project is not None:
+        project = (path.parent / app.project).resolve()
         make = lambda seed: ConvexSim.from_project(project, seed=seed, env=variables)  # noqa: E731
-    elif "modules" in app:
-        modules = app["modules"]
-        schema = _load_callable(app.get("schema", f"{modules}.schema:schema"), _where(path))
-        make = lambda seed: _python_sim(schema, modules, seed, variables)  # noqa: E731
     else:
-        raise CheckConfigError(f"{path}: [app] needs modules = 'package' or project = 'folder'")
-    scenarios = []
-    for index, raw in enumerate(data.get("scenario", [])):
-        where = _where(path, index)
-        raw = _table(raw, "[[scenario]]", where)
-        strategy, expect = raw.get("strategy", "exhaustive"), raw.get("expect", "ok")
-        if strategy not in ("exhaustive", "random", "pct"):
-            raise CheckConfigError(f"{where}: strategy must be exhaustive, random or pct, got {strategy!r}")
-        if expect not in ("ok", "fail"):
-            raise CheckConfigError(f"{where}: expect must be 'ok' or 'fail', got {expect!r}")
-        scenarios.append(Scenario(
-            name=str(raw.get("name") or f"scenario {index + 1}"), ops=_ops(raw.get("ops"), where),
-            setup=_setup(raw.get("setup"), where),
-            invariant=_load_callable(raw["invariant"], where) if raw.get("invariant") else None,
-            budget=raw.get("budget"), strategy=strategy, expect=expect))
+        modules = app.modules
+        schema = _load_callable(app.schema_spec or f"{modules}.schema:schema", f"{path}: [app]", "schema")
+        make = lambda seed: _python_sim(schema, modules, seed, variables)  # noqa: E731
+    scenarios = [_scenario(table, index, f"{path}, [[scenario]] {index + 1}")
+                 for index, table in enumerate(config.scenario)]
     if not scenarios:
         raise CheckConfigError(f"{path}: no [[scenario]] declared")
     return make, scenarios
+
+
+def config_keys() -> dict[str, list[str]]:
+    """Every key each table of a conformance file accepts (docs/ci.md lists them)."""
+    return conformance_schema.config_keys()
 
 
 # --- running -------------------------------------------------------------------------------------
 
 
 def run_scenario(make: Callable[[int], ConvexSim], scenario: Scenario, seed: int = 0) -> ScenarioOutcome:
-    """Set up a fresh simulator and explore the scenario with every check on."""
-    sim = make(seed)
-    for kind, path, args in scenario.setup:
-        getattr(sim, kind)(path, args)
-    result = sim.explore(scenario.ops, invariant=scenario.invariant, strategy=scenario.strategy,
-                         max_schedules=scenario.budget, seed=seed)
+    """Set up a fresh simulator and explore the scenario with every check on. A scenario
+    that cannot run as written (a setup call that fails, an unknown function) raises
+    CheckConfigError naming where it was declared."""
+    where = scenario.where or scenario.name
+    try:
+        sim = make(seed)
+    except (ConvexSimError, ImportError, OSError) as exc:
+        raise CheckConfigError(f"{where}: cannot load the app: {exc}") from None
+    for number, (kind, path, args) in enumerate(scenario.setup, start=1):
+        try:
+            getattr(sim, kind)(path, args)
+        except (ConvexSimError, ConvexError) as exc:
+            raise CheckConfigError(f"{where}: setup call {number} ({kind} {path}) failed: {exc}") from None
+    try:
+        result = sim.explore(scenario.ops, invariant=scenario.invariant, strategy=scenario.strategy,
+                             max_schedules=scenario.budget, seed=seed)
+    except ConvexSimError as exc:
+        raise CheckConfigError(f"{where}: cannot explore its ops: {exc}") from None
     failed = not result.ok
     return ScenarioOutcome(scenario, failed == (scenario.expect == "fail"), str(result),
                            [str(f) for f in result.failures])
@@ -197,15 +202,6 @@ def shard(items: list[Any], spec: str | None) -> list[Any]:
     if not 0 <= i < n:
         raise CheckConfigError(f"--shard {spec}: i must be between 0 and n-1")
     return items[i::n]
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 def junit_xml(outcomes: list[ScenarioOutcome]) -> str:
@@ -238,24 +234,28 @@ def markdown_summary(outcomes: list[ScenarioOutcome]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _write_report(path: str, text: str) -> None:
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, text)
+    except OSError as exc:
+        raise CheckConfigError(f"{path}: cannot write the report: {exc.strerror or exc}") from None
+
+
 def main(config: str, *, shard_spec: str | None = None, junit: str | None = None,
          summary: str | None = None, seed: int = 0, out: Callable[[str], None] = print,
          env: Mapping[str, str] | None = None) -> int:
-    """Run a conformance file; the exit code: 0 as expected, 1 a violation, 2 bad input."""
-    try:
-        make, scenarios = load_config(config, env)
-        chosen = shard(scenarios, shard_spec)
-        outcomes = [run_scenario(make, s, seed) for s in chosen]
-    except ConvexSimError as exc:
-        print(f"convex-sim check: {exc}", file=sys.stderr)
-        return 2
+    """Run a conformance file; return the exit code: 0 as expected, 1 a violation. Bad
+    input raises CheckConfigError (the ``convex-sim`` command makes that exit code 2)."""
+    make, scenarios = load_config(config, env)
+    outcomes = [run_scenario(make, s, seed) for s in shard(scenarios, shard_spec)]
     for o in outcomes:
         out(f"{'ok  ' if o.passed else 'FAIL'} {o.scenario.name}: {o.summary}")
     if junit:
-        _write_atomically(Path(junit), junit_xml(outcomes))
+        _write_report(junit, junit_xml(outcomes))
     text = markdown_summary(outcomes)
     if summary:
-        _write_atomically(Path(summary), text)
+        _write_report(summary, text)
     elif not all(o.passed for o in outcomes):
         out(text)
     return 0 if all(o.passed for o in outcomes) else 1

@@ -9,10 +9,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import __name__ as _package
+from .checker import check_history, load_history
+from .checker.jsonl import DEFAULT_MAX_BYTES
 from .clock import iso_ms
 from .envvars import add_env_options, env_from_options
 from .errors import ConvexError, ConvexSimError
 from .explore import Flow, Op
+from .jsonlines import DEFAULT_MAX_LINE_BYTES
 from .sim import ConvexSim
 
 
@@ -148,17 +151,13 @@ def demo_typescript() -> None:
                 "balance and moves the money in one mutation.")
 
 
-def check_history_file(path: str) -> int:
-    """Print the checker's report on a history file; 0 if serializable, 1 if not, 2 if unreadable."""
-    from .checker import HistoryError, check_history, load_history
-
-    try:
-        report = check_history(load_history(path))
-    except (OSError, HistoryError) as exc:
-        print(f"convex-sim check-history: {exc}", file=sys.stderr)
-        return 2
+def check_history_file(path: str, *, max_bytes: int = DEFAULT_MAX_BYTES,
+                       max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> int:
+    """Print the checker's report on a history file; 0 if serializable, 1 if not. An
+    unreadable file raises (HistoryError, OSError): ``main`` makes that exit code 2."""
+    report = check_history(load_history(path, max_bytes=max_bytes, max_line_bytes=max_line_bytes))
     _print(str(report))
-    return 0 if report.ok else 1
+    return OK if report.ok else FAILED
 
 
 def _order_three(sim: ConvexSim, place: str, limiter: str) -> None:
@@ -214,14 +213,11 @@ def demo_typescript_components() -> None:
 
 def codegen_project(project: str) -> int:
     """Write the project's ``convex/_generated/`` with its own Convex code generator; 0 when
-    written (or already up to date), 1 on a project error (docs/typescript.md)."""
-    from .js.codegen import CodegenError, run
+    written (or already up to date). A project it cannot generate for raises CodegenError:
+    ``main`` makes that exit code 2 (docs/typescript.md)."""
+    from .js.codegen import run
 
-    try:
-        result = run(project)
-    except CodegenError as exc:
-        print(f"convex-sim codegen: {exc}", file=sys.stderr)
-        return 1
+    result = run(project)
     for verb, paths in (("wrote", result.written), ("removed", result.removed)):
         for path in paths:
             _print(f"{verb} {path.relative_to(result.project).as_posix()}")
@@ -232,14 +228,41 @@ def codegen_project(project: str) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="convex-sim", description="A deterministic Convex simulator.")
+#: The exit codes of every ``convex-sim`` command (docs/reference.md).
+OK, FAILED, BAD_INPUT, INTERRUPTED = 0, 1, 2, 130
+EXIT_CODES = {OK: "ok", FAILED: "a divergence, an anomaly or a failed check",
+              BAD_INPUT: "bad input: a file, flag, app or project that cannot be used as given",
+              INTERRUPTED: "interrupted (Ctrl-C)"}
+#: What bad input raises: convex-sim's own errors (a TraceError, HistoryError,
+#: CheckConfigError, CodegenError, ...), a file that cannot be opened, an app that cannot be
+#: imported.
+BAD_INPUT_ERRORS = (ConvexSimError, OSError, ImportError)
+
+
+def one_line(exc: BaseException) -> str:
+    """An error's message on one line (a multi-line message's lines joined by spaces)."""
+    return " ".join(part.strip() for part in str(exc).splitlines() if part.strip()) or type(exc).__name__
+
+
+def _parser() -> argparse.ArgumentParser:
+    from .trace import command as trace_command
+
+    parser = argparse.ArgumentParser(
+        prog="convex-sim", description="A deterministic Convex simulator.",
+        epilog="Exit codes of every command: 0 ok, 1 a divergence, an anomaly or a failed check, "
+               "2 bad input (one line on stderr names the file and what is wrong), 130 interrupted.")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="run the bundled scenarios end to end and print what happened")
     commands.add_parser("version", help="print the version")
     checker = commands.add_parser("check-history", help="check a JSON Lines history file for "
-                                                        "dependency cycles (docs/checking.md)")
+                                                        "dependency cycles (docs/checking.md); exit 0 "
+                                                        "serializable, 1 anomalies, 2 bad input")
     checker.add_argument("history", help="the .jsonl history file")
+    checker.add_argument("--max-bytes", type=trace_command.positive_int, default=DEFAULT_MAX_BYTES, metavar="N",
+                         help="refuse a history file larger than N bytes (default: 1 GiB)")
+    checker.add_argument("--max-line-bytes", type=trace_command.positive_int, default=DEFAULT_MAX_LINE_BYTES,
+                         metavar="N",
+                         help="refuse a line longer than N bytes (default: 64 MiB)")
     check = commands.add_parser("check", help="explore an app's declared scenarios (conformance.toml); "
                                               "exit 0 as expected, 1 a violation, 2 bad input")
     check.add_argument("config", nargs="?", default="conformance.toml", help="the conformance file")
@@ -250,33 +273,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_env_options(check)
     codegen = commands.add_parser("codegen", help="write a TypeScript project's convex/_generated/ "
                                                   "with its own convex package, no deployment; "
-                                                  "exit 0 done, 1 a project error")
+                                                  "exit 0 done, 2 a project it cannot generate for")
     codegen.add_argument("project", help="the folder holding convex/ and node_modules/")
-    from .trace import command as trace_command
-
     trace_command.add_parser(commands)
-    options = parser.parse_args(argv)
+    return parser
+
+
+def _run(options: argparse.Namespace) -> int:
+    """Run the parsed command; bad input raises (``main`` turns it into exit code 2)."""
     if options.command == "check-history":
-        return check_history_file(options.history)
+        return check_history_file(options.history, max_bytes=options.max_bytes,
+                                  max_line_bytes=options.max_line_bytes)
     if options.command == "check":
         from .check import main as check_main
 
-        try:
-            env = env_from_options(options)
-        except ConvexSimError as exc:
-            print(f"convex-sim check: {exc}", file=sys.stderr)
-            return 2
         return check_main(options.config, shard_spec=options.shard, junit=options.junit,
-                          summary=options.summary, seed=options.seed, out=_print, env=env)
+                          summary=options.summary, seed=options.seed, out=_print,
+                          env=env_from_options(options))
     if options.command == "codegen":
         return codegen_project(options.project)
     if options.command == "replay":
+        from .trace import command as trace_command
+
         return trace_command.run(options)
     if options.command == "version":
         from importlib.metadata import version
 
         _print(f"{_package} {version('convex-sim')}")
-        return 0
+        return OK
     demo_chat()
     _print()
     demo_explore()
@@ -286,7 +310,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo_typescript()
     _print()
     demo_typescript_components()
-    return 0
+    return OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``convex-sim`` with ``argv``; return its exit code (``EXIT_CODES``). Bad input is
+    one line on stderr naming the file and the problem, never a traceback; a usage error
+    exits 2 through argparse."""
+    options = _parser().parse_args(argv)
+    try:
+        return _run(options)
+    except BAD_INPUT_ERRORS as exc:
+        print(f"convex-sim {options.command}: {one_line(exc)}", file=sys.stderr)
+        return BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"convex-sim {options.command}: interrupted", file=sys.stderr)
+        return INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from .validators import (
     UnionValidator,
     Validator,
 )
+from .values import format_value
 
 #: Rows inserted per transaction (well under Convex's per-transaction write limits).
 BATCH = 500
@@ -175,9 +176,28 @@ def fake_rows(sim: Any, table: str, n: int, *, seed: int | None = None,
         if not isinstance(shape, ObjectValidator):
             raise SeedDataError(f"seed_table: table {table!r} holds {shape!r}, not objects")
         row = maker.row(shape)
-        row.update({name: make(maker.fake) for name, make in custom.items()})
+        for name, make in custom.items():
+            row[name] = _checked_custom(sim, shape, len(rows), name, make(maker.fake))
         rows.append(row)
     return rows
+
+
+def _checked_custom(sim: Any, shape: ObjectValidator, index: int, name: str, value: Any) -> Any:
+    """A value of one's own for field ``name`` of row ``index``: not a system field, and an
+    ID of the right table where the schema wants one."""
+    if name.startswith("_"):
+        raise SeedDataError(f"seed_table: field {name}: expected a field of your own, got a system "
+                            "field (the database sets _id and _creationTime)")
+    field = shape.fields.get(name)
+    if isinstance(field, OptionalValidator):
+        field = field.inner
+    if isinstance(field, IdValidator):
+        owner = sim.db.table_of_id(value)
+        if owner != field.table:
+            whose = "not an ID" if owner is None else f'an ID of table "{owner}"'
+            raise SeedDataError(f'seed_table: row {index}, field {name}: expected an ID of table '
+                                f'"{field.table}", got {format_value(value)}, {whose}')
+    return value
 
 
 def seed_table(sim: Any, table: str, n: int = 100, *, seed: int | None = None,

@@ -80,6 +80,17 @@ class LimitExceededError(ConvexSimError):
     """A per-transaction or per-document limit was exceeded."""
 
 
+class UserTimeoutError(LimitExceededError):
+    """App code ran longer than its user-code time limit (1 s for a query or mutation, 10 min
+    for an action). As in Convex, app code cannot catch it: it ends the whole call, nested
+    calls included."""
+
+
+class OutOfMemoryError(LimitExceededError):
+    """App JavaScript used more memory than its limit (64 MiB in Convex's runtime, 512 MiB in
+    Node.js). The engine frees what the call allocated and serves the next call."""
+
+
 class ContentionError(ConvexSimError):
     """A mutation kept conflicting with concurrent commits and gave up."""
 

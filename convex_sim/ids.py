@@ -96,12 +96,18 @@ def encode_id(table_number: int, random_bytes: bytes) -> str:
 
 def decode_table_number(doc_id: object) -> int | None:
     """The table number encoded in ``doc_id``, or ``None`` if it is not an ID."""
+    decoded = decode_id(doc_id)
+    return None if decoded is None else decoded[0]
+
+
+def decode_id(doc_id: object) -> tuple[int, bytes] | None:
+    """``(table number, 16-byte internal id)`` of ``doc_id``, or ``None`` if it is not an ID."""
     if type(doc_id) is not str or not 31 <= len(doc_id) <= 37:  # 19 to 23 bytes
         return None
     return _decode(doc_id)
 
 
-def _decode(doc_id: str) -> int | None:
+def _decode(doc_id: str) -> tuple[int, bytes] | None:
     raw = _b32decode(doc_id)
     if raw is None or len(raw) < RANDOM_BYTES + 3:
         return None
@@ -112,9 +118,10 @@ def _decode(doc_id: str) -> int | None:
         number, used = _read_varint(payload)
     except ValueError:
         return None
-    if number == 0 or len(payload) - used != RANDOM_BYTES or encode_id(number, payload[used:]) != doc_id:
+    internal = payload[used:]
+    if number == 0 or len(internal) != RANDOM_BYTES or encode_id(number, internal) != doc_id:
         return None
-    return number
+    return number, internal
 
 
 # --- Drawing and encoding IDs a batch at a time -----------------------------------------------

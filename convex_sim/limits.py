@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from .errors import LimitExceededError
+from .errors import LimitExceededError, OutOfMemoryError, UserTimeoutError
 
 # Per document
 MAX_DOCUMENT_BYTES = 1 << 20          # 1 MiB
@@ -30,9 +30,20 @@ MAX_SCHEDULED_ARGS_BYTES = 16 << 20
 
 # Per call
 MAX_ARGS_BYTES = 8 << 20              # 8 MiB
-MAX_RETURN_BYTES = 16 << 20           # unverified
+MAX_RETURN_BYTES = 16 << 20           # convex-backend knobs.rs FUNCTION_MAX_RESULT_SIZE
 MAX_FILTER_OPERATORS = 256
 MAX_ACTION_MS = 10 * 60 * 1000        # an action's (virtual) running time: 10 minutes
+
+# App code (convex-backend crates/common/src/knobs.rs: DATABASE_UDF_USER_TIMEOUT,
+# ACTION_USER_TIMEOUT, ISOLATE_MAX_USER_HEAP_SIZE; the docs' "Limits" page: "Convex runtime:
+# 64 MiB RAM. Node.js runtime: 512 MiB RAM.")
+QUERY_MUTATION_USER_SECONDS = 1.0     # CPU time of user code, database operations excluded
+ACTION_USER_SECONDS = 600.0           # 10 minutes
+JS_MEMORY_BYTES = 64 << 20            # 64 MiB per execution in Convex's runtime
+NODE_MEMORY_BYTES = 512 << 20         # 512 MiB for the Node.js process of "use node" actions
+# Not a Convex figure: the C stack JavaScript may use (V8's is about 1 MiB, and its frames are
+# smaller than QuickJS's); kept well inside the thread's own stack, see js/engine.py.
+JS_STACK_BYTES = 4 << 20
 
 # Search
 MAX_SEARCH_TERMS = 16
@@ -120,3 +131,69 @@ def _limit_fields(value: Mapping[str, Any]) -> dict[str, int]:
             raise LimitExceededError(f"Transaction limit {key!r} must be an int >= 0, got {n!r}")
         out[name] = n
     return out
+
+
+@dataclass(frozen=True)
+class UserCodeLimits:
+    """The time and memory app code may use per function call. The defaults are Convex's;
+    ``ConvexSim(..., user_code_limits={"query_seconds": 0.2})`` changes them for a simulator.
+
+    Time is the CPU time app code runs, in seconds (time the simulator spends answering its
+    ctx calls does not count, as Convex does not count database operations); for a "use node"
+    action it is the time the Node.js process works on the call."""
+
+    query_seconds: float = QUERY_MUTATION_USER_SECONDS
+    mutation_seconds: float = QUERY_MUTATION_USER_SECONDS
+    action_seconds: float = ACTION_USER_SECONDS          # HTTP actions too
+    memory_bytes: int = JS_MEMORY_BYTES                  # per call, in the embedded engine
+    node_memory_bytes: int = NODE_MEMORY_BYTES           # the Node.js process of "use node" actions
+
+    @classmethod
+    def of(cls, value: UserCodeLimits | Mapping[str, Any] | None) -> UserCodeLimits:
+        """``value`` as limits: a UserCodeLimits, or a dict of some of its fields over Convex's."""
+        if isinstance(value, UserCodeLimits):
+            return value
+        if value is None:
+            return _CONVEX_USER_CODE_LIMITS
+        if not isinstance(value, Mapping):
+            raise LimitExceededError(f"user_code_limits must be a dict of limits, got {value!r}")
+        known = {f.name: f.type for f in fields(cls)}
+        changes: dict[str, Any] = {}
+        for key, n in value.items():
+            if key not in known:
+                raise LimitExceededError(f"Unknown user-code limit {key!r}; known: {list(known)}")
+            if isinstance(n, bool) or not isinstance(n, int | float) or not n > 0:
+                raise LimitExceededError(f"User-code limit {key!r} must be a number > 0, got {n!r}")
+            changes[key] = float(n) if key.endswith("_seconds") else int(n)
+        return replace(_CONVEX_USER_CODE_LIMITS, **changes)
+
+    def seconds_for(self, kind: str) -> float:
+        """The time limit of a ``kind`` function (query, mutation, action or http)."""
+        if kind == "query":
+            return self.query_seconds
+        return self.mutation_seconds if kind == "mutation" else self.action_seconds
+
+
+_CONVEX_USER_CODE_LIMITS = UserCodeLimits()
+
+
+def _seconds(seconds: float) -> str:
+    return f"{seconds:g}s"
+
+
+def _mebibytes(size: int) -> str:
+    return f"{size / (1 << 20):g} MiB"
+
+
+def user_timeout(function: str, seconds: float) -> UserTimeoutError:
+    """The error for app code past its time limit (Convex's words, and the function)."""
+    return UserTimeoutError(
+        f"{function}: Function execution timed out (maximum duration: {_seconds(seconds)}). "
+        "See docs/limits.md.")
+
+
+def out_of_memory(function: str, size: int) -> OutOfMemoryError:
+    """The error for app JavaScript past its memory limit (Convex's words, and the function)."""
+    return OutOfMemoryError(
+        f"{function}: JavaScript execution ran out of memory (maximum memory usage: "
+        f"{_mebibytes(size)}). See docs/limits.md.")

@@ -47,6 +47,7 @@ from .errors import (
     ConvexError,
     ConvexSimError,
     InvalidValueError,
+    LimitExceededError,
     ValidationError,
     add_note,
     hide_simulator_frames,
@@ -65,6 +66,9 @@ from .queries import vector_search
 from .steps import SLEEP, ActionStuckError, ActionTask, Step, pump  # noqa: F401 (re-exported)
 from .validators import check_flat_object
 from .values import check_value, format_value, value_size
+
+#: Return values that may reach ``MAX_RETURN_BYTES`` (the rest are a few bytes).
+_SIZED = frozenset({str, bytes, list, dict})
 
 #: Told of every execution of an app function (``observe(fn)``), e.g. by
 #: :mod:`convex_sim.coverage`; empty (the default) costs one empty loop per call.
@@ -147,6 +151,8 @@ class Runtime:
         #: Where app code's output goes (``console.log`` of TypeScript functions): each call
         #: through the test handle collects its own; the rest keeps the latest lines only.
         self.logs: list[str] | collections.deque[str] = collections.deque(maxlen=limits.MAX_LOG_LINES_KEPT)
+        #: The time and memory app code may use per call (ConvexSim's ``user_code_limits``).
+        self.user_code_limits = limits.UserCodeLimits.of(None)
         #: The deployment's environment variables (``process.env`` in TypeScript functions).
         self.env: dict[str, str] = {}
         #: The installed components (a ``convex_sim.component.ComponentTree``), if any.
@@ -229,20 +235,32 @@ class Runtime:
             try:
                 args = args if type(args) is dict else dict(args)   # both checks build a new dict
                 checked = fn.args.check(args, (), self._ids(fn)) if fn.args else check_value(args)
-            except (ValidationError, InvalidValueError) as exc:
+            except ValidationError as exc:
                 raise ArgumentValidationError(f"Failed to validate arguments for {fn.path}: {exc}") from None
+            except InvalidValueError as exc:   # not a Convex value: the same error in every place
+                raise InvalidValueError(f"Invalid arguments for {fn.path}: {exc}") from None
             size = value_size(checked)
         if size > limits.MAX_ARGS_BYTES:
             raise limits.exceeded("argument bytes", limits.MAX_ARGS_BYTES, size, fn.path)
         return checked
 
     def check_result(self, fn: ConvexFunction, result: Any) -> Any:
+        """``result`` checked as ``fn``'s return value: its ``returns`` validator (else the value
+        rules), and at most ``MAX_RETURN_BYTES`` (convex-backend ``deserialize_udf_result``)."""
         try:
-            if fn.returns is not None:
-                return fn.returns.check(result, (), self._ids(fn))
-            return check_value(result)
-        except (ValidationError, InvalidValueError) as exc:
+            checked = fn.returns.check(result, (), self._ids(fn)) if fn.returns is not None \
+                else check_value(result)
+        except ValidationError as exc:
             raise ReturnsValidationError(f"Failed to validate the return value of {fn.path}: {exc}") from None
+        except InvalidValueError as exc:   # not a Convex value: as a TypeScript function's
+            raise InvalidValueError(f"Invalid return value of {fn.path}: {exc}") from None
+        if type(checked) in _SIZED:
+            size = value_size(checked)
+            if size > limits.MAX_RETURN_BYTES:
+                raise LimitExceededError(
+                    f"The return value of {fn.path} is too large ({size:,} bytes; the limit is "
+                    f"{limits.MAX_RETURN_BYTES:,} bytes, 16 MiB). See docs/limits.md.")
+        return checked
 
     def _ids(self, fn: ConvexFunction) -> Callable[[Any], str | None]:
         """``v.id`` checks for ``fn``: IDs of its own app's or component's tables."""
@@ -255,7 +273,7 @@ class Runtime:
             try:
                 exc.data = check_value(exc.data)
             except InvalidValueError as bad:
-                return ConvexSimError(f"{fn.path} raised ConvexError with data that is not a Convex value: {bad}")
+                return InvalidValueError(f"{fn.path} raised ConvexError with data that is not a Convex value: {bad}")
         elif not isinstance(exc, ConvexSimError):
             add_note(exc, f"(raised in Convex function {fn.path})")
         return exc

@@ -39,7 +39,7 @@ from .functions import (
 )
 from .hooks import commit_listener
 from .http import CLOUD_ORIGIN, SITE_ORIGIN, HttpRouter, deployment_env, not_found
-from .limits import TransactionLimits
+from .limits import TransactionLimits, UserCodeLimits
 from .runtime import Runtime, UserIdentity, WeakService, make_identity
 from .scheduler import SCHEDULED_FUNCTIONS, SCHEDULED_FUNCTIONS_TABLE, SchedulerService
 from .schema import SchemaDefinition
@@ -281,6 +281,9 @@ class ConvexSim(_Caller):
     :param transaction_limits: per-transaction limits for this simulator, a dict of some
         :class:`~convex_sim.limits.TransactionLimits` fields (``{"documents_read": 100}``)
         over Convex's defaults.
+    :param user_code_limits: the time and memory app code may use per call, a dict of some
+        :class:`~convex_sim.limits.UserCodeLimits` fields (``{"query_seconds": 0.2}``) over
+        Convex's defaults (1 s queries and mutations, 10 min actions, 64 MiB).
     :param app: ``define_app()`` with the components the app installs (default: ``app`` of
         the app package's ``convex_config`` module, if there is one); see docs/components.md.
     """
@@ -297,7 +300,8 @@ class ConvexSim(_Caller):
                  *, seed: int = 0, start_time_ms: float = DEFAULT_START_MS,
                  auth_providers: list[Mapping[str, Any]] | None = None,
                  transaction_limits: TransactionLimits | Mapping[str, Any] | None = None,
-                 app: Any = None) -> None:
+                 app: Any = None,
+                 user_code_limits: UserCodeLimits | Mapping[str, Any] | None = None) -> None:
         if schema is not None and not isinstance(schema, SchemaDefinition):
             raise TypeError(f"ConvexSim: schema must come from define_schema(...), got {schema!r}")
         if not isinstance(seed, int) or isinstance(seed, bool):
@@ -322,6 +326,7 @@ class ConvexSim(_Caller):
 
             self.registry, self.components = install(app, self.registry, self.db)
         self.runtime = Runtime(self.db, self.registry, seed=seed)
+        self.runtime.user_code_limits = UserCodeLimits.of(user_code_limits)
         self.runtime.components = self.components
         self.runtime.provide_service = WeakService(self._provide_service)
         if getattr(self.registry.modules.get("crons"), "crons", None) is not None:
@@ -375,7 +380,8 @@ class ConvexSim(_Caller):
                      start_time_ms: float = DEFAULT_START_MS,
                      auth_providers: list[Mapping[str, Any]] | None = None,
                      env: Mapping[str, str] | None = None,
-                     transaction_limits: TransactionLimits | Mapping[str, Any] | None = None) -> ConvexSim:
+                     transaction_limits: TransactionLimits | Mapping[str, Any] | None = None,
+                     user_code_limits: UserCodeLimits | Mapping[str, Any] | None = None) -> ConvexSim:
         """A simulator running a Convex project's own TypeScript ``convex/`` folder.
 
         ``path`` holds ``convex/`` and ``node_modules/`` (``npm install`` done). The folder is
@@ -399,7 +405,8 @@ class ConvexSim(_Caller):
             env = dict(project.env)  # the simulator's own: editing it leaves the project's
         providers = auth_providers if auth_providers is not None else project.auth_providers
         sim = cls(project.schema, project.registry, seed=seed, start_time_ms=start_time_ms,
-                  auth_providers=providers, transaction_limits=transaction_limits, app=project.app)
+                  auth_providers=providers, transaction_limits=transaction_limits, app=project.app,
+                  user_code_limits=user_code_limits)
         sim.runtime.env = env
         sim.project = project
         return sim
@@ -627,11 +634,12 @@ class ConvexSim(_Caller):
 
         return replay(self, trace, keep_going=keep_going)
 
-    def load_snapshot(self, path: str | os.PathLike[str]) -> dict[str, int]:
-        """Load a Convex snapshot export ZIP (``npx convex export``); return documents per table."""
+    def load_snapshot(self, path: str | os.PathLike[str], **caps: int) -> dict[str, int]:
+        """Load a Convex snapshot export ZIP (``npx convex export``); return documents per table.
+        ``max_bytes`` and ``max_member_bytes`` raise the size caps (docs/trace-format.md)."""
         from .trace import load_snapshot
 
-        return load_snapshot(self, path)
+        return load_snapshot(self, path, **caps)
 
     def export_snapshot(self, path: str | os.PathLike[str]) -> Any:
         """Write the tables and stored files as a Convex snapshot export ZIP at ``path``."""

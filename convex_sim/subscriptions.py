@@ -11,18 +11,25 @@
   transition of their commit (read-your-writes); optimistic updates show
   until that transition arrives.
 * :func:`check_consistency` re-runs every subscription at every delivered
-  timestamp (a client pins the history from its first transition until it is
-  closed, so MVCC keeps those snapshots) and reports any view that no
-  single point in time had, timestamps going backwards, or a missed change.
+  timestamp it still keeps (a client pins the history from its oldest kept
+  transition until it is closed, so MVCC keeps those snapshots) and reports
+  any view that no single point in time had, timestamps going backwards, or a
+  missed change.
+* Memory stays bounded: a client keeps its latest ``KEEP_TRANSITIONS``
+  transitions (the view the dropped ones left is all the checker needs of
+  them) and each subscription its latest ``KEEP_HISTORY`` history entries;
+  ``keep_transitions`` / ``keep_history`` (``None``: keep everything) change
+  that per client or, on the manager, for clients made afterwards.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from .database import Commit, Pin, ReadRange, _Bound
 from .errors import ConvexSimError, hide_simulator_frames
@@ -33,8 +40,20 @@ from .values import format_value, to_json
 __tracebackhide__ = hide_simulator_frames  # pytest reports the app's frames, not ours
 
 
+#: How many transitions a client keeps by default (``Client.keep_transitions``).
+KEEP_TRANSITIONS = 100
+#: How many entries each subscription's ``history`` keeps by default (``Client.keep_history``).
+KEEP_HISTORY = 100
+
+
 class SubscriptionError(ConvexSimError):
     """A client used wrongly: a call while disconnected, a paginated query without cursor args."""
+
+
+def _check_keep(name: str, keep: int | None) -> int | None:
+    if keep is not None and (type(keep) is not int or keep < 0):
+        raise SubscriptionError(f"{name} must be None (keep everything) or an int >= 0, got {keep!r}")
+    return keep
 
 
 def _canonical(value: Any) -> str:
@@ -134,7 +153,9 @@ class Subscription:
         self.instance = instance
         self.server_value: Any = None
         self.server_error: BaseException | None = None
-        self.history: list[tuple[int | None, Any]] = []   # (ts, value); ts None: optimistic
+        #: ``(ts, value)`` per change shown (ts None: optimistic), the latest ``client.keep_history``.
+        self.history: list[tuple[int | None, Any]] = []
+        self.history_dropped = 0   # entries let go from the front of ``history``
         self._callbacks: list[Callable[[Any], Any]] = []
         self._shown: str | None = None
         self.active = True
@@ -184,8 +205,16 @@ class Subscription:
         if shown != self._shown:
             self._shown = shown
             self.history.append((ts, self.value))
+            self._trim_history()
             for callback in list(self._callbacks):
                 callback(self.value)
+
+    def _trim_history(self) -> None:
+        keep = self.client.keep_history
+        excess = len(self.history) - keep if keep is not None and not self.client.manager.holding else 0
+        if excess > 0:
+            del self.history[:excess]
+            self.history_dropped += excess
 
     def __repr__(self) -> str:
         return f"<Subscription {self.path}({format_value(self.args)}) ts={self.timestamp}>"
@@ -194,7 +223,7 @@ class Subscription:
 _NOTHING = object()
 
 
-@dataclass
+@dataclass(slots=True)
 class Transition:
     """One message to a client: the new values of its changed subscriptions at ``ts``.
 
@@ -208,6 +237,75 @@ class Transition:
     updates: dict[int, Any]
     shown: dict[int, str]
     computed_at: dict[int, int] = field(default_factory=dict)
+
+
+class TransitionLog(Sequence[Transition]):
+    """A client's transitions, oldest first: the latest ones kept, the earlier ones dropped.
+
+    It reads like a list of the kept transitions (``len``, indexing, slicing,
+    iteration); ``append`` adds one. ``received`` counts every transition ever
+    appended and ``dropped`` those let go; ``view`` is what the dropped ones
+    left (each subscription's shown value after the last of them, at
+    ``view_ts``), which is all :func:`check_consistency` needs of them.
+    """
+
+    def __init__(self) -> None:
+        # Invariant: received == dropped + len(_kept); view is the merged ``shown`` of the dropped.
+        self._kept: deque[Transition] = deque()
+        self.dropped = 0
+        self.view: dict[int, str] = {}
+        self.view_ts: int | None = None
+
+    @property
+    def received(self) -> int:
+        """Every transition appended so far, kept or dropped."""
+        return self.dropped + len(self._kept)
+
+    def append(self, transition: Transition) -> None:
+        self._kept.append(transition)
+
+    def drop_oldest(self, keep: int) -> None:
+        """Let the oldest transitions go until ``keep`` remain."""
+        kept = self._kept
+        while len(kept) > keep:
+            transition = kept.popleft()
+            self.view.update(transition.shown)
+            self.view_ts = transition.ts
+            self.dropped += 1
+
+    def rewind(self, received: int) -> bool:
+        """Forget the transitions after the first ``received`` (a state restore); False, and
+        nothing done, if some of those after it were already dropped (see :meth:`restart`)."""
+        if received < self.dropped:
+            return False
+        while len(self._kept) > received - self.dropped:
+            self._kept.pop()
+        return True
+
+    def restart(self, received: int, view: dict[int, str], ts: int | None) -> None:
+        """Start afresh after ``received`` transitions, whose view was ``view`` at ``ts``."""
+        self._kept.clear()
+        self.dropped, self.view, self.view_ts = received, view, ts
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def __iter__(self) -> Iterator[Transition]:
+        return iter(self._kept)
+
+    @overload
+    def __getitem__(self, index: int) -> Transition: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Transition]: ...
+
+    def __getitem__(self, index: int | slice) -> Transition | list[Transition]:
+        if isinstance(index, slice):
+            return list(self._kept)[index]
+        return self._kept[index]
+
+    def __repr__(self) -> str:
+        return f"<TransitionLog {len(self._kept)} kept of {self.received} received>"
 
 
 class OptimisticStore:
@@ -279,13 +377,51 @@ class Client:
         self.id = next(self._ids)
         self.manager, self.identity = manager, identity
         self.subscriptions: dict[int, Subscription] = {}
-        self.transitions: list[Transition] = []
+        #: The transitions received: the latest ``keep_transitions`` are kept.
+        self.transitions = TransitionLog()
+        self._keep_transitions = manager.keep_transitions
+        self._keep_history = manager.keep_history
         self.ts: int | None = None
         self.connected = True
         self._layers: list[dict[int, Any]] = []   # optimistic updates, oldest first
         self._layer_for_next_commit = False
-        #: Keeps the database readable from the first transition on, for check_consistency.
+        #: Keeps the database readable from the oldest kept transition on, for check_consistency.
         self._pin: Pin | None = None
+
+    # -- what is kept ----------------------------------------------------------------------
+    @property
+    def keep_transitions(self) -> int | None:
+        """How many transitions this client keeps (``None``: all); setting it trims at once."""
+        return self._keep_transitions
+
+    @keep_transitions.setter
+    def keep_transitions(self, keep: int | None) -> None:
+        self._keep_transitions = _check_keep("keep_transitions", keep)
+        self._trim()
+
+    @property
+    def keep_history(self) -> int | None:
+        """How many entries each subscription's ``history`` keeps (``None``: all)."""
+        return self._keep_history
+
+    @keep_history.setter
+    def keep_history(self, keep: int | None) -> None:
+        self._keep_history = _check_keep("keep_history", keep)
+        for sub in self.subscriptions.values():
+            sub._trim_history()
+
+    def _trim(self) -> None:
+        """Drop transitions beyond the window; the pin follows the oldest one kept."""
+        keep, log = self._keep_transitions, self.transitions
+        if keep is None or len(log) <= keep or self.manager.holding:
+            return
+        log.drop_oldest(keep)
+        oldest, pin = (log[0].ts if log else self.ts), self._pin
+        # The pin trails the window by up to its length again (moving it costs a pin each time),
+        # so the store keeps at most about twice the window's commits for this client.
+        if oldest is not None and pin is not None and oldest - pin.ts > keep:
+            self._pin = self.manager.db.pin(oldest, f"client {self.id}")
+            pin.release()
 
     # -- subscribing ---------------------------------------------------------------------
     def subscribe(self, ref: Any, args: Mapping[str, Any] | None = None) -> Subscription:
@@ -386,6 +522,7 @@ class Client:
             self._pin = self.manager.db.pin(ts, f"client {self.id}")
         shown = {sid: _show_server(self.subscriptions[sid]) for sid in updates if sid in self.subscriptions}
         self.transitions.append(Transition(ts, updates, shown, computed_at))
+        self._trim()
         for sid in updates:
             sub = self.subscriptions.get(sid)
             if sub is not None:
@@ -440,6 +577,24 @@ class SubscriptionManager:
         self.clients: list[Client] = []
         self.reruns = 0
         self._listening = False
+        #: What clients made from now on keep (see ``Client.keep_transitions``, ``keep_history``).
+        self.keep_transitions: int | None = KEEP_TRANSITIONS
+        self.keep_history: int | None = KEEP_HISTORY
+        self._holds = 0
+
+    # -- holding windows open ----------------------------------------------------------------
+    @property
+    def holding(self) -> bool:
+        """While held, clients drop no transition and no history (an exploration checks, then
+        rewinds, every schedule's transitions)."""
+        return self._holds > 0
+
+    def hold(self) -> None:
+        """Keep every transition and history entry until the matching :meth:`release`."""
+        self._holds += 1
+
+    def release(self) -> None:
+        self._holds -= 1
 
     def client(self, identity: UserIdentity | None) -> Client:
         client = Client(self, identity)
@@ -530,8 +685,8 @@ class SubscriptionManager:
 
     # -- snapshots, for the explorer ---------------------------------------------------------
     def capture(self) -> Any:
-        clients = [(c, len(c.transitions), c.ts, c.connected,
-                    {sid: (s.server_value, s.server_error, len(s.history), s._shown)
+        clients = [(c, c.transitions.received, c.ts, c.connected,
+                    {sid: (s.server_value, s.server_error, s.history_dropped + len(s.history), s._shown)
                      for sid, s in c.subscriptions.items()}) for c in self.clients]
         instances = {n: (i.value, i.error, i.ts, list(i.reads)) for n, i in self._by_number.items()}
         return clients, instances
@@ -544,15 +699,21 @@ class SubscriptionManager:
                 self.index.remove(number, instance.reads)
                 instance.value, instance.error, instance.ts, instance.reads = value, error, ts, list(reads)
                 self.index.add(number, instance.reads)
-        for client, transitions, ts, connected, subs in clients:
-            del client.transitions[transitions:]
+        for client, received, ts, connected, subs in clients:
             client.ts, client.connected = ts, connected
             client._layers.clear()
             for sid, (value, error, history, shown) in subs.items():
                 sub = client.subscriptions.get(sid)
                 if sub is not None:
                     sub.server_value, sub.server_error, sub._shown = value, error, shown
-                    del sub.history[history:]
+                    if history >= sub.history_dropped:
+                        del sub.history[history - sub.history_dropped:]
+                    else:   # entries after that point were dropped: the history restarts there
+                        sub.history.clear()
+                        sub.history_dropped = history
+            if not client.transitions.rewind(received):   # dropped past that point: restart there
+                view = {sid: _show_server(sub) for sid, sub in client.subscriptions.items()}
+                client.transitions.restart(received, view, ts)
 
 
 # --- The consistency checker ---------------------------------------------------------------------
@@ -564,6 +725,8 @@ class ConsistencyReport:
 
     problems: list[str]
     transitions_checked: int
+    #: Transitions after ``since`` that the client no longer kept, so were not checked.
+    transitions_skipped: int = 0
 
     @property
     def ok(self) -> bool:
@@ -575,7 +738,10 @@ class ConsistencyReport:
 
 
 def check_consistency(client: Client, *, since: int = 0) -> ConsistencyReport:
-    """Check every transition ``client`` received (from index ``since``).
+    """Check every transition ``client`` received after the first ``since`` (an absolute count,
+    as ``client.transitions.received`` gave it), as far as the client still keeps them:
+    ``transitions_skipped`` counts the dropped ones (set ``client.keep_transitions = None``
+    before the run to check all).
 
     * each value it shows at timestamp T equals a fresh run of its query at T;
     * all values of one transition were computed at its timestamp;
@@ -601,12 +767,14 @@ def check_consistency(client: Client, *, since: int = 0) -> ConsistencyReport:
                 fresh_cache[key] = f"error:{exc}"
         return fresh_cache[key]
 
-    previous = None
-    view: dict[int, str] = {}   # every subscription's shown value, rebuilt transition by transition
-    for transition in client.transitions[:since]:
+    log = client.transitions
+    start = max(since - log.dropped, 0)   # the first kept transition to check
+    previous = log.view_ts if start == 0 else None
+    view = dict(log.view)   # every subscription's shown value, rebuilt transition by transition
+    for transition in log[:start]:
         view.update(transition.shown)
-    transitions = client.transitions[since:]
-    for number, transition in enumerate(transitions, start=since + 1):
+    transitions = log[start:]
+    for number, transition in enumerate(transitions, start=log.dropped + start + 1):
         view.update(transition.shown)
         if previous is not None and transition.ts < previous:
             problems.append(f"transition {number} goes back in time: ts {transition.ts} after ts {previous}")
@@ -629,7 +797,7 @@ def check_consistency(client: Client, *, since: int = 0) -> ConsistencyReport:
             if _show_server(sub) != fresh(sub, manager.db.latest_ts):
                 problems.append(f"{sub.path}({format_value(sub.args, 60)}) missed a change: the client is at "
                                 f"ts {client.ts} but the result changed by ts {manager.db.latest_ts}")
-    return ConsistencyReport(problems, len(transitions))
+    return ConsistencyReport(problems, len(transitions), max(log.dropped - since, 0))
 
 
 def _show_server(sub: Subscription) -> str:

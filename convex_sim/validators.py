@@ -14,7 +14,18 @@ from typing import Any
 
 from . import limits
 from .errors import ValidationError
-from .values import INT64_MAX, INT64_MIN, UNDEFINED, check_value, format_path, format_value
+from .values import (
+    INT64_MAX,
+    INT64_MIN,
+    MAX_VALUE_NESTING,
+    UNDEFINED,
+    check_field_name,
+    check_value,
+    format_path,
+    format_value,
+    is_field_name,
+    too_nested,
+)
 
 #: Given an ID string, the name of the table it belongs to (or None if not an ID).
 IdResolver = Callable[[str], "str | None"]
@@ -171,6 +182,8 @@ class ArrayValidator(Validator):
     def check(self, value, path=(), ids=None):
         if type(value) not in (list, tuple):
             raise self._fail(value, path)
+        if len(path) >= MAX_VALUE_NESTING:
+            raise too_nested(len(path), path)
         element = self.element
         return [element.check(x, (*path, i), ids) for i, x in enumerate(value)]
 
@@ -184,14 +197,17 @@ class ObjectValidator(Validator):
         if not isinstance(fields, Mapping):
             raise TypeError(f"v.object() expects a dict of validators, got {fields!r}")
         self.fields = {name: _as_validator(f) for name, f in fields.items()}
+        #: Field names no value may have ("$a", "a\tb", ...): a value with one is refused.
+        self.bad_names = tuple(name for name in self.fields if not is_field_name(name))
         #: (name, validator, the one type it passes through unchanged or None), per field:
-        #: what :func:`check_flat_object` checks strings and floats with, without a call.
-        self.scalar_plan = tuple((name, f, _PASS_THROUGH.get(type(f)) if name.isascii() else None)
-                                 for name, f in self.fields.items())
-        #: Whether every field name may name a document's top-level field (no "_" or "$" first,
-        #: not too long): a flat document of these fields needs no check of its names.
-        self.document_names = all(name[:1] not in ("_", "$") and len(name) <= limits.MAX_FIELD_NAME_LENGTH
-                                  for name in self.fields)
+        #: what :func:`check_flat_object` checks strings and floats with, without a call
+        #: (None: a field name needs checking, so no fast path).
+        self.scalar_plan = None if self.bad_names else tuple(
+            (name, f, _PASS_THROUGH.get(type(f))) for name, f in self.fields.items())
+        #: Whether every field name may name a document's top-level field (no "_" first, not
+        #: too long, a field name at all): a flat document of these needs no check of its names.
+        self.document_names = not self.bad_names and all(
+            name[:1] != "_" and len(name) <= limits.MAX_FIELD_NAME_LENGTH for name in self.fields)
 
     def __repr__(self) -> str:
         inner = ", ".join(f'"{k}": {f!r}' for k, f in self.fields.items())
@@ -200,10 +216,15 @@ class ObjectValidator(Validator):
     def check(self, value, path=(), ids=None):
         if type(value) is not dict:
             raise self._fail(value, path)
+        if len(path) >= MAX_VALUE_NESTING:
+            raise too_nested(len(path), path)
         for key in value:
             if key not in self.fields and value[key] is not UNDEFINED:
                 raise self._fail(value, path,
                                  f"Object contains extra field `{key}` that is not in the validator.")
+        for name in self.bad_names:
+            if value.get(name, UNDEFINED) is not UNDEFINED:
+                check_field_name(name, path)
         out = {}
         for name, field in self.fields.items():
             item = value.get(name, UNDEFINED)
@@ -228,8 +249,14 @@ class RecordValidator(Validator):
     def check(self, value, path=(), ids=None):
         if type(value) is not dict:
             raise self._fail(value, path)
+        if len(path) >= MAX_VALUE_NESTING:
+            raise too_nested(len(path), path)
         out = {}
         for key, item in value.items():
+            if item is UNDEFINED:
+                continue
+            if not is_field_name(key):
+                check_field_name(key, path)
             self.keys.check(key, (*path, key), ids)
             out[key] = self.values.check(item, (*path, key), ids)
         return out

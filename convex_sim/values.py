@@ -10,8 +10,11 @@ boolean    ``bool``
 string     ``str``                     valid Unicode (no lone surrogates)
 bytes      ``bytes``
 array      ``list`` (or ``tuple``)     stored as ``list``
-object     ``dict`` with ``str`` keys
+object     ``dict`` with ``str`` keys  keys are field names (``is_field_name``)
 =========  ==========================  =====================================
+
+The value rules (field names, nesting, int64, Unicode) are the same for Python and
+TypeScript apps; ``check_value`` applies them (see docs/values.md).
 
 ``sort_key`` maps a value to a Python key whose natural ordering is Convex's
 total order across types (see docs/values.md), which every index and
@@ -173,10 +176,60 @@ def format_path(path: tuple) -> str:
     return "".join(parts) or "(root)"
 
 
+# --- The value rules (one set for Python and TypeScript apps) -------------------------------
+
+#: The longest field name of any object (convex-js ``src/values/value.ts`` ``MAX_IDENTIFIER_LEN``;
+#: convex-backend ``crates/convex/sync_types/src/identifier.rs`` ``MAX_FIELD_NAME_LENGTH``).
+MAX_FIELD_NAME_LENGTH = 1024
+#: How deeply a value may nest arrays and objects (convex-backend ``crates/value/src/size.rs``
+#: ``MAX_NESTING``: a scalar nests 0 levels, ``[[1]]`` 2). Documents allow fewer (limits.py).
+MAX_VALUE_NESTING = 64
+
+
+def is_field_name(name: Any) -> bool:
+    """Whether ``name`` may name a field of an object: a ``str`` of at most 1024 non-control
+    ASCII characters (0x20 to 0x7E) not starting with ``$`` (convex-js ``validateObjectField``,
+    convex-backend ``check_valid_field_name``). The empty name is allowed."""
+    return (type(name) is str and name[:1] != "$" and len(name) <= MAX_FIELD_NAME_LENGTH
+            and name.isascii() and name.isprintable())
+
+
+def check_field_name(name: Any, path: tuple) -> None:
+    """Raise :class:`InvalidValueError` if ``name`` may not name a field of the object at ``path``."""
+    if is_field_name(name):
+        return
+    where = format_path(path)
+    if type(name) is not str:
+        raise InvalidValueError(f"Object keys must be strings, got {format_value(name)} at path {where}")
+    if name.startswith("$"):
+        raise InvalidValueError(
+            f"Field name {format_value(name)} at path {where} starts with '$', which is reserved.")
+    if len(name) > MAX_FIELD_NAME_LENGTH:
+        raise InvalidValueError(
+            f"Field name {format_value(name, 40)} at path {where} is {len(name)} characters long; "
+            f"the limit is {MAX_FIELD_NAME_LENGTH}.")
+    bad = next(c for c in name if not (c.isascii() and c.isprintable()))
+    raise InvalidValueError(
+        f"Field name {format_value(name)} at path {where} has invalid character {bad!r}: field "
+        "names can only contain non-control ASCII characters.")
+
+
+def too_nested(depth: int, path: tuple | None = None) -> InvalidValueError:
+    """The error for an array or object inside ``depth`` others (at ``path``, if known): it
+    nests the value past ``MAX_VALUE_NESTING`` levels."""
+    text = format_path(path) if path is not None else ""
+    where = f" at path {text if len(text) <= 120 else text[:117] + '...'}" if text else ""
+    return InvalidValueError(
+        f"Value is too nested: an array or object{where} is {depth + 1} levels deep; the limit "
+        f"is {MAX_VALUE_NESTING} levels.")
+
+
 def check_value(value: Any, path: tuple = ()) -> Any:
     """Check that ``value`` is a Convex value; return it with tuples made lists.
 
-    Raises :class:`InvalidValueError` naming the field path of the offender.
+    The rules: int64 range, valid Unicode strings, field names (:func:`is_field_name`) and
+    nesting (``MAX_VALUE_NESTING``, counted from ``path``: a value inside another starts
+    deeper). Raises :class:`InvalidValueError` naming the field path of the offender.
     """
     t = type(value)
     if value is None or t is bool or t is float:
@@ -199,15 +252,19 @@ def check_value(value: Any, path: tuple = ()) -> Any:
     if t is bytes:
         return value
     if t is list or t is tuple:
+        if len(path) >= MAX_VALUE_NESTING:
+            raise too_nested(len(path), path)
         return [check_value(x, (*path, i)) for i, x in enumerate(value)]
     if t is dict:
+        if len(path) >= MAX_VALUE_NESTING:
+            raise too_nested(len(path), path)
         out = {}
         for k, x in value.items():
-            if type(k) is not str:
-                raise InvalidValueError(
-                    f"Object keys must be strings, got {format_value(k)} at path {format_path(path)}")
             if x is UNDEFINED:
                 continue
+            if not (type(k) is str and k.isascii() and k.isprintable() and k[:1] != "$"
+                    and len(k) <= MAX_FIELD_NAME_LENGTH):   # is_field_name, inlined: a hot loop
+                check_field_name(k, path)
             out[k] = check_value(x, (*path, k))
         return out
     if value is COMMIT_TS:
@@ -289,8 +346,13 @@ def to_json(value: Any) -> Any:
 def from_json(data: Any) -> Any:
     """Decode Convex's JSON export encoding back into Python values.
 
-    Plain JSON numbers decode as ``float`` (they are float64 in Convex).
+    Plain JSON numbers decode as ``float`` (they are float64 in Convex). Arrays and objects
+    nested past ``MAX_VALUE_NESTING`` raise :class:`InvalidValueError`.
     """
+    return _from_json(data, 0)
+
+
+def _from_json(data: Any, depth: int) -> Any:
     t = type(data)
     if t is dict:
         if len(data) == 1:
@@ -299,9 +361,13 @@ def from_json(data: Any) -> Any:
                 return _decode_special(key, inner)
             if key == "$commitTs" and inner is None:
                 return COMMIT_TS
-        return {k: from_json(x) for k, x in data.items()}
+        if depth >= MAX_VALUE_NESTING:
+            raise too_nested(depth)
+        return {k: _from_json(x, depth + 1) for k, x in data.items()}
     if t is list:
-        return [from_json(x) for x in data]
+        if depth >= MAX_VALUE_NESTING:
+            raise too_nested(depth)
+        return [_from_json(x, depth + 1) for x in data]
     if t is int:
         return float(data)
     return data

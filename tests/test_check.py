@@ -59,8 +59,8 @@ def test_bad_input_exits_2_with_the_reason(tmp_path, capsys):
         config.write_text(text)
         assert main(["check", str(config)]) == 2, name
         messages[name] = capsys.readouterr().err
-    assert "[app] must be a table" in messages["no app"]
-    assert "strategy must be exhaustive, random or pct, got 'dfs'" in messages["bad strategy"]
+    assert "missing key `app` at the top level" in messages["no app"]
+    assert "strategy: expected 'exhaustive', 'random' or 'pct', got 'dfs'" in messages["bad strategy"]
     assert "cannot load invariant 'scenarios.bank.bank:nothing_here'" in messages["bad invariant"]
     assert "cannot read the conformance file" in messages["not toml"]
     assert main(["check", str(BANK), "--shard", "2/2"]) == 2

@@ -104,16 +104,16 @@ def test_components_project(tmp_path):
     assert sim.query("shop:stats")["orders"] == 0
 
 
-def test_no_project_is_exit_1(tmp_path, capsys):
-    assert main(["codegen", str(tmp_path / "missing")]) == 1
+def test_no_project_is_exit_2(tmp_path, capsys):
+    assert main(["codegen", str(tmp_path / "missing")]) == 2
     assert "No project at" in capsys.readouterr().err
-    assert main(["codegen", str(tmp_path)]) == 1
+    assert main(["codegen", str(tmp_path)]) == 2
     assert "No Convex functions folder" in capsys.readouterr().err
 
 
 def test_no_node_modules_says_to_run_npm_install(tmp_path, capsys):
     (tmp_path / "convex").mkdir()
-    assert main(["codegen", str(tmp_path)]) == 1
+    assert main(["codegen", str(tmp_path)]) == 2
     assert "run `npm install`" in capsys.readouterr().err
     with pytest.raises(CodegenError, match="npm install"):
         generate(tmp_path)

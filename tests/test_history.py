@@ -126,6 +126,7 @@ def test_a_subscribed_client_keeps_its_transitions_checkable():
     sim.mutation("bank:open_account", {"owner": "ada", "balance": 1_000})
     sim.mutation("bank:open_account", {"owner": "bob", "balance": 0})
     client = sim.client()
+    client.keep_transitions = None   # every transition kept, so all of the history stays pinned
     client.subscribe("bank:balance", {"owner": "bob"})
     for _ in range(150):
         sim.mutation("bank:transfer", {"src": "ada", "dst": "bob", "amount": 1})

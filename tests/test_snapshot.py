@@ -19,8 +19,8 @@ SCHEMA = define_schema({
 })
 # IDs as a real deployment writes them (table numbers 10001/10002 in its own numbering)
 ADA, BOB, POST = ("j57e7sr6gb10jk5ccafpzfpr5g3wvyqy", "j57fea5mz914gqht19ejyd3bnaa5b5nr",
-                  "j97ep4b7pdktkgvrfhjw3sc2wbk64wsk")
-FILE = "kg2ffgdxgx6tbsr9thrktr68mw33jkds"
+                  "j97748rg8ey1g1z6yx0b4dfbem8yr170")
+FILE = "3wxsrdcf6vra66vatfgmyc4wfkrm960"
 BLOB = b"\x89PNG not really"
 
 

@@ -198,7 +198,8 @@ def recorded(tmp_path):
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    (lambda text: text[:-5], r"t.jsonl:3: truncated last line"),
+    (lambda text: "".join(line[:-6] + "\n" if i == 1 else line for i, line in enumerate(text.splitlines(True))),
+     r"t.jsonl:2: not JSON"),
     (lambda text: text.replace('{"type":"call","client":"sim","kind":"query"', "{nope", 1), r"t.jsonl:3: not JSON"),
     (lambda text: text.replace('"version":1', '"version":99', 1), r"t.jsonl:1: unknown trace format version 99"),
     (lambda text: text.replace('"format":"convex-sim-trace"', '"format":"other"', 1), r"t.jsonl:1: not a convex-sim trace"),

@@ -7,7 +7,7 @@ import httpx
 import pytest
 import respx
 
-from convex_sim import ConvexError, ConvexSim, Op
+from convex_sim import ConvexError, ConvexSim, Op, UserTimeoutError
 from convex_sim.js import JsError, node_runner
 from convex_sim.js import project as project_module
 from convex_sim.js.bundler import BundleError, bundle_project
@@ -118,12 +118,12 @@ def test_a_crash_of_node_is_reported_and_the_next_call_restarts_it(wallets):
     assert wallets.action("payments:charge", {"owner": "ada", "amount": 1})["at"] > 0
 
 
-def test_a_runaway_node_action_times_out(wallets, monkeypatch):
-    monkeypatch.setattr(node_runner, "REPLY_TIMEOUT_S", 0.5)
-    with pytest.raises(NodeProcessError, match=r"payments:spin.*did not answer within"):
-        wallets.action("payments:spin", {"ms": 5000})
-    monkeypatch.undo()
-    assert wallets.action("payments:spin", {"ms": 1}) is None
+def test_a_runaway_node_action_times_out(node_project):
+    sim = ConvexSim.from_project(node_project, env={"REGION": "eu-west"},
+                                 user_code_limits={"action_seconds": 0.5})
+    with pytest.raises(UserTimeoutError, match=r"payments:spin: .*maximum duration: 0\.5s"):
+        sim.action("payments:spin", {"ms": 5000})
+    assert sim.action("payments:spin", {"ms": 1}) is None
 
 
 def test_without_node_the_rest_of_the_project_runs(node_project, monkeypatch):

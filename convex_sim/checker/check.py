@@ -6,6 +6,7 @@ import gc
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from .compact import Compactor
 from .graph import ALL, G_SINGLE_TRIES, RW, RW_ITEM, RW_PREDICATE, WR, WW, Graph, Reason
 from .model import TxnRecord, VersionRead
 
@@ -80,8 +81,11 @@ def check_history(transactions: Iterable[TxnRecord]) -> HistoryReport:
 
     One anomaly per strongly connected component (its weakest class, with a
     shortest cycle of that class), plus every aborted and intermediate read.
+    Equal reads and writes of the records are shared as they are read (see ``compact``), so
+    a long history streamed from a file is held once, compactly.
     """
-    txns = list(transactions)
+    compactor = Compactor()
+    txns = [compactor.compact(t) for t in transactions]
     collecting = gc.isenabled()
     gc.disable()   # the graph holds millions of small containers and no reference cycle
     try:

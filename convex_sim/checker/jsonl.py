@@ -18,15 +18,20 @@ marks an aborted transaction.
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import os
+import tempfile
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
+from ..jsonlines import DEFAULT_MAX_DEPTH, DEFAULT_MAX_LINE_BYTES, check_type, describe, read_lines
 from .model import HIGH, LOW, DocWrite, HistoryError, KeyRange, TxnRecord, VersionRead
 
 FORMAT_VERSION = 1
 _HEADER = "convex_sim_history"
+#: Default cap on a history file's size: it is read into memory whole.
+DEFAULT_MAX_BYTES = 1024 ** 3
 
 
 def _encode(value: Any) -> Any:
@@ -40,15 +45,20 @@ def _encode(value: Any) -> Any:
 
 
 def _decode(value: Any, where: str) -> Any:
+    """A key (element) from JSON; ``where`` names it (``line 2 reads[0].lo[1]``)."""
     if type(value) is list:
-        return tuple(_decode(x, where) for x in value)
+        return tuple(_decode(x, f"{where}[{i}]") for i, x in enumerate(value))
     if type(value) is dict:
-        if value.get("$bound") in ("high", "low"):
+        if len(value) == 1 and value.get("$bound") in ("high", "low"):
             return HIGH if value["$bound"] == "high" else LOW
-        if "$bytes" in value:
-            return base64.b64decode(value["$bytes"])
+        if len(value) == 1 and "$bytes" in value:
+            try:
+                return base64.b64decode(check_type(value["$bytes"], "str", where, "$bytes", HistoryError),
+                                        validate=True)
+            except (binascii.Error, ValueError):
+                raise HistoryError(f"{where}: invalid base64 in $bytes: {describe(value['$bytes'])}") from None
         raise HistoryError(f"{where}: a key element must be a value, an array, {{\"$bytes\": ...}} or "
-                           f"{{\"$bound\": \"high\"|\"low\"}}, got {value!r}")
+                           f"{{\"$bound\": \"high\"|\"low\"}}, got {describe(value)}")
     return value
 
 
@@ -70,35 +80,51 @@ def to_json(txn: TxnRecord) -> dict[str, Any]:
 
 
 def dump_history(transactions: Iterable[TxnRecord], path: str | os.PathLike[str]) -> str:
-    """Write ``transactions`` as a JSON Lines history file; return the path."""
+    """Write ``transactions`` as a JSON Lines history file, atomically (a temporary file
+    renamed onto ``path`` when complete); return the path."""
     target = os.fspath(path)
-    with open(target, "w", encoding="utf-8") as handle:
-        handle.write(json.dumps({_HEADER: FORMAT_VERSION}) + "\n")
-        for txn in transactions:
-            handle.write(json.dumps(to_json(txn), sort_keys=True, separators=(",", ":")) + "\n")
+    fd, temporary = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(target)),
+                                     prefix=f".{os.path.basename(target)}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps({_HEADER: FORMAT_VERSION}) + "\n")
+            for txn in transactions:
+                handle.write(json.dumps(to_json(txn), sort_keys=True, separators=(",", ":")) + "\n")
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, target)
+    except BaseException:
+        os.unlink(temporary)
+        raise
     return target
 
 
-def load_history(path: str | os.PathLike[str]) -> list[TxnRecord]:
-    """Read a JSON Lines history file (see the module docstring and docs/checking.md)."""
-    with open(os.fspath(path), encoding="utf-8") as handle:
-        return list(read_history(handle, os.fspath(path)))
+def load_history(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES,
+                 max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+                 max_depth: int = DEFAULT_MAX_DEPTH) -> list[TxnRecord]:
+    """Read a JSON Lines history file (see the module docstring and docs/checking.md). A
+    file over ``max_bytes``, a line over ``max_line_bytes`` or nested deeper than
+    ``max_depth``, and any malformed line or field are a HistoryError naming the line."""
+    name = os.fspath(path)
+    with open(name, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size > max_bytes:
+            raise HistoryError(f"{name}: {size} bytes, more than the {max_bytes}-byte limit "
+                               "(max_bytes, --max-bytes)")
+        return list(read_history(handle, name, max_line_bytes=max_line_bytes, max_depth=max_depth))
 
 
-def read_history(lines: IO[str] | Iterable[str], name: str = "history") -> Iterator[TxnRecord]:
+def read_history(lines: IO[bytes] | IO[str] | Iterable[bytes | str], name: str = "history", *,
+                 max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+                 max_depth: int = DEFAULT_MAX_DEPTH) -> Iterator[TxnRecord]:
     """Parse history lines (header first); errors name the line and the field."""
     header_seen = False
-    for number, text in enumerate(lines, start=1):
-        if not text.strip():
-            continue
+    for number, obj in read_lines(lines, lambda n: f"{name} line {n}", HistoryError,
+                                  max_line_bytes=max_line_bytes, max_depth=max_depth):
         where = f"{name} line {number}"
-        try:
-            obj = json.loads(text)
-        except ValueError as exc:
-            raise HistoryError(f"{where}: not JSON ({exc})") from None
         if not header_seen:
             if not isinstance(obj, dict) or obj.get(_HEADER) != FORMAT_VERSION:
-                raise HistoryError(f"{where}: expected the header {{\"{_HEADER}\": {FORMAT_VERSION}}}, got {text.strip()[:80]}")
+                raise HistoryError(f"{where}: expected the header {{\"{_HEADER}\": {FORMAT_VERSION}}}, "
+                                   f"got {describe(obj)}")
             header_seen = True
             continue
         yield from_json(obj, where)
@@ -107,57 +133,69 @@ def read_history(lines: IO[str] | Iterable[str], name: str = "history") -> Itera
 
 
 def from_json(obj: Any, where: str = "transaction") -> TxnRecord:
-    """One transaction from its JSON object."""
-    if not isinstance(obj, dict):
-        raise HistoryError(f"{where}: expected an object, got {obj!r}")
-    txn_id = _field(obj, "txn", int, where)
-    begin = _field(obj, "begin", int, where)
-    commit = obj.get("commit")
-    if commit is not None and type(commit) is not int:
-        raise HistoryError(f"{where}: field 'commit' expected an int or null, got {commit!r}")
-    reads = tuple(KeyRange(_field(r, "table", str, f"{where} reads[{i}]"), _field(r, "index", str, f"{where} reads[{i}]"),
-                           _key(r, "lo", f"{where} reads[{i}]"), _key(r, "hi", f"{where} reads[{i}]"),
-                           r.get("description", ""))
-                  for i, r in enumerate(_list(obj, "reads", where)))
+    """One transaction from its JSON object; every field is checked."""
+    _object(obj, where)
+    txn_id = _field(obj, "txn", "int", where)
+    begin = _field(obj, "begin", "int", where)
+    commit = _field(obj, "commit", "int or null", where, required=False)
+    function = _field(obj, "function", "str", where, required=False) or ""
+    extra = _field(obj, "extra", "object", where, required=False) or {}
+    reads = tuple(_read(r, f"{where} reads[{i}]") for i, r in enumerate(_list(obj, "reads", where)))
     writes = tuple(_write(w, f"{where} writes[{i}]") for i, w in enumerate(_list(obj, "writes", where)))
-    observed = tuple(VersionRead(_field(o, "table", str, f"{where} observed[{i}]"), _field(o, "id", str, f"{where} observed[{i}]"),
-                                 _field(o, "writer", int, f"{where} observed[{i}]"), o.get("write", -1))
-                     for i, o in enumerate(_list(obj, "observed", where)))
-    return TxnRecord(txn_id, str(obj.get("function", "")), begin, commit, reads, writes, observed,
-                     dict(obj.get("extra") or {}))
+    observed = tuple(_observed(o, f"{where} observed[{i}]") for i, o in enumerate(_list(obj, "observed", where)))
+    return TxnRecord(txn_id, function, begin, commit, reads, writes, observed, dict(extra))
+
+
+def _read(r: Any, where: str) -> KeyRange:
+    _object(r, where)
+    return KeyRange(_field(r, "table", "str", where), _field(r, "index", "str", where),
+                    _key(r, "lo", where), _key(r, "hi", where),
+                    _field(r, "description", "str", where, required=False) or "")
+
+
+def _observed(o: Any, where: str) -> VersionRead:
+    _object(o, where)
+    write = _field(o, "write", "int", where, required=False)
+    return VersionRead(_field(o, "table", "str", where), _field(o, "id", "str", where),
+                       _field(o, "writer", "int", where), -1 if write is None else write)
 
 
 def _write(w: Any, where: str) -> DocWrite:
+    _object(w, where)
     keys = []
     for j, entry in enumerate(_list(w, "keys", where)):
         if not isinstance(entry, list) or len(entry) != 3 or type(entry[0]) is not str:
-            raise HistoryError(f"{where} keys[{j}]: expected [index, old key or null, new key or null], got {entry!r}")
-        keys.append((entry[0], None if entry[1] is None else _decode(entry[1], where),
-                     None if entry[2] is None else _decode(entry[2], where)))
-    over = w.get("over")
-    if over is not None and type(over) is not int:
-        raise HistoryError(f"{where}: field 'over' expected a transaction id (int), got {over!r}")
-    return DocWrite(_field(w, "table", str, where), _field(w, "id", str, where), tuple(keys), over)
+            raise HistoryError(f"{where} keys[{j}]: expected [index, old key or null, new key or null], "
+                               f"got {describe(entry)}")
+        old, new = (None if k is None else _key_value(k, f"{where} keys[{j}][{n}]")
+                    for n, k in ((1, entry[1]), (2, entry[2])))
+        keys.append((entry[0], old, new))
+    over = _field(w, "over", "int or null", where, required=False)
+    return DocWrite(_field(w, "table", "str", where), _field(w, "id", "str", where), tuple(keys), over)
 
 
-def _field(obj: Any, name: str, kind: type, where: str) -> Any:
-    if not isinstance(obj, dict) or name not in obj:
-        raise HistoryError(f"{where}: missing field {name!r} ({kind.__name__})")
-    value = obj[name]
-    if type(value) is not kind:
-        raise HistoryError(f"{where}: field {name!r} expected {kind.__name__}, got {value!r}")
-    return value
+def _object(obj: Any, where: str) -> None:
+    if not isinstance(obj, dict):
+        raise HistoryError(f"{where}: expected an object, got {describe(obj)}")
+
+
+def _field(obj: dict, name: str, kinds: str, where: str, *, required: bool = True) -> Any:
+    if name not in obj:
+        if required:
+            raise HistoryError(f"{where}: missing field {name!r} ({kinds})")
+        return None
+    return check_type(obj[name], kinds, where, name, HistoryError)
 
 
 def _list(obj: dict, name: str, where: str) -> list:
-    value = obj.get(name, [])
-    if not isinstance(value, list):
-        raise HistoryError(f"{where}: field {name!r} expected an array, got {value!r}")
-    return value
+    return _field(obj, name, "array", where, required=False) or []
 
 
 def _key(obj: dict, name: str, where: str) -> tuple:
-    value = obj.get(name)
+    return _key_value(_field(obj, name, "array", where), f"{where}.{name}")
+
+
+def _key_value(value: Any, where: str) -> tuple:
     if not isinstance(value, list):
-        raise HistoryError(f"{where}: field {name!r} expected a key (array), got {value!r}")
+        raise HistoryError(f"{where}: expected a key (array), got {describe(value)}")
     return _decode(value, where)

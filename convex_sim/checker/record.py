@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import os
 from typing import Any
 
 from ..database import BOTTOM, TOP, Commit, Database, ReadRange, Transaction
 from .check import HistoryReport, check_history
-from .model import HIGH, LOW, DocWrite, KeyRange, TxnRecord
+from .compact import Compactor
+from .jsonl import dump_history, read_history, to_json
+from .model import HIGH, LOW, DocWrite, HistoryError, KeyRange, TxnRecord
+
+#: How many records a streaming recorder holds before writing them out.
+STREAM_BUFFER = 1_000
 
 
 def key_range(read: ReadRange) -> KeyRange:
@@ -32,13 +39,29 @@ class HistoryRecorder:
     :meth:`stop`; :meth:`check` runs :func:`~convex_sim.checker.check_history` on them.
 
     Queries, which never commit, are not recorded unless passed to :meth:`add`.
+
+    In memory (the default) ``transactions`` keeps every record, so memory grows with the
+    run (equal reads and writes are shared between records, which slows that growth). With ``path``, records stream to that JSON Lines history file (docs/checking.md)
+    as they are made: ``transactions`` holds only the at most ``buffer`` records not yet
+    written, ``recorded`` counts them all, and :meth:`check` reads the file back.
     """
 
-    def __init__(self, db: Database, *, start: bool = True) -> None:
+    def __init__(self, db: Database, *, start: bool = True, path: str | os.PathLike[str] | None = None,
+                 buffer: int = STREAM_BUFFER) -> None:
+        if type(buffer) is not int or buffer < 1:
+            raise HistoryError(f"HistoryRecorder: buffer must be an int >= 1, got {buffer!r}")
         self.db = db
+        #: The records kept in memory: all of them, or (streaming) those not yet written.
         self.transactions: list[TxnRecord] = []
+        #: Every record made since the start (or the last :meth:`clear`).
+        self.recorded = 0
         #: Added to every record's ``extra`` (the explorer sets the op being run).
         self.context: dict[str, Any] = {}
+        self.path = os.fspath(path) if path is not None else None
+        self.buffer = buffer
+        self._compactor = Compactor() if self.path is None else None   # kept records share equal parts
+        if self.path is not None:
+            dump_history((), self.path)   # the header; records are appended as they come
         if start:
             self.start()
 
@@ -48,11 +71,25 @@ class HistoryRecorder:
             self.db.transaction_listeners.append(self._on_commit)
 
     def stop(self) -> None:
-        """Stop listening (idempotent); what was recorded stays."""
+        """Stop listening (idempotent) and write out what is buffered; what was recorded stays."""
         if self._on_commit in self.db.transaction_listeners:
             self.db.transaction_listeners.remove(self._on_commit)
+        self.flush()
 
     def clear(self) -> None:
+        """Forget every record (a streaming recorder's file is emptied to its header)."""
+        self.transactions.clear()
+        self.recorded = 0
+        if self.path is not None:
+            dump_history((), self.path)
+
+    def flush(self) -> None:
+        """Append the buffered records to the file (streaming only; otherwise nothing to do)."""
+        if self.path is None or not self.transactions:
+            return
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.writelines(json.dumps(to_json(t), sort_keys=True, separators=(",", ":")) + "\n"
+                              for t in self.transactions)
         self.transactions.clear()
 
     def _on_commit(self, txn: Transaction, commit: Commit | None) -> None:
@@ -60,13 +97,22 @@ class HistoryRecorder:
 
     def add(self, txn: Transaction, commit: Commit | None = None) -> TxnRecord:
         """Record ``txn``: committed with ``commit``, or read-only (at its snapshot) if None."""
-        record = TxnRecord(len(self.transactions) + 1, txn.function, txn.begin_ts,
+        self.recorded += 1
+        record = TxnRecord(self.recorded, txn.function, txn.begin_ts,
                            commit.ts if commit is not None else txn.begin_ts,
                            tuple(key_range(r) for r in txn.reads), doc_writes(commit),
                            extra=dict(self.context) if self.context else {})
+        if self._compactor is not None:
+            record = self._compactor.compact(record)
         self.transactions.append(record)
+        if self.path is not None and len(self.transactions) >= self.buffer:
+            self.flush()
         return record
 
     def check(self) -> HistoryReport:
-        """Check what was recorded so far."""
-        return check_history(self.transactions)
+        """Check what was recorded so far (streaming: everything written to the file)."""
+        if self.path is None:
+            return check_history(self.transactions)
+        self.flush()
+        with open(self.path, "rb") as handle:
+            return check_history(read_history(handle, self.path))

@@ -11,7 +11,7 @@ from typing import Any
 from .. import limits
 from ..clock import VirtualClock
 from ..errors import ContentionError, UnknownIndexError, UnknownTableError, WriteConflict
-from ..ids import decode_table_number
+from ..ids import decode_id, decode_table_number
 from ..schema import SchemaDefinition, TableDefinition, check_identifier
 from .history import History, Pin
 from .log import Commit, Conflict, ReadRange, new_commit, new_write
@@ -244,6 +244,14 @@ class Database:
         doc_id = self._alloc.new_id(table.number, table.id_part)
         self._id_tables[doc_id] = table.name
         return doc_id
+
+    def _take_id(self, doc_id: str, table: str) -> None:
+        """File ``doc_id`` (a document written from outside: a snapshot, an import) under
+        ``table``; the allocator never draws its internal id."""
+        decoded = decode_id(doc_id)
+        if decoded is not None:
+            self._alloc.take(decoded[1])
+        self._id_tables[doc_id] = table
 
     def _new_creation_time(self, table: str) -> float:
         last = self._alloc.last_creation_time.get(table, -math.inf)

@@ -8,7 +8,16 @@ from typing import Any
 from .. import limits
 from ..errors import InvalidValueError
 from ..validators import check_flat_object
-from ..values import COMMIT_TS, UNDEFINED, check_value, format_path, value_size
+from ..values import (
+    COMMIT_TS,
+    MAX_VALUE_NESTING,
+    UNDEFINED,
+    check_field_name,
+    check_value,
+    format_path,
+    too_nested,
+    value_size,
+)
 
 #: What ``_id`` and ``_creationTime`` add to a document's size.
 _SYSTEM_FIELDS_SIZE = value_size({"_id": "x" * 32, "_creationTime": 0.0}) - value_size({})
@@ -67,12 +76,15 @@ def _walk(value: Any, path: tuple) -> tuple[Any, int, int]:
         return check_value(value, path), 9, 0
     if t in _SCALARS:
         return value, value_size(value), 0
+    if (t is dict or t is list or t is tuple) and len(path) >= MAX_VALUE_NESTING:
+        raise too_nested(len(path), path)   # past any document's limit: stop before recursing on
     if t is dict:
         out, size, depth = {}, 2, 0
         for name, item in value.items():
             if item is UNDEFINED:
                 continue
-            if type(name) is not str or name[:1] in ("_", "$") or len(name) > limits.MAX_FIELD_NAME_LENGTH:
+            if type(name) is not str or name[:1] in ("_", "$") or len(name) > limits.MAX_FIELD_NAME_LENGTH \
+                    or not (name.isascii() and name.isprintable()):
                 _check_name(name, path)   # "_" is refused at the top level only
             out[name], item_size, item_depth = _walk(item, (*path, name))
             size += len(name) + 1 + item_size
@@ -94,15 +106,13 @@ def _walk(value: Any, path: tuple) -> tuple[Any, int, int]:
 
 
 def _check_name(name: Any, path: tuple) -> None:
-    """Raise for a field name Convex refuses at ``path`` (``()``: a document's top level, where
-    names starting with ``_`` are reserved for system fields)."""
-    if type(name) is not str:
-        raise InvalidValueError(f"object keys must be strings, got {name!r} at {format_path(path)}.")
+    """Raise for a field name Convex refuses at ``path``: any object's rules (values.py), and at
+    a document's top level (``()``) no ``_`` first (reserved for system fields) and at most
+    ``MAX_FIELD_NAME_LENGTH`` characters (Convex docs, "Limits": nested keys may be longer)."""
+    check_field_name(name, path)
     if not path and name.startswith("_"):
         raise InvalidValueError(f"field {name!r} starts with '_', which is reserved for system fields.")
-    if name.startswith("$"):
-        raise InvalidValueError(f"field name {name!r} at {format_path(path)} starts with '$'.")
-    if len(name) > limits.MAX_FIELD_NAME_LENGTH:
+    if not path and len(name) > limits.MAX_FIELD_NAME_LENGTH:
         raise InvalidValueError(
-            f"field name {name[:20]!r}... at {format_path(path)} is {len(name)} characters; "
-            f"the limit is {limits.MAX_FIELD_NAME_LENGTH}.")
+            f"field name {name[:20]!r}... is {len(name)} characters; the limit for a document's "
+            f"top-level fields is {limits.MAX_FIELD_NAME_LENGTH}.")

@@ -183,10 +183,16 @@ def _tuple_getter(positions: list[int]) -> Callable[[tuple], tuple]:
 
 class _Allocator:
     """What a database allocates: IDs (from a seeded generator, drawn a batch at a time),
-    creation times, table numbers."""
+    creation times, table numbers.
 
-    __slots__ = ("_drawn", "_next", "_raw", "_rng", "last_creation_time", "next_table_number",
-                 "seed")
+    IDs never collide: internal ids that documents written from outside (a loaded snapshot,
+    imported rows) carry are *taken*, and a drawn internal id that is taken is skipped, in
+    every table. The IDs of a fresh database are the seed's sequence; after documents came in
+    from outside, the seed's sequence without the taken ones (so the same seed and the same
+    loaded data give the same IDs)."""
+
+    __slots__ = ("_drawn", "_next", "_raw", "_rng", "_taken", "last_creation_time",
+                 "next_table_number", "seed")
 
     def __init__(self, seed: int, first_table_number: int) -> None:
         self.seed = seed
@@ -196,18 +202,28 @@ class _Allocator:
         self._raw = b""
         self._drawn: list[tuple[str, int, int, int, int]] = []
         self._next = 0
+        #: Internal ids taken by documents from outside, in the order they came (a state
+        #: records how many there were; a restore drops the later ones).
+        self._taken: dict[bytes, None] = {}
         self.last_creation_time: dict[str, float] = {}
         self.next_table_number = first_table_number
 
+    def take(self, internal_id: bytes) -> None:
+        """Mark ``internal_id`` (16 bytes) as used by a document this allocator did not draw."""
+        self._taken.setdefault(internal_id)
+
     def new_id(self, table_number: int, part: tuple | None) -> str:
         """The next document ID of the table ``table_number`` (``part``: its ``table_part``)."""
-        at = self._next
-        if at == len(self._drawn):
-            if self._rng is None:
-                self._rng = random.Random(self.seed)
-            self._raw, self._drawn = draw_batch(self._rng.getrandbits)
-            at = 0
-        self._next = at + 1
+        while True:
+            at = self._next
+            if at == len(self._drawn):
+                if self._rng is None:
+                    self._rng = random.Random(self.seed)
+                self._raw, self._drawn = draw_batch(self._rng.getrandbits)
+                at = 0
+            self._next = at + 1
+            if not self._taken or self._raw[16 * at:16 * at + 16][::-1] not in self._taken:
+                break
         if part is not None:
             return encode_drawn(part, self._drawn[at])
         return encode_id(table_number, self._raw[16 * at:16 * at + 16][::-1])
@@ -215,13 +231,15 @@ class _Allocator:
     def state(self) -> tuple:
         rng = self._rng.getstate() if self._rng is not None else None
         return (rng, self._raw, self._drawn, self._next, dict(self.last_creation_time),
-                self.next_table_number)
+                self.next_table_number, len(self._taken))
 
     def restore(self, state: tuple) -> None:
-        rng_state, self._raw, self._drawn, self._next, last, self.next_table_number = state
+        rng_state, self._raw, self._drawn, self._next, last, self.next_table_number, taken = state
         if rng_state is None:
             self._rng = None
         else:
             self._rng = self._rng or random.Random()
             self._rng.setstate(rng_state)
         self.last_creation_time = dict(last)
+        while len(self._taken) > taken:
+            self._taken.popitem()   # the newest first: dicts keep insertion order

@@ -19,11 +19,14 @@ Every schedule starts from the simulator's state when ``explore`` was called
 invariant after every commit, and op-level serializability (the outcome must
 equal that of some serial order of the same operations).
 
-Modules, one concern each: ``ops`` (operations, schedule strings),
-``execution`` (one schedule, step by step), ``outcomes`` (canonical outcomes,
-serial orders), ``strategies`` (which schedules to run), ``shrinking``
-(generic over choice sequences), ``render`` (timelines, HTML), ``results``
-(what an exploration returns) and ``engine`` (the checks and entry points).
+Modules, one concern each, each importing only those before it: ``ops``
+(operations, schedule strings), ``shrinking`` (generic over choice sequences),
+``records`` (what a step did, why a schedule failed), ``outcomes`` (canonical
+outcomes, serial orders), ``execution`` (one schedule, step by step),
+``render`` (timelines, HTML), ``results`` (what an exploration returns),
+``strategies`` (which schedules to run) and ``engine`` (the checks and entry
+points). They talk through public names; ``execution`` and ``strategies``
+declare what they need of the engine's ``Explorer`` as protocols.
 """
 
 from .engine import (
@@ -32,16 +35,21 @@ from .engine import (
     DEFAULTS,
     ENUMERATE_SERIAL_ORDERS_UP_TO,
     STRATEGIES,
-    _Explorer,
+    Explorer,
     explore,
     make_explorer,
     replay,
 )
-from .execution import Failure, StepRecord, _Execution
+from .execution import Execution
 from .ops import ExplorationError, Flow, FlowClient, Op, parse_schedule, schedule_string
+from .records import Failure, StepRecord
 from .render import coalesce, render_html, render_timeline, write_atomically
 from .results import Counterexample, ExplorationResult, ScheduleRun
 from .shrinking import shrink
+
+#: Former names of :class:`Execution` and :class:`Explorer`, kept for code that used them.
+_Execution = Execution
+_Explorer = Explorer
 
 __all__ = [
     "CHECK_OPTIONS", "COMPARE", "DEFAULTS", "ENUMERATE_SERIAL_ORDERS_UP_TO", "STRATEGIES", "Counterexample", "ExplorationError",

@@ -11,13 +11,14 @@ from typing import Any
 from ..errors import hide_simulator_frames
 from ..functions import HTTP_ACTION, MUTATION, QUERY, ConvexFunction
 from ..runtime import QueryCtx, UserIdentity, run_guarded
-from .execution import Failure, StepRecord, _Execution
-from .ops import ExplorationError, Flow, Op, _letter, parse_schedule, schedule_string
-from .outcomes import _difference, _guided_orders, _topological_orders
+from .execution import Execution
+from .ops import ExplorationError, Flow, Op, op_letter, parse_schedule, schedule_string
+from .outcomes import difference, guided_orders, topological_orders
+from .records import CONTENTION, Failure, StepRecord
 from .render import coalesce
 from .results import Counterexample, ExplorationResult, ScheduleRun
-from .shrinking import _switches, shrink
-from .strategies import _Search
+from .shrinking import shrink, switches
+from .strategies import Search
 
 __tracebackhide__ = hide_simulator_frames  # pytest reports the app's frames, not ours
 
@@ -40,7 +41,7 @@ CHECK_OPTIONS: dict[str, Any] = {
 # --- The explorer ------------------------------------------------------------------------------------
 
 
-class _Explorer:
+class Explorer:
     """One exploration's fixed parts: the ops, the checks, the starting state, serial outcomes."""
 
     def __init__(self, sim: Any, ops: Sequence[Op | Flow], **options: Any) -> None:
@@ -58,14 +59,14 @@ class _Explorer:
         self.functions: list[ConvexFunction | None] = []
         for i, op in enumerate(self.ops):
             if isinstance(op, Op):
-                fn = sim.runtime.registry.resolve(op.ref, caller=f"explore op {_letter(i)}")
+                fn = sim.runtime.registry.resolve(op.ref, caller=f"explore op {op_letter(i)}")
                 if fn.kind == HTTP_ACTION:
-                    raise ExplorationError(f"explore op {_letter(i)}: {fn.path} is an HTTP action; use sim.fetch.")
+                    raise ExplorationError(f"explore op {op_letter(i)}: {fn.path} is an HTTP action; use sim.fetch.")
                 self.functions.append(fn)
             elif isinstance(op, Flow):
                 self.functions.append(None)
             else:
-                raise ExplorationError(f"explore: op {_letter(i)} must be Op(...) or Flow(...), got {op!r}")
+                raise ExplorationError(f"explore: op {op_letter(i)} must be Op(...) or Flow(...), got {op!r}")
         self.invariant = self.options["invariant"]
         self.check_serializable = self.options["check_serializable"]
         self.check_subscriptions = self.options["check_subscriptions"]
@@ -77,8 +78,11 @@ class _Explorer:
         self.compared_results = [self._result_compared(fn) for fn in self.functions]
         self.compare_state = self.options["compare"] != "results"
         self.stats = {"conflicts": 0, "sleep_blocked": 0}
-        self._live: _Execution | None = None
-        self._client_marks = [(c, len(c.transitions)) for c in sim.subscriptions.clients if c.subscriptions]
+        self._live: Execution | None = None
+        # While schedules run (from reset() to close()), clients keep every transition: each
+        # schedule's are checked from these marks, then rewound.
+        self._holding = False
+        self._client_marks = [(c, c.transitions.received) for c in sim.subscriptions.clients if c.subscriptions]
         self.start = sim.capture_state()
         self.initial_ids = frozenset(d["_id"] for rows in self.final_state().values() for d in rows)
         self._serial: dict[tuple[int, ...], str | None] = {}
@@ -94,11 +98,20 @@ class _Explorer:
         return compare in ("both", "results")
 
     # -- state ---------------------------------------------------------------------------------
-    def reset(self, execution: _Execution | None = None) -> None:
+    def _hold_windows(self, hold: bool) -> None:
+        if hold != self._holding:
+            if hold:
+                self.sim.subscriptions.hold()
+            else:
+                self.sim.subscriptions.release()
+            self._holding = hold
+
+    def reset(self, execution: Execution | None = None) -> None:
         """Close the live execution, rewind to the start, run ``setup``."""
         if self._live is not None:
             self._live.close()
         self._live = execution
+        self._hold_windows(True)
         self.sim.restore_state(self.start)
         if execution is not None and execution.recorder is not None:
             execution.recorder.start()
@@ -111,6 +124,7 @@ class _Explorer:
             self._live.close()
             self._live = None
         self.sim.restore_state(self.start)
+        self._hold_windows(False)
         listeners = self.sim.db.transaction_listeners
         listeners[:] = [*self._listeners, *(x for x in listeners if x not in self._listeners)]
 
@@ -150,7 +164,7 @@ class _Explorer:
 
     def serial_outcome(self, order: tuple[int, ...]) -> str | None:
         if order not in self._serial:
-            execution = _Execution(self)
+            execution = Execution(self)
             for op in order:
                 while not execution.runners[op].done:
                     execution.step(op)
@@ -159,14 +173,14 @@ class _Explorer:
             execution.close()
         return self._serial[order]
 
-    def serializability_failure(self, outcome: str, execution: _Execution) -> Failure | None:
+    def serializability_failure(self, outcome: str, execution: Execution) -> Failure | None:
         n = len(self.ops)
         candidates: Iterable[tuple[int, ...]]
-        guided = _guided_orders(execution, n)
+        guided = guided_orders(execution.records, n)
         if n <= ENUMERATE_SERIAL_ORDERS_UP_TO:
             candidates = itertools.chain(guided, itertools.permutations(range(n)))
         else:
-            candidates = itertools.islice(itertools.chain(guided, _topological_orders(execution, n)), 200)
+            candidates = itertools.islice(itertools.chain(guided, topological_orders(execution.records, n)), 200)
         seen = set()
         for order in candidates:
             if order in seen:
@@ -175,20 +189,20 @@ class _Explorer:
             if self.serial_outcome(order) == outcome:
                 return None
         closest = guided[0]
-        names = ", ".join(_letter(i) for i in range(n))
-        diff = _difference(outcome, self.serial_outcome(closest) or "")
+        names = ", ".join(op_letter(i) for i in range(n))
+        diff = difference(outcome, self.serial_outcome(closest) or "")
         searched = "" if n <= ENUMERATE_SERIAL_ORDERS_UP_TO else f" (searched {len(seen)} orders)"
         return Failure("serializability",
                        f"no serial order of [{names}] gives this outcome{searched}; closest serial order "
-                       f"{'→'.join(_letter(i) for i in closest)} differs in: {diff}")
+                       f"{'→'.join(op_letter(i) for i in closest)} differs in: {diff}")
 
     # -- one schedule ------------------------------------------------------------------------------
-    def run(self, choices: Sequence[int]) -> tuple[_Execution, str | None, Failure | None]:
-        execution = _Execution(self)
+    def run(self, choices: Sequence[int]) -> tuple[Execution, str | None, Failure | None]:
+        execution = Execution(self)
         execution.run_choices(choices)
         return execution, *self.verdict(execution)
 
-    def verdict(self, execution: _Execution) -> tuple[str | None, Failure | None]:
+    def verdict(self, execution: Execution) -> tuple[str | None, Failure | None]:
         """(outcome, failure) of a finished execution (serial runs may replace the live one)."""
         if execution.failure:
             return None, execution.failure
@@ -220,15 +234,11 @@ class _Explorer:
                 return Failure("subscription", f"client {client.id}: {report.problems[0]}")
         return None
 
-    def schedule_of(self, execution: _Execution) -> list[int]:
+    def schedule_of(self, execution: Execution) -> list[int]:
         return [r.op for r in execution.records]
 
 
 # --- Entry points ----------------------------------------------------------------------------------
-
-
-#: The failure kind of an operation that ran out of OCC retries (``ContentionError``).
-CONTENTION = "error ContentionError"
 
 
 def _progress_bar(total: int) -> Any:
@@ -258,9 +268,9 @@ def explore(sim: Any, ops: Sequence[Op | Flow], *, strategy: str = "exhaustive",
         raise ExplorationError(f"explore: max_schedules must be an int >= 1, got {budget!r}")
     seed = seed if seed is not None else (DEFAULTS["seed"] if DEFAULTS["seed"] is not None else 0)
     shard = _check_shard(shard if shard is not None else DEFAULTS["shard"])
-    explorer = _Explorer(sim, ops, seed=seed, **checks)
+    explorer = Explorer(sim, ops, seed=seed, **checks)
     progress = _progress_bar(budget)
-    search = _Search(explorer, budget, progress, shard)
+    search = Search(explorer, budget, progress, shard)
     exhausted = False
     try:
         if strategy == "exhaustive":
@@ -280,7 +290,9 @@ def explore(sim: Any, ops: Sequence[Op | Flow], *, strategy: str = "exhaustive",
     starved = [] if fail_on_contention else [f for f in failures if f.kind == CONTENTION]
     failures = [f for f in failures if f not in starved]
     result = ExplorationResult(strategy, search.schedules_run, len(search.outcomes), failures, stats, exhausted,
-                               contention=starved, schedules=search.schedules, shard=shard)
+                               contention=starved, schedules=search.schedules, shard=shard,
+                               starved_schedules=search.starved_schedules,
+                               starved_operations=search.starved_operations)
     sim._remember_exploration(explorer, result)
     return result
 
@@ -295,14 +307,14 @@ def _check_shard(shard: Any) -> tuple[int, int]:
     raise ExplorationError(f"explore: shard must be (i, n) with 0 <= i < n, got {shard!r}")
 
 
-def _counterexample(explorer: _Explorer, choices: list[int], found: Failure) -> Counterexample:
+def _counterexample(explorer: Explorer, choices: list[int], found: Failure) -> Counterexample:
     def run(candidate: list[int]) -> tuple[tuple, list[int]] | None:
         execution, _outcome, failure = explorer.run(candidate)
         if failure is None or failure.kind != found.kind:
             return None
         executed = explorer.schedule_of(execution)
         # What a reader counts first: the steps of the timeline, then engine steps, then switches.
-        return (len(coalesce(execution.records)), len(executed), _switches(executed), executed), executed
+        return (len(coalesce(execution.records)), len(executed), switches(executed), executed), executed
 
     small = shrink(choices, run)
     execution, _outcome, failure = explorer.run(small)
@@ -313,7 +325,7 @@ def _counterexample(explorer: _Explorer, choices: list[int], found: Failure) -> 
     return example
 
 
-def replay(explorer: _Explorer, schedule: str) -> ScheduleRun:
+def replay(explorer: Explorer, schedule: str) -> ScheduleRun:
     """Run one schedule string against an explorer's starting state, then restore the sim."""
     try:
         execution, outcome, failure = explorer.run(parse_schedule(schedule, len(explorer.ops)))
@@ -324,7 +336,7 @@ def replay(explorer: _Explorer, schedule: str) -> ScheduleRun:
         explorer.close()
 
 
-def make_explorer(sim: Any, ops: Sequence[Op | Flow], **options: Any) -> _Explorer:
+def make_explorer(sim: Any, ops: Sequence[Op | Flow], **options: Any) -> Explorer:
     """An explorer for ``run_schedule``/``replay_schedule`` (no search); ``options`` as
     :data:`CHECK_OPTIONS`."""
-    return _Explorer(sim, ops, **options)
+    return Explorer(sim, ops, **options)

@@ -3,78 +3,44 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol
 
-from ..checker import DocWrite, HistoryRecorder, KeyRange, doc_writes, footprints_overlap, key_range
-from ..database import Commit, ReadRange, Write, WriteConflict
+from ..checker import HistoryRecorder
+from ..database import Write, WriteConflict
 from ..errors import ContentionError, ConvexError, hide_simulator_frames
 from ..functions import ACTION, MUTATION, PUBLIC, QUERY, ConvexFunction
 from ..runtime import Step, UserIdentity, pump, stable_seed
 from ..scheduler import SCHEDULED_FUNCTIONS, SCHEDULED_MUTATION_RETRIES
 from ..values import format_value
-from .ops import Flow, FlowClient, Op, _letter
-from .outcomes import _canonical
+from .ops import Flow, FlowClient, Op, op_letter
+from .outcomes import canonical_outcome
+from .records import Failure, StepRecord
 
 __tracebackhide__ = hide_simulator_frames  # pytest reports the app's frames, not ours
 
-if TYPE_CHECKING:
-    from .engine import _Explorer
 
+class Exploration(Protocol):
+    """What an execution needs from the exploration it belongs to (the engine's ``Explorer``):
+    the ops and their settings, the starting state, the invariant, the final state."""
 
-# --- Steps and their footprints ------------------------------------------------------------
+    sim: Any
+    ops: list[Op | Flow]
+    functions: list[ConvexFunction | None]
+    identities: list[UserIdentity | None]
+    seed: int
+    check_history: bool
+    expected_errors: tuple[type[BaseException], ...]
+    compared_results: list[bool]
+    compare_state: bool
+    initial_ids: frozenset[str]
+    stats: dict[str, int]
 
+    def reset(self, execution: Execution | None = None) -> None: ...
 
-@dataclass
-class StepRecord:
-    """What one step did: the unit of a schedule and of a counterexample's timeline."""
+    def check_invariant(self, record: StepRecord) -> Failure | None: ...
 
-    number: int
-    op: int
-    kind: str                      # begin | commit | conflict | query | job | scheduler.* | storage.*
-    function: str
-    snapshot_ts: int | None = None
-    commit_ts: int | None = None
-    reads: tuple[ReadRange, ...] = ()
-    writes: tuple[Write, ...] = ()
-    pending: tuple[tuple[str, str], ...] = ()   # (table, id) buffered by a begin
-    result: str = ""
-    orders_everything: bool = False   # its footprint is unknown or global (a clock jump, a vector search)
-
-    last: int = 0   # a merged begin and commit (see coalesce): the number of its last engine step
-    _footprint: tuple | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def end(self) -> int:
-        """The number of this step's last engine step."""
-        return self.last or self.number
-
-    def footprint(self) -> tuple[tuple[DocWrite, ...], tuple[KeyRange, ...]]:
-        """The step's writes and reads as the history checker sees them (computed once)."""
-        if self._footprint is None:
-            self._footprint = (doc_writes(Commit(0, self.writes)), tuple(key_range(r) for r in self.reads))
-        return self._footprint
-
-    def depends_on(self, other: StepRecord) -> bool:
-        """Whether the order of this step and ``other`` (of another op) can matter: decided by
-        the history checker's footprint code, never by the committer's own conflict check."""
-        if self.orders_everything or other.orders_everything:
-            return True
-        (writes, reads), (other_writes, other_reads) = self.footprint(), other.footprint()
-        return footprints_overlap(writes, other_writes, other_reads) or \
-            footprints_overlap(other_writes, writes, reads)
-
-
-@dataclass(frozen=True)
-class Failure:
-    """Why a schedule failed. ``kind`` groups failures (shrinking keeps it):
-    ``"invariant"``, ``"serializability"`` or ``"error <Type>"``."""
-
-    kind: str
-    message: str
-
-    def __str__(self) -> str:
-        return self.message
+    def final_state(self) -> dict[str, list[dict]]: ...
 
 
 @dataclass
@@ -106,10 +72,10 @@ class _OpRunner:
             self.done, self.error, self.pending = True, exc, None
 
 
-class _Execution:
+class Execution:
     """Runs one schedule from the exploration's starting state."""
 
-    def __init__(self, explorer: _Explorer) -> None:
+    def __init__(self, explorer: Exploration) -> None:
         self.x = explorer
         self.sim = explorer.sim
         self.runtime = explorer.sim.runtime
@@ -153,7 +119,7 @@ class _Execution:
         runner = self.runners[op]
         self._current_op = op
         if self.recorder is not None:
-            self.recorder.context["op"] = _letter(op)
+            self.recorder.context["op"] = op_letter(op)
         before = len(self.records)
         latest = self.db.latest_ts
         runner.advance()
@@ -320,6 +286,10 @@ class _Execution:
             scheduler.mark(job_id, {"kind": "success"})
 
     # -- outcome -----------------------------------------------------------------------------------
+    def starved(self) -> int:
+        """How many operations ran out of OCC retries (``ContentionError``) in this schedule."""
+        return sum(1 for r in self.runners if isinstance(r.error, ContentionError))
+
     def outcome(self) -> tuple[Outcome | None, Failure | None]:
         """(canonical outcome, failure of an unexpected error or None)."""
         results = []
@@ -332,16 +302,16 @@ class _Execution:
                 results.append(["error", type(runner.error).__name__])
             else:
                 name = type(runner.error).__name__
-                return None, Failure(f"error {name}", f"op {_letter(runner.index)} ({op.label}) "
+                return None, Failure(f"error {name}", f"op {op_letter(runner.index)} ({op.label}) "
                                                       f"raised {name}: {runner.error}")
         is_id = lambda text: self.db.table_of_id(text) is not None  # noqa: E731
         state = self.x.final_state()
-        full = _canonical(results, state, self.x.initial_ids, is_id)
+        full = canonical_outcome(results, state, self.x.initial_ids, is_id)
         kept, with_state = self.x.compared_results, self.x.compare_state
         if all(kept) and with_state:
             return Outcome(full, full), None
         compared = [r if keep else ["not compared"] for r, keep in zip(results, kept, strict=True)]
-        return Outcome(full, _canonical(compared, state if with_state else {}, self.x.initial_ids, is_id)), None
+        return Outcome(full, canonical_outcome(compared, state if with_state else {}, self.x.initial_ids, is_id)), None
 
 
 class Outcome(NamedTuple):

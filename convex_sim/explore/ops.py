@@ -85,14 +85,15 @@ class FlowClient:
         return self._step(ACTION, ref, args)
 
 
-def _letter(i: int) -> str:
+def op_letter(i: int) -> str:
+    """How reports name operation ``i``: ``A``..``Z``, then ``op26``, ``op27``, ..."""
     return chr(ord("A") + i) if i < 26 else f"op{i}"
 
 
 def schedule_string(choices: Sequence[int]) -> str:
     """Compact form: ``"ABAB"`` (``"0,1,0,1"`` beyond 26 operations)."""
     if all(c < 26 for c in choices):
-        return "".join(_letter(c) for c in choices)
+        return "".join(op_letter(c) for c in choices)
     return ",".join(str(c) for c in choices)
 
 
@@ -108,7 +109,7 @@ def parse_schedule(text: str, ops: int | None = None) -> list[int]:
     if ops is not None:
         bad = sorted({c for c in choices if not 0 <= c < ops})
         if bad:
-            names = ", ".join(_letter(i) for i in range(ops))
-            raise ExplorationError(f"schedule {text!r} names op {', '.join(_letter(c) for c in bad)}, but there "
+            names = ", ".join(op_letter(i) for i in range(ops))
+            raise ExplorationError(f"schedule {text!r} names op {', '.join(op_letter(c) for c in bad)}, but there "
                                    f"are only {ops} op(s): {names}")
     return choices

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from ..values import format_value, sort_key
-from .ops import _letter
-
-if TYPE_CHECKING:
-    from .execution import _Execution
+from .ops import op_letter
+from .records import StepRecord
 
 
-# --- Canonical outcomes ----------------------------------------------------------------------------
-
-
-def _canonical(results: list, state: dict[str, list[dict]], initial_ids: frozenset[str],
+def canonical_outcome(results: list, state: dict[str, list[dict]], initial_ids: frozenset[str],
                is_id: Callable[[str], bool]) -> str:
     """A string equal for outcomes that differ only in the IDs and creation times allocated."""
     labels: dict[str, str] = {}
@@ -88,11 +83,12 @@ def _mask(value: Any, new_ids: set[str]) -> Any:
     return value
 
 
-def _guided_orders(execution: _Execution, n: int) -> list[tuple[int, ...]]:
-    """Serial orders suggested by the schedule: by each op's last commit, by its first step."""
+def guided_orders(records: Sequence[StepRecord], n: int) -> list[tuple[int, ...]]:
+    """Serial orders of ``n`` ops suggested by a schedule's steps: by each op's last commit,
+    by its first step."""
     last_commit: dict[int, int] = {}
     first_step: dict[int, int] = {}
-    for record in execution.records:
+    for record in records:
         first_step.setdefault(record.op, record.number)
         if record.commit_ts is not None or record.kind in ("commit", "query"):
             last_commit[record.op] = record.number
@@ -101,11 +97,10 @@ def _guided_orders(execution: _Execution, n: int) -> list[tuple[int, ...]]:
     return [by_commit, by_start]
 
 
-def _topological_orders(execution: _Execution, n: int) -> Iterable[tuple[int, ...]]:
-    """Orders consistent with the conflict graph of the run (a → b when a step of b came after a
-    dependent step of a)."""
+def topological_orders(records: Sequence[StepRecord], n: int) -> Iterable[tuple[int, ...]]:
+    """Orders consistent with the conflict graph of a schedule's steps (a → b when a step of b
+    came after a dependent step of a)."""
     edges: dict[int, set[int]] = {i: set() for i in range(n)}
-    records = execution.records
     for i, a in enumerate(records):
         for b in records[i + 1:]:
             if a.op != b.op and a.depends_on(b):
@@ -122,7 +117,7 @@ def _topological_orders(execution: _Execution, n: int) -> Iterable[tuple[int, ..
     return extend([], set(range(n)))
 
 
-def _difference(a: str, b: str) -> str:
+def difference(a: str, b: str) -> str:
     """The first differing parts of two canonical outcomes, for humans."""
     try:
         da, db = json.loads(a), json.loads(b)
@@ -131,7 +126,7 @@ def _difference(a: str, b: str) -> str:
     diffs: list[str] = []
     for i, (ra, rb) in enumerate(zip(da["results"], db["results"], strict=False)):
         if ra != rb:
-            diffs.append(f"result of {_letter(i)} {_short(ra)} vs {_short(rb)}")
+            diffs.append(f"result of {op_letter(i)} {_short(ra)} vs {_short(rb)}")
     for table in sorted(set(da["state"]) | set(db["state"])):
         rows_a, rows_b = da["state"].get(table, []), db["state"].get(table, [])
         if rows_a != rows_b:

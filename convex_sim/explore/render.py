@@ -6,18 +6,23 @@ import html
 import os
 import tempfile
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from ..database import ReadRange
-from .execution import StepRecord
-from .ops import Flow, Op, _letter
-from .shrinking import _switches
-
-if TYPE_CHECKING:
-    from .results import Counterexample
+from .ops import Flow, Op, op_letter
+from .records import StepRecord
+from .shrinking import switches
 
 
-# --- Rendering ---------------------------------------------------------------------------------------
+class Example(Protocol):
+    """What a timeline shows of a failing schedule (a ``Counterexample`` is one)."""
+
+    schedule: str
+    reason: str
+    steps: list[StepRecord]
+    ops: list[Op | Flow]
+    seed: int
+    kind: str
 
 
 def coalesce(records: Sequence[StepRecord]) -> list[StepRecord]:
@@ -43,7 +48,6 @@ def coalesce(records: Sequence[StepRecord]) -> list[StepRecord]:
     return out
 
 
-
 def _describe_reads(reads: Sequence[ReadRange]) -> str:
     seen = []
     for read in reads:
@@ -62,23 +66,24 @@ def _describe_writes(record: StepRecord) -> str:
     return ""
 
 
-def render_timeline(example: Counterexample) -> str:
+def render_timeline(example: Example) -> str:
     """The numbered timeline of a counterexample, then the failure and the replay line."""
-    return _timeline(example.schedule, example.steps, example.ops, example.reason, example.kind, example.seed)
+    return timeline(example.schedule, example.steps, example.ops, example.reason, example.kind, example.seed)
 
 
-def _timeline(schedule: str, steps: Sequence[StepRecord], op_list: Sequence[Op | Flow],
-              reason: str | None, kind: str, seed: int) -> str:
-    ops = ", ".join(f"{_letter(i)} = {op.label}" for i, op in enumerate(op_list))
+def timeline(schedule: str, steps: Sequence[StepRecord], op_list: Sequence[Op | Flow],
+             reason: str | None, kind: str, seed: int) -> str:
+    """The numbered timeline of a schedule's steps; ``reason`` None: it passed."""
+    ops = ", ".join(f"{op_letter(i)} = {op.label}" for i, op in enumerate(op_list))
     engine_steps = steps[-1].end if steps else 0   # as many as the schedule string has letters
     lines = [f"Schedule {schedule!r} ({engine_steps} steps, "
-             f"{_switches([s.op for s in steps])} context switches)   ops: {ops}"]
+             f"{switches([s.op for s in steps])} context switches)   ops: {ops}"]
     for s in steps:
         ts = f"snapshot {s.snapshot_ts}" if s.snapshot_ts is not None else ""
         if s.commit_ts is not None:
             ts += f" → commit {s.commit_ts}"
         number = f"{s.number}–{s.last}" if s.last else f"{s.number}"
-        lines.append(f"  {number + '.':>6} {_letter(s.op)}  {s.kind:<9} {s.function:<30} {ts}")
+        lines.append(f"  {number + '.':>6} {op_letter(s.op)}  {s.kind:<9} {s.function:<30} {ts}")
         if s.reads:
             lines.append(f"        reads  {_describe_reads(s.reads)}")
         writes = _describe_writes(s) if s.kind != "mutation" or s.writes else ""
@@ -95,10 +100,10 @@ def _timeline(schedule: str, steps: Sequence[StepRecord], op_list: Sequence[Op |
     return "\n".join(lines)
 
 
-def render_html(example: Counterexample, path: str | os.PathLike[str]) -> str:
+def render_html(example: Example, path: str | os.PathLike[str]) -> str:
     """Write a self-contained HTML timeline (one column per op), atomically; return the path."""
     n = len(example.ops)
-    head = "".join(f"<th>{_letter(i)}<br><small>{html.escape(op.label)}</small></th>" for i, op in enumerate(example.ops))
+    head = "".join(f"<th>{op_letter(i)}<br><small>{html.escape(op.label)}</small></th>" for i, op in enumerate(example.ops))
     rows = []
     writers: dict[tuple[str, str], int] = {}
     for s in example.steps:

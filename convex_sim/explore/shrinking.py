@@ -5,8 +5,6 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Sequence
 
-# --- Shrinking (generic over choice sequences) -------------------------------------------------------
-
 
 def shrink(choices: list[int], run: Callable[[list[int]], tuple[tuple, list[int]] | None],
            budget: int = 400) -> list[int]:
@@ -46,12 +44,15 @@ def shrink(choices: list[int], run: Callable[[list[int]], tuple[tuple, list[int]
         for i in range(len(best_choices) - 1, -1, -1):
             if i < len(best_choices) and attempt(best_choices[:i] + best_choices[i + 1:]):
                 improved = True
-        for i in range(len(best_choices) - 1):
+        i = 0
+        while i + 1 < len(best_choices):   # an accepted swap may leave a shorter schedule
             a, b = best_choices[i], best_choices[i + 1]
             if a != b and attempt([*best_choices[:i], b, a, *best_choices[i + 2:]]):
                 improved = True
+            i += 1
     return best_choices
 
 
-def _switches(choices: Sequence[int]) -> int:
+def switches(choices: Sequence[int]) -> int:
+    """The number of context switches in a schedule: neighbouring choices of different ops."""
     return sum(1 for a, b in itertools.pairwise(choices) if a != b)

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from .execution import Failure, StepRecord, _Execution
+from .execution import Execution, Exploration
 from .ops import schedule_string
-
-if TYPE_CHECKING:
-    from .engine import _Explorer
+from .records import CONTENTION, Failure, StepRecord
 
 
-# --- Strategies ------------------------------------------------------------------------------------
+class Judge(Exploration, Protocol):
+    """An exploration that can judge a finished schedule (the engine's ``Explorer``)."""
+
+    def verdict(self, execution: Execution) -> tuple[str | None, Failure | None]: ...
+
+    def schedule_of(self, execution: Execution) -> list[int]: ...
 
 
 def split_depth(shards: int) -> int:
@@ -22,10 +25,10 @@ def split_depth(shards: int) -> int:
     return 4 + shards.bit_length()
 
 
-class _Search:
-    """Runs schedules for a strategy, collecting outcomes and failures."""
+class Search:
+    """Runs schedules for a strategy, collecting outcomes, failures and starvation."""
 
-    def __init__(self, explorer: _Explorer, max_schedules: int, progress: Any,
+    def __init__(self, explorer: Judge, max_schedules: int, progress: Any,
                  shard: tuple[int, int] = (0, 1)) -> None:
         self.x = explorer
         self.max_schedules = max_schedules
@@ -40,6 +43,9 @@ class _Search:
         self.outcomes: set[str] = set()
         self.failures: list[tuple[list[int], Failure]] = []
         self._failure_kinds: set[str] = set()
+        #: Schedules in which an operation starved, and the operations starved in them.
+        self.starved_schedules = 0
+        self.starved_operations = 0
         self.progress = progress
 
     @property
@@ -52,7 +58,7 @@ class _Search:
         self._ticket += 1
         return ticket % self.shard[1] == self.shard[0]
 
-    def finish(self, execution: _Execution) -> None:
+    def finish(self, execution: Execution) -> None:
         """A complete schedule ran: check it and count it."""
         outcome, failure = self.x.verdict(execution)
         self.schedules_run += 1
@@ -61,6 +67,9 @@ class _Search:
             self.progress.update(1)
         if outcome is not None:
             self.outcomes.add(outcome)
+        if failure is not None and failure.kind == CONTENTION:
+            self.starved_schedules += 1
+            self.starved_operations += execution.starved()
         if failure is not None and failure.kind not in self._failure_kinds:
             self._failure_kinds.add(failure.kind)  # one counterexample per kind of failure
             self.failures.append((self.x.schedule_of(execution), failure))
@@ -71,11 +80,11 @@ class _Search:
         return self._dfs([], {}, reduction)
 
     def _dfs(self, prefix: list[int], sleep: dict[int, StepRecord], reduction: bool,
-             execution: _Execution | None = None) -> bool:
+             execution: Execution | None = None) -> bool:
         if not self.budget_left:
             return False
         if execution is None:
-            execution = _Execution(self.x)
+            execution = Execution(self.x)
             for op in prefix:
                 execution.step(op)
         enabled = execution.enabled()
@@ -97,7 +106,7 @@ class _Search:
         complete = True
         for i, op in enumerate(candidates):
             if i > 0:
-                execution = _Execution(self.x)
+                execution = Execution(self.x)
                 for p in prefix:
                     execution.step(p)
             record = execution.step(op)
@@ -113,7 +122,7 @@ class _Search:
     # -- random ----------------------------------------------------------------------------------
     def random_walks(self, rng: random.Random) -> None:
         while self.budget_left:
-            execution = _Execution(self.x)
+            execution = Execution(self.x)
             while (enabled := execution.enabled()) and not execution.failure:
                 execution.step(rng.choice(enabled))
             if self._mine():   # walk k of the unsharded run is shard k mod n's
@@ -122,14 +131,14 @@ class _Search:
     # -- PCT (Burckhardt et al. 2010) --------------------------------------------------------------
     def pct(self, rng: random.Random, depth: int) -> None:
         n = len(self.x.ops)
-        probe = _Execution(self.x)
+        probe = Execution(self.x)
         probe.run_choices([])
         steps = max(len(probe.records), 1)
         while self.budget_left:
             priorities = list(range(depth, depth + n))
             rng.shuffle(priorities)
             change_points = sorted(rng.sample(range(1, steps + 1), min(depth - 1, steps)))
-            execution = _Execution(self.x)
+            execution = Execution(self.x)
             taken = 0
             while (enabled := execution.enabled()) and not execution.failure:
                 op = max(enabled, key=lambda i: priorities[i])

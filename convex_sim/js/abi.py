@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import fields as dataclass_fields
 from typing import Any
 
 import httpx
+import orjson
 
 from ..component import ComponentReference
-from ..errors import ConvexSimError, WriteInReadOnlyError
+from ..errors import ConvexSimError, InvalidValueError, WriteInReadOnlyError
 from ..functions import ACTION, HTTP_ACTION, MUTATION, QUERY, FunctionHandle
 from ..limits import CAMEL_NAMES
 from ..queries import FilterBuilder, Query
@@ -35,7 +37,14 @@ from ..runtime import (
     NondeterminismError,
     UserIdentity,
 )
-from ..values import UNDEFINED, contains_commit_ts, from_json, to_json
+from ..values import (
+    MAX_VALUE_NESTING,
+    UNDEFINED,
+    contains_commit_ts,
+    from_json,
+    to_json,
+    too_nested,
+)
 
 FUNCTION_HANDLE_PREFIX = "function://"
 #: How ``components.<name>...`` references reach the backend (convex-js ``components/index.ts``).
@@ -56,15 +65,58 @@ class UnsupportedSyscallError(ConvexSimError):
 # --- JSON helpers ------------------------------------------------------------------------
 
 
-def decode(value: Any) -> Any:
+def loads(text: str | bytes) -> Any:
+    """JSON text from JavaScript as Python data. ``JSON.stringify`` writes a string holding a
+    lone surrogate as a ``\\ud800`` escape, which orjson refuses; such text is read again
+    with the standard library, so the string reaches the value checks, which refuse it with
+    its field path (:class:`InvalidValueError`, as for a Python app)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        try:
+            return json.loads(text)
+        except RecursionError:
+            raise too_nested(MAX_VALUE_NESTING) from None
+
+
+def result_value(function: str, text: str) -> Any:
+    """The return value of an execution of ``function`` from its Convex JSON text."""
+    try:
+        return from_json(loads(text))
+    except InvalidValueError as exc:
+        raise InvalidValueError(f"Invalid return value of {function}: {exc}") from None
+
+
+#: What the ``convex`` package says when its own value checks refuse a value (convex-js
+#: ``src/values/value.ts``: ``validateObjectField``, ``convexToJsonInternal``,
+#: ``bigIntToBase64``; "Empty field names" from convex 1.0).
+_VALUE_ERROR = re.compile(
+    r"Field name .* (exceeds maximum field name length|starts with a '\$'|has invalid character)"
+    r"|Empty field names are disallowed|BigInt -?\d+ does not fit into a 64-bit signed integer"
+    r"|undefined is not a valid Convex value|.* is not a supported Convex type", re.S)
+
+
+def value_error(function: str, message: str, stack: str) -> InvalidValueError | None:
+    """A JavaScript error thrown by the ``convex`` package's value checks, as the
+    :class:`InvalidValueError` a Python app gets for the same value; None for other errors."""
+    if _VALUE_ERROR.match(message) is None:
+        return None
+    return InvalidValueError(f"{function}: {message}" + (f"\n{stack}" if stack else ""))
+
+
+def decode(value: Any, depth: int = 0) -> Any:
     """Convex JSON → Python values; ``{"$undefined": null}`` becomes ``UNDEFINED``."""
     if type(value) is dict:
         if len(value) == 1 and "$undefined" in value:
             return UNDEFINED
         if any(type(x) is dict for x in value.values()):
-            return {k: decode(x) for k, x in value.items()}
+            if depth >= MAX_VALUE_NESTING:
+                raise too_nested(depth)
+            return {k: decode(x, depth + 1) for k, x in value.items()}
     elif type(value) is list:
-        return [decode(x) for x in value]
+        if depth >= MAX_VALUE_NESTING:
+            raise too_nested(depth)
+        return [decode(x, depth + 1) for x in value]
     return from_json(value)
 
 
@@ -295,7 +347,10 @@ class Host:
     def _written(self, payload: Any) -> Any:
         """A value to write; one holding ``ctx.db.vars.commitTs`` marks the transaction so
         its commit fills in the commit timestamp."""
-        value = decode(payload)
+        try:
+            value = decode(payload)
+        except InvalidValueError as exc:
+            raise InvalidValueError(f"In {self.function}: {exc}") from None
         if contains_commit_ts(value):
             self.ctx.txn.extras["commit_ts"] = True
         return value

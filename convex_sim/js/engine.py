@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import base64
 import collections
+import functools
 import hashlib
 import hmac
 import itertools
 import json
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -35,9 +37,12 @@ from typing import Any, Protocol
 import _quickjs
 import orjson
 
-from ..errors import ConvexError, ConvexSimError
+from ..errors import ConvexError, ConvexSimError, OutOfMemoryError, UserTimeoutError
+from ..limits import UserCodeLimits, out_of_memory, user_timeout
 from ..values import from_json, to_json
+from . import abi
 from .bundler import Bundle
+from .interrupts import SIGINT, install_interrupt_handler, memory_gauge, stack_bytes
 from .sourcemap import SourceMap
 from .webapi import polyfill_script
 
@@ -75,7 +80,7 @@ def dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-loads = orjson.loads
+loads = abi.loads  # orjson, and what it refuses (a lone surrogate) for the value checks
 
 
 class JsError(Exception):
@@ -84,8 +89,17 @@ class JsError(Exception):
 
     def __init__(self, function: str, name: str, message: str, stack: str) -> None:
         self.function, self.js_name, self.js_message, self.stack = function, name, message, stack
-        text = f"Uncaught {name}: {message}" + (f"\n{stack}" if stack else "")
+        text = (f"Uncaught {name}: {message}" if name else f"Uncaught {message}") + (f"\n{stack}" if stack else "")
         super().__init__(f"{function}: {text}")
+        if name == "RangeError" and message == STACK_OVERFLOW:
+            self.add_note("JavaScript ran out of stack: unbounded recursion, or a cyclic or too "
+                          "deeply nested value (the `convex` package converts values recursively).")
+
+
+#: What V8 (and so Convex) and quickjs-ng say when JavaScript runs out of stack.
+STACK_OVERFLOW = "Maximum call stack size exceeded"
+#: What quickjs-ng throws when an allocation would pass the memory limit.
+OUT_OF_MEMORY = ("InternalError", "out of memory")
 
 
 class JsStuckError(ConvexSimError):
@@ -111,13 +125,47 @@ class SyscallHost(Protocol):
 class Execution:
     """One call of one JavaScript function, from start to outcome."""
 
-    __slots__ = ("errors", "host", "id", "outcome", "pending")
+    __slots__ = ("budget", "deadline", "errors", "host", "id", "limits", "outcome", "pending", "seconds")
 
-    def __init__(self, execution_id: int, host: SyscallHost) -> None:
+    def __init__(self, execution_id: int, host: SyscallHost, kind: str) -> None:
         self.id, self.host = execution_id, host
         self.outcome: str | None = None                      # "=json" or "!error json"
         self.pending: collections.deque[tuple[str, str, Any]] = collections.deque()
         self.errors: list[BaseException] = []                # Python errors handed to JS
+        self.limits = limits_of(host)
+        #: The time limit, the CPU time left of it, and (while it runs) when it ends
+        #: (``time.thread_time()``); the time Python spends answering syscalls moves it on.
+        self.seconds = self.budget = self.limits.seconds_for(kind)
+        self.deadline = 0.0
+
+
+def limits_of(host: SyscallHost) -> UserCodeLimits:
+    """The user-code limits of the simulator whose ``ctx`` the host serves (Convex's if none)."""
+    runtime = getattr(getattr(host, "ctx", None), "_runtime", None)
+    return UserCodeLimits.of(getattr(runtime, "user_code_limits", None))
+
+
+def _host_time(callback: Callable[..., Any]) -> Callable[..., Any]:
+    """A callback from JavaScript into Python: the time it takes is the simulator's, not the
+    app's, so the running execution's deadline moves on by as much."""
+
+    @functools.wraps(callback)
+    def timed(self: Bridge, *args: Any) -> Any:
+        execution = self._stack[-1] if self._stack else None
+        started = time.thread_time()
+        try:
+            return callback(self, *args)
+        finally:
+            if execution is not None:
+                execution.deadline += time.thread_time() - started
+
+    return timed
+
+
+def _ends_the_call(exc: BaseException) -> bool:
+    """An error that ends the whole call stack instead of reaching app code (Convex's isolate
+    termination: a timeout, running out of memory; and Ctrl-C)."""
+    return isinstance(exc, UserTimeoutError | OutOfMemoryError) or not isinstance(exc, Exception)
 
 
 def error_payload(exc: BaseException) -> str:
@@ -140,23 +188,34 @@ class Bridge:
         self._executions: dict[int, Execution] = {}
         self._ids = itertools.count(1)
         self._requests = itertools.count(1)
+        #: An error that ends every running execution (see ``_ends_the_call``), until the
+        #: outermost one has unwound.
+        self._abort: BaseException | None = None
 
     # -- callbacks from JavaScript (never raise into the engine) ---------------------
+    def _handed_to_js(self, execution: Execution, exc: BaseException) -> str:
+        """The rejection a syscall's error becomes; an error that ends the call also stops
+        the JavaScript that would see it."""
+        if _ends_the_call(exc) and self._abort is None:
+            self._abort = exc
+        execution.errors.append(exc)
+        return "!" + error_payload(exc)
+
+    @_host_time
     def _on_sync(self, op: str, payload: str) -> str:
         execution = self._stack[-1]
         try:
             return "=" + dumps(execution.host.sync(op, loads(payload)))
         except BaseException as exc:
-            execution.errors.append(exc)
-            return "!" + error_payload(exc)
+            return self._handed_to_js(execution, exc)
 
+    @_host_time
     def _on_async(self, op: str, payload: str) -> str:
         execution = self._stack[-1]
         try:
             done, value = execution.host.immediate(op, loads(payload))
         except BaseException as exc:
-            execution.errors.append(exc)
-            return "!" + error_payload(exc)
+            return self._handed_to_js(execution, exc)
         if done:
             return "=" + dumps(value)
         request_id = str(next(self._requests))
@@ -168,10 +227,12 @@ class Bridge:
         if execution is not None:
             execution.outcome = outcome
 
+    @_host_time
     def _on_log(self, level: str, text: str) -> None:
         if self._stack:
             self._stack[-1].host.log(level, text)
 
+    @_host_time
     def _on_seed(self, _execution_id: int) -> str:
         try:
             return self._stack[-1].host.seed_words()
@@ -187,7 +248,7 @@ class Bridge:
                 f"{execution.host.function} did not finish: it awaits a promise that nothing "
                 "will ever settle (in a query or mutation every ctx call settles at once).")
         if outcome[0] == "=":
-            return from_json(loads(outcome[1:]))
+            return abi.result_value(execution.host.function, outcome[1:])
         raise self._error(execution, json.loads(outcome[1:]))
 
     def raw_result(self, execution: Execution) -> str:
@@ -198,6 +259,8 @@ class Bridge:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _error(self, execution: Execution, error: dict) -> BaseException:
+        if (error.get("name"), error.get("message")) == OUT_OF_MEMORY:
+            return out_of_memory(execution.host.function, execution.limits.memory_bytes)
         stack = self.source_map.map_stack(error.get("stack", ""), app_only=True)
         if error.get("convexError"):
             data = error.get("data")
@@ -209,7 +272,13 @@ class Bridge:
                 if stack:
                     original.add_note(f"JavaScript stack:\n{stack}")
                 return original
-        return JsError(execution.host.function, error.get("name", "Error"), error.get("message", ""), stack)
+        invalid = abi.value_error(execution.host.function, error.get("message", ""), stack)
+        if invalid is not None:   # the `convex` package refused a value: as for a Python app
+            return invalid
+        exc = JsError(execution.host.function, error.get("name", "Error"), error.get("message", ""), stack)
+        if "thrown" in error:  # not an Error: V8's words say little, so the value comes too
+            exc.add_note(f"The thrown value: {error['thrown']}")
+        return exc
 
 
 class Engine(Bridge):
@@ -220,7 +289,12 @@ class Engine(Bridge):
         self.bundle = bundle
         self.source_map = SourceMap(bundle.source_map, bundle.cache_dir)
         self._ctx = ctx = new_context()
-        ctx.set_max_stack_size(0)  # calls come from whichever thread runs the test
+        # JavaScript stops when this says so: a timeout, Ctrl-C, or an error ending the call
+        self._interrupt_handler = install_interrupt_handler(ctx, self._should_stop)
+        self._memory_used = memory_gauge(ctx)
+        self._aborted: list[Execution] = []         # executions the abort ended, to drop
+        self._stack_bytes = stack_bytes()           # of the thread that runs the outermost call
+        ctx.set_max_stack_size(self._stack_bytes)   # measured from where each call enters
         ctx.eval(polyfill_script())
         ctx.add_callable("__py_crypto", crypto)
         ctx.add_callable("__py_sync", self._on_sync)
@@ -234,12 +308,15 @@ class Engine(Bridge):
         self._set_env: Callable[..., Any] = ctx.eval("__cs.setEnv")
         self._env: dict[str, str] = dict(env or {})
         self._set_env(json.dumps(self._env, sort_keys=True))
-        try:
-            ctx.eval(bundle.code)
-        except _quickjs.JSException as exc:
-            raise ConvexSimError(f"Loading the bundle of {bundle.functions_dir} failed: "
-                                 f"{self.source_map.map_stack(str(exc))}") from None
-        self._drain_all()
+        with SIGINT:
+            try:
+                ctx.eval(bundle.code)
+            except _quickjs.JSException as exc:
+                if SIGINT.caught:
+                    raise KeyboardInterrupt from None
+                raise ConvexSimError(f"Loading the bundle of {bundle.functions_dir} failed: "
+                                     f"{self.source_map.map_stack(str(exc))}") from None
+            self._drain_all()
         self._invoke: Callable[..., Any] = ctx.eval("__cs.invoke")
         self._settle: Callable[..., Any] = ctx.eval("__cs.settle")
         self._enter: Callable[..., Any] = ctx.eval("__cs.enter")
@@ -247,6 +324,9 @@ class Engine(Bridge):
         self._next_timer: Callable[..., Any] = ctx.eval("__cs.nextTimer")
         self._forget: Callable[..., Any] = ctx.eval("__cs.forget")
         self.manifest: dict = json.loads(ctx.eval("__cs.manifest()"))
+        # the memory limit counts from the loaded bundle: what one call may add to it
+        self._loaded_bytes = int(ctx.memory()["malloc_size"])
+        self._memory_limit = 0    # where the interrupt handler stops a call (if it can read it)
 
     # -- running executions ----------------------------------------------------------------
     def set_env(self, env: dict[str, str]) -> None:
@@ -258,10 +338,13 @@ class Engine(Bridge):
     def start(self, host: SyscallHost, kind: str, path: str, args_json: str, now_ms: float,
               route: str | None = None) -> Execution:
         """Begin an execution (``kind``: query, mutation, action or http) and run it as far
-        as it goes without help from the host."""
-        execution = Execution(next(self._ids), host)
+        as it goes without help from the host. A query or mutation that has not finished
+        by then never will: it is dropped at once (its result says so)."""
+        execution = Execution(next(self._ids), host, kind)
         self._executions[execution.id] = execution
         self._run(execution, lambda: self._invoke(execution.id, kind, path, args_json, now_ms, route))
+        if kind in ("query", "mutation"):
+            self.forget(execution)
         return execution
 
     def settle(self, execution: Execution, request_id: str, result: str, now_ms: float) -> None:
@@ -284,29 +367,107 @@ class Engine(Bridge):
         return None if due < 0 else float(due)
 
     def forget(self, execution: Execution) -> None:
-        """Drop an execution its driver gave up on (an abandoned explorer schedule)."""
+        """Drop an execution that will not go on (stuck, or abandoned by its driver)."""
         if execution.outcome is None:
             self._executions.pop(execution.id, None)
             self._forget(execution.id)
 
+    # -- limits ---------------------------------------------------------------------------------
+    def _should_stop(self) -> bool:
+        """The interrupt handler's question, asked while JavaScript runs: stop it now?"""
+        if self._abort is None:
+            if SIGINT.caught:
+                self._abort = KeyboardInterrupt()
+            elif self._stack:
+                running = self._stack[-1]
+                if time.thread_time() > running.deadline:
+                    self._abort = user_timeout(running.host.function, running.seconds)
+                elif self._memory_used is not None and self._memory_used() > self._memory_limit:
+                    self._abort = out_of_memory(running.host.function, running.limits.memory_bytes)
+        return self._abort is not None
+
     def _run(self, execution: Execution, call: Callable[[], Any]) -> None:
+        """Run ``call`` (JavaScript) and the jobs it queues for ``execution``, within its
+        limits. An error that ends the call (``_abort``) unwinds every execution on the stack;
+        the outermost one then clears the engine and raises it."""
+        outermost = not self._stack
+        if outermost:
+            SIGINT.__enter__()
+            self._use_limits(execution)
+        else:   # its stack is measured from here: keep the whole well inside the thread's
+            self._ctx.set_max_stack_size(self._stack_bytes // 4)
         self._stack.append(execution)
+        execution.deadline = time.thread_time() + execution.budget
         try:
             try:
                 call()
-            except _quickjs.JSException as exc:  # a bug in the host bridge, not in the app
-                raise ConvexSimError(f"{execution.host.function}: {self.source_map.map_stack(str(exc))}") from None
-            self._drain_all()
+                self._drain_all()
+            except _quickjs.JSException as exc:
+                if self._abort is None:
+                    raise self._engine_error(execution, str(exc)) from None
+            if self._abort is not None:
+                self._aborted.append(execution)
+                if not outermost:
+                    raise self._abort
         finally:
+            execution.budget = execution.deadline - time.thread_time()
             self._stack.pop()
-            if self._stack:
+            if outermost:
+                self._end_outermost()
+            elif self._abort is None:
                 outer = self._stack[-1]
                 self._enter(outer.id, outer.host.now_ms())
 
-    def _drain_all(self) -> None:
+    def _use_limits(self, execution: Execution) -> None:
+        """The stack and memory limits for an outermost execution. The interrupt handler
+        stops a call past its memory limit; quickjs-ng's own limit, as far again above it,
+        refuses a single allocation too big for the rest (a catchable error, as V8's)."""
+        self._stack_bytes = stack_bytes()
+        self._ctx.set_max_stack_size(self._stack_bytes)
+        limit = self._loaded_bytes + execution.limits.memory_bytes
+        if limit != self._memory_limit:
+            extra = execution.limits.memory_bytes if self._memory_used is not None else 0
+            self._ctx.set_memory_limit(limit + extra)
+            self._memory_limit = limit
+
+    def _end_outermost(self) -> None:
+        """After the outermost execution: if an error ended the call, run out the jobs left
+        (each stopped at once), drop the executions it ended, and raise it."""
+        abort, self._abort = self._abort, None
+        try:
+            if abort is not None:
+                self._abort = abort
+                self._drain_all(stopping=True)
+                self._abort = None
+                aborted, self._aborted = self._aborted, []
+                for execution in aborted:
+                    self.forget(execution)
+                if isinstance(abort, OutOfMemoryError):
+                    self._ctx.gc()
+        finally:
+            SIGINT.__exit__()
+        if SIGINT.caught:
+            raise KeyboardInterrupt
+        if abort is not None:
+            raise abort.with_traceback(None)
+
+    def _engine_error(self, execution: Execution, text: str) -> ConvexSimError:
+        """An exception thrown past the prelude: out of memory, or a bug in the host bridge."""
+        function = execution.host.function
+        if text.startswith(": ".join(OUT_OF_MEMORY)):
+            self._ctx.gc()
+            return out_of_memory(function, execution.limits.memory_bytes)
+        return ConvexSimError(f"{function}: {self.source_map.map_stack(text)}")
+
+    def _drain_all(self, *, stopping: bool = False) -> None:
         step = self._ctx.execute_pending_job
-        while step():
-            pass
+        while True:
+            try:
+                if not step():
+                    return
+            except _quickjs.JSException:
+                if not stopping:
+                    raise
 
 
 

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConvexSimError
+from ..limits import NODE_MEMORY_BYTES, out_of_memory, user_timeout
 from .bundler import Bundle, BundleError
 from .engine import Bridge, Execution, SyscallHost, loaded_with
 from .sourcemap import SourceMap
@@ -39,7 +40,8 @@ from .sourcemap import SourceMap
 NODE_HOST = Path(__file__).with_name("node_host.cjs")
 #: The oldest Node.js that Convex's Node.js runtime offers.
 MIN_NODE_MAJOR = 18
-#: Longest convex-sim waits for the Node.js process to reach quiescence after one message.
+#: Longest convex-sim waits for the Node.js process to answer a message that runs no app code
+#: (loading, ``process.env``, dropping a call); a call itself may take its time limit.
 REPLY_TIMEOUT_S = 120.0
 #: Environment the child starts with (the app's own ``process.env`` is the simulator's env).
 CHILD_ENV = ("PATH", "HOME", "LANG", "SYSTEMROOT")
@@ -68,7 +70,10 @@ def _child_env() -> dict[str, str]:
 class _Child:
     """One ``node node_host.cjs`` process serving a node bundle."""
 
-    def __init__(self, node: str, bundle_file: Path, cwd: Path, env: dict[str, str]) -> None:
+    def __init__(self, node: str, bundle_file: Path, cwd: Path, env: dict[str, str],
+                 memory_bytes: int) -> None:
+        #: Node's heap limit (``--max-old-space-size``): past it, Node.js exits.
+        self.memory_bytes = memory_bytes
         to_child, self._w = os.pipe()
         self._r, from_child = os.pipe()
         # the child's own stdout and stderr (closed by close())
@@ -76,7 +81,8 @@ class _Child:
         child_env = _child_env()
         try:
             self.process = subprocess.Popen(
-                [node, str(NODE_HOST), f"--in={to_child}", f"--out={from_child}", str(bundle_file)],
+                [node, f"--max-old-space-size={max(1, memory_bytes >> 20)}", str(NODE_HOST),
+                 f"--in={to_child}", f"--out={from_child}", str(bundle_file)],
                 cwd=cwd, stdin=subprocess.DEVNULL, stdout=self.output, stderr=self.output,
                 pass_fds=(to_child, from_child), env=child_env)
         finally:
@@ -196,9 +202,12 @@ class NodeEngine(Bridge):
         return self.source_map.map_stack(self._frame.sub(r"(<input>:\1:\2)", stack), app_only=app_only)
 
     # -- the child ---------------------------------------------------------------------------
-    def _ensure_child(self, function: str) -> _Child:
+    def _ensure_child(self, function: str, memory_bytes: int | None = None) -> _Child:
+        """The running child; a new one if none runs, or (when no call is under way in it)
+        if it was started with another memory limit than ``memory_bytes``."""
         child = self._child
-        if child is not None and child.process.poll() is None:
+        if child is not None and child.process.poll() is None and (
+                memory_bytes in (None, child.memory_bytes) or child in self._owners.values()):
             return child
         if child is not None:
             child.close()
@@ -206,7 +215,8 @@ class NodeEngine(Bridge):
         node = shutil.which("node")
         if node is None:
             raise _node_missing(function)
-        child = _Child(node, self.node_file, self.bundle.project, self._env)
+        child = _Child(node, self.node_file, self.bundle.project, self._env,
+                       memory_bytes or NODE_MEMORY_BYTES)
         ready = child.read(REPLY_TIMEOUT_S)
         if ready is None or ready.get("t") != "ready":
             self._fail(child, function, "did not start")
@@ -230,15 +240,23 @@ class NodeEngine(Bridge):
         code = child.process.poll()
         state = f"exited with code {code}" if code is not None else what
         tail = child.tail()
-        child.close()
-        if self._child is child:
-            self._child = None
+        self._discard(child)
+        if code is not None and "JavaScript heap out of memory" in tail:
+            raise out_of_memory(function, child.memory_bytes)
         raise NodeProcessError(
             f"{function}: the Node.js process running \"use node\" actions {state}"
             + (f"; its output ends with:\n{tail}" if tail else "."))
 
-    def _command(self, execution: Execution, message: dict) -> dict:
-        """Send one command for ``execution`` and serve the child's syscalls until it is idle."""
+    def _discard(self, child: _Child) -> None:
+        """Stop ``child`` (the next call starts a new one; calls under way in it are lost)."""
+        child.close()
+        if self._child is child:
+            self._child = None
+
+    def _command(self, execution: Execution, message: dict, *, timed: bool = True) -> dict:
+        """Send one command for ``execution`` and serve the child's syscalls until it is idle.
+        While the child works on a ``timed`` command, the execution's time runs: past its
+        limit, the child is stopped (it may be in an endless loop) and the call fails."""
         function = execution.host.function
         child = self._ensure_child(function)
         if self._owners.get(execution.id) is not child:
@@ -248,12 +266,8 @@ class NodeEngine(Bridge):
         self._stack.append(execution)
         try:
             while True:
-                reply = child.read(REPLY_TIMEOUT_S)
-                if reply is None:
-                    self._fail(child, function,
-                               f"did not answer within {REPLY_TIMEOUT_S:.0f} s (an endless loop, "
-                               "or a wait on something other than ctx calls, fetch and timers)")
-                kind = reply["t"]  # type: ignore[index]
+                reply = self._reply(child, execution, timed)
+                kind = reply["t"]
                 if kind == "idle":
                     self._timers[execution.id] = reply["timer"]  # type: ignore[index]
                     return reply  # type: ignore[return-value]
@@ -265,8 +279,36 @@ class NodeEngine(Bridge):
                     return reply  # type: ignore[return-value]
                 else:
                     child.send({"r": self._answer(kind, reply)})  # type: ignore[arg-type]
+                    if self._abort is not None:   # Ctrl-C (or the like) while Python answered
+                        abort, self._abort = self._abort, None
+                        self._discard(child)         # the child is mid-call: it cannot go on
+                        raise abort
+        except BaseException as exc:
+            if not isinstance(exc, ConvexSimError):   # the child is mid-call: it cannot go on
+                self._discard(child)
+            raise
         finally:
             self._stack.pop()
+
+    def _reply(self, child: _Child, execution: Execution, timed: bool) -> dict:
+        """The child's next message; its wait counts against a ``timed`` execution's limit."""
+        function = execution.host.function
+        if not timed:
+            reply = child.read(REPLY_TIMEOUT_S)
+            if reply is None:
+                self._fail(child, function, f"did not answer within {REPLY_TIMEOUT_S:.0f} s")
+            return reply  # type: ignore[return-value]
+        started = time.monotonic()
+        try:
+            reply = child.read(max(execution.budget, 0.0))
+        finally:
+            execution.budget -= time.monotonic() - started
+        if reply is None:
+            if not child.eof and child.process.poll() is None:   # still working: out of time
+                self._discard(child)
+                raise user_timeout(function, execution.seconds)
+            self._fail(child, function, "stopped answering")
+        return reply  # type: ignore[return-value]
 
     def _answer(self, kind: str, request: dict) -> str:
         if kind == "sync":
@@ -298,10 +340,10 @@ class NodeEngine(Bridge):
     def start(self, host: SyscallHost, kind: str, path: str, args_json: str, now_ms: float,
               route: str | None = None) -> Execution:
         """Begin an execution of the action at ``path`` and run it as far as it goes."""
-        execution = Execution(next(self._ids), host)
+        execution = Execution(next(self._ids), host, kind)
         self._executions[execution.id] = execution
         try:
-            child = self._ensure_child(host.function)
+            child = self._ensure_child(host.function, execution.limits.node_memory_bytes)
             self._owners[execution.id] = child
             self._command(execution, {"op": "invoke", "id": execution.id, "kind": kind,
                                       "path": path, "args": args_json, "now": now_ms})
@@ -335,7 +377,7 @@ class NodeEngine(Bridge):
             if owner is not None and owner is self._child and owner.process.poll() is None:
                 self._owners[execution.id] = owner
                 try:
-                    self._command(execution, {"op": "forget", "id": execution.id})
+                    self._command(execution, {"op": "forget", "id": execution.id}, timed=False)
                 finally:
                     self._owners.pop(execution.id, None)
 

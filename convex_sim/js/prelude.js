@@ -40,12 +40,15 @@
   const hostError = sandbox.hostError;
 
   // Streams whose rows the host sent with 1.0/queryStream (a small known limit, as in
-  // first/unique/take): their queryStreamNext and queryCleanup never leave JavaScript.
-  const prefetched = new Map();
+  // first/unique/take): their queryStreamNext and queryCleanup never leave JavaScript. Each
+  // execution keeps its own (`exec.prefetched`), so an execution that ends leaves none behind.
+  const noStreams = new Map();
+  function prefetchedOf(exec) { return exec === null ? noStreams : exec.prefetched; }
 
   const pending = new Map();
   g.Convex = {
     syscall(op, json) {
+      const prefetched = prefetchedOf(cur);
       if (op === "1.0/queryCleanup" && prefetched.size > 0 && prefetched.delete(JSON.parse(json).queryId)) {
         return "true";
       }
@@ -59,6 +62,7 @@
       return r.slice(1);
     },
     asyncSyscall(op, json) {
+      const prefetched = prefetchedOf(cur);
       if (op === "1.0/queryStreamNext" && prefetched.size > 0) {
         const queryId = JSON.parse(json).queryId;
         const stream = prefetched.get(queryId);
@@ -172,6 +176,20 @@
   // --- the app and its executions ------------------------------------------------------------
   const describeError = sandbox.describeError;
 
+  // The outcome of execution `id` to Python; when even describing it fails (out of memory: the
+  // result's text or the error's), what went wrong then, or that memory ran out.
+  const OUT_OF_MEMORY = '!{"name":"InternalError","message":"out of memory","stack":""}';
+  function finish(id, ok, value) {
+    execs.delete(id);
+    let outcome;
+    try {
+      outcome = ok ? "=" + value : "!" + describeError(value);
+    } catch (e) {
+      try { outcome = "!" + describeError(e); } catch (_) { outcome = OUT_OF_MEMORY; }
+    }
+    pyDone(id, outcome);
+  }
+
   // `defineSchema(...).export()`; convex 1.1 (vectorIndex still internal, server/schema.js)
   // called a vector index's size `dimension`, later versions `dimensions`.
   function schemaExport(schema) {
@@ -190,13 +208,12 @@
   g.__cs = {
     // Start an execution; its outcome reaches Python through __py_done(id, "=json" | "!error").
     invoke(id, kind, path, argsJson, nowMs, route) {
-      const exec = { id, kind, now: nowMs, rng: null, timers: [] };
+      const exec = { id, kind, now: nowMs, rng: null, timers: [], prefetched: new Map() };
       execs.set(id, exec);
       cur = exec;
       const run = sandbox.invoke(g.__convexApp, kind, path, argsJson, route);
       const p = kind === "http" ? run.then(web.finishHttp) : run;
-      p.then((r) => { execs.delete(id); pyDone(id, "=" + r); },
-        (e) => { execs.delete(id); pyDone(id, "!" + describeError(e)); });
+      p.then((r) => finish(id, true, r), (e) => finish(id, false, e));
     },
     // Resolve (or reject) a pending async syscall of execution `id`.
     settle(requestId, result, id, nowMs) {

@@ -97,16 +97,24 @@
     return body ? `{ ${body} }` : "{}";
   }
 
-  // What a function threw, as the JSON the host reads ("!" outcomes).
+  // What a function threw, as the JSON the host reads ("!" outcomes). A value that is not an
+  // Error is named as V8 names it in "Uncaught ..." (so Convex does), with the value shown.
   function describeError(e) {
-    if (e !== null && typeof e === "object") {
+    if (e instanceof Error || (e !== null && typeof e === "object" && typeof e.message === "string")) {
       const isConvexError = e.ConvexErrorSymbol === Symbol.for("ConvexError") || Symbol.for("ConvexError") in e;
       return JSON.stringify({
         name: e.name || "Error", message: String(e.message), stack: String(e.stack || ""),
         data: isConvexError ? e.data : undefined, convexError: isConvexError,
       });
     }
-    return JSON.stringify({ name: "Error", message: `Uncaught ${show(e, 1)}`, stack: "", convexError: false });
+    return JSON.stringify({ name: "", message: v8Name(e), stack: "", convexError: false, thrown: show(e, 1) });
+  }
+  // How V8 writes a thrown value in its "Uncaught %" message: objects as #<Constructor>.
+  function v8Name(x) {
+    if (typeof x === "function") return String(x);
+    if (x === null || typeof x !== "object") return typeof x === "symbol" ? x.toString() : String(x);
+    const ctor = Object.getPrototypeOf(x) === null ? null : x.constructor;
+    return `#<${ctor && typeof ctor.name === "string" && ctor.name ? ctor.name : "Object"}>`;
   }
 
   function functionAt(app, path) {

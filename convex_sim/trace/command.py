@@ -9,14 +9,25 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from ..envvars import add_env_options, env_from_options
-from ..errors import ConvexSimError
+from ..jsonlines import DEFAULT_MAX_LINE_BYTES
+from ..loading import load_object
 from .overlaps import explore_overlaps
 from .replay import replay, sim_for_trace
 
-OK, DIVERGED, BAD_INPUT = 0, 1, 2
+OK, DIVERGED = 0, 1
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1 (a size cap)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -37,33 +48,28 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--invariant", metavar="MODULE:FN", help="with --explore: checked after every commit")
     parser.add_argument("--budget", type=int, default=None, metavar="N",
                         help="with --explore: at most N schedules per window of overlapping calls")
+    parser.add_argument("--max-line-bytes", type=positive_int, default=DEFAULT_MAX_LINE_BYTES, metavar="N",
+                        help="refuse a trace line longer than N bytes (default: 64 MiB)")
     add_env_options(parser)
 
 
-def _load(spec: str) -> Any:
-    """``"pkg.module:attr"`` → the object."""
-    import importlib
-
-    module, _, attr = spec.partition(":")
-    if not attr:
-        raise ImportError(f"expected 'module:attribute', got {spec!r}")
-    return getattr(importlib.import_module(module), attr)
-
-
 def run(options: argparse.Namespace) -> int:
-    """Run ``convex-sim replay``; return its exit code."""
-    try:
-        schema = _load(options.schema) if options.schema else None
-        sim = sim_for_trace(options.trace, app=options.app, project=options.project, schema=schema,
-                            snapshot=options.snapshot, env=env_from_options(options))
-        if options.explore:
-            invariant = _load(options.invariant) if options.invariant else None
-            report = explore_overlaps(sim, options.trace, invariant=invariant,
-                                      keep_going=options.keep_going, max_schedules=options.budget)
-        else:
-            report = replay(sim, options.trace, keep_going=options.keep_going)
-    except (ConvexSimError, OSError, ImportError, AttributeError) as exc:
-        print(f"convex-sim replay: {exc}", file=sys.stderr)
-        return BAD_INPUT
+    """Run ``convex-sim replay``; return its exit code. Bad input raises (a TraceError, an
+    app that cannot be loaded, ...): the ``convex-sim`` command makes that exit code 2."""
+    schema = load_object(options.schema, "schema") if options.schema else None
+    invariant = load_object(options.invariant, "invariant") if options.invariant else None
+    sim = sim_for_trace(options.trace, app=options.app, project=options.project, schema=schema,
+                        snapshot=options.snapshot, env=env_from_options(options),
+                        max_line_bytes=options.max_line_bytes)
+    if options.explore:
+        report = explore_overlaps(sim, options.trace, invariant=invariant, keep_going=options.keep_going,
+                                  max_schedules=options.budget, max_line_bytes=options.max_line_bytes)
+        notes = report.replay.notes
+    else:
+        report = replay(sim, options.trace, keep_going=options.keep_going,
+                        max_line_bytes=options.max_line_bytes)
+        notes = report.notes
+    for note in notes:
+        print(f"convex-sim replay: note: {note}", file=sys.stderr)
     print(report)
     return OK if report.ok else DIVERGED

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..jsonlines import DEFAULT_MAX_LINE_BYTES
 from ..values import from_json
 from .format import TraceReader, decode_identity
 from .replay import Replayer, ReplayReport
@@ -44,10 +45,12 @@ class Window:
         return f"lines {lines} ({calls}){outcome}"
 
 
-def overlapping_windows(trace: str | os.PathLike[str]) -> list[Window]:
+def overlapping_windows(trace: str | os.PathLike[str], *,
+                        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> list[Window]:
     """The groups of two or more calls of ``trace`` whose times overlap (queries,
     mutations and actions; ``sim.run`` calls are not re-runnable as ops)."""
-    calls = sorted(((e["start"], e["end"], line, e) for line, e in TraceReader(trace).events()
+    reader = TraceReader(trace, max_line_bytes=max_line_bytes)
+    calls = sorted(((e["start"], e["end"], line, e) for line, e in reader.events()
                     if e["type"] == "call" and e.get("kind") in ("query", "mutation", "action")
                     and isinstance(e.get("start"), int | float) and isinstance(e.get("end"), int | float)),
                    key=lambda c: (c[0], c[2]))
@@ -86,10 +89,10 @@ class OverlapReport:
 
 def explore_overlaps(sim: Any, trace: str | os.PathLike[str], *,
                      invariant: Callable[[Any], Any] | None = None, keep_going: bool = True,
-                     **explore_options: Any) -> OverlapReport:
+                     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, **explore_options: Any) -> OverlapReport:
     """Replay ``trace`` on ``sim``, exploring each window of overlapping calls just before
     its first call (``explore_options`` go to :meth:`ConvexSim.explore`)."""
-    windows = overlapping_windows(trace)
+    windows = overlapping_windows(trace, max_line_bytes=max_line_bytes)
     by_line = {w.first_line: w for w in windows}
 
     def before(line: int) -> None:
@@ -97,6 +100,6 @@ def explore_overlaps(sim: Any, trace: str | os.PathLike[str], *,
         if window is not None:
             window.result = sim.explore(window.ops(), invariant=invariant, **explore_options)
 
-    replayer = Replayer(sim, trace, keep_going=keep_going)
+    replayer = Replayer(sim, trace, keep_going=keep_going, max_line_bytes=max_line_bytes)
     replayer.before_event = before
     return OverlapReport(replayer.run(), windows)

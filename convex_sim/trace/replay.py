@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from ..errors import ConvexSimError
+from ..jsonlines import DEFAULT_MAX_LINE_BYTES
 from ..values import from_json
 from . import network
 from .client import SERVER_ERROR
@@ -60,6 +61,7 @@ class ReplayReport:
     divergences: list[Divergence] = field(default_factory=list)
     divergent_events: int = 0
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)   # e.g. a torn last line, skipped
 
     @property
     def ok(self) -> bool:
@@ -70,10 +72,11 @@ class ReplayReport:
         return self.divergences[0] if self.divergences else None
 
     def __str__(self) -> str:
+        notes = [f"note: {note}" for note in self.notes]
         if self.ok:
-            return f"{self.trace}: {self.events} events replayed, no divergence"
+            return "\n".join([f"{self.trace}: {self.events} events replayed, no divergence", *notes])
         head = f"{self.trace}: {self.divergent_events} divergent event(s) in {self.events} replayed"
-        return "\n".join([head, *(str(d) for d in self.divergences[:20])])
+        return "\n".join([head, *(str(d) for d in self.divergences[:20]), *notes])
 
     def assert_ok(self) -> None:
         """Raise AssertionError with the report unless the replay matched."""
@@ -133,9 +136,10 @@ def _describe(event: dict) -> str:
 class Replayer:
     """Replays one trace against ``sim``, streaming (memory bounded by the longest call)."""
 
-    def __init__(self, sim: Any, trace: str | os.PathLike[str], *, keep_going: bool = False) -> None:
+    def __init__(self, sim: Any, trace: str | os.PathLike[str], *, keep_going: bool = False,
+                 max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
         self.sim = sim
-        self.reader = TraceReader(trace)
+        self.reader = TraceReader(trace, max_line_bytes=max_line_bytes)
         self.keep_going = keep_going
         self.report = ReplayReport(str(trace))
         self._fetches: list[dict] = []
@@ -178,6 +182,7 @@ class Replayer:
             else:
                 sim.scheduler.run_job = own
             self.report.seconds = time.perf_counter() - started
+            self.report.notes = list(self.reader.notes)
         return self.report
 
     # -- one event -------------------------------------------------------------------------
@@ -190,10 +195,13 @@ class Replayer:
         else:
             start = event.get("start")
             if isinstance(start, int | float) and start > self.sim.clock:
-                self.sim.advance_time(start - self.sim.clock)   # production traces: wall time
+                try:   # production traces: wall time
+                    self.sim.advance_time(start - self.sim.clock)
+                except ValueError as exc:
+                    raise TraceError(f"{self.reader.path}:{line}: field 'start': {exc}") from None
                 self._jobs = []
             expected, actual = (self._call(line, event) if kind == "call" else self._http(line, event))
-        expected_jobs = [(e["path"], e["outcome"]) for e in nested if e["type"] == "scheduled_run"]
+        expected_jobs = [(e["path"], e.get("outcome")) for e in nested if e["type"] == "scheduled_run"]
         if kind == "clock_advance":
             expected["scheduled_runs"] = [list(j) for j in expected_jobs]
             actual["scheduled_runs"] = [[j["path"], j["outcome"]] for j in self._jobs]
@@ -218,17 +226,20 @@ class Replayer:
         expected = {k: event[k] for k in ("result", "error") if k in event}
         if event["kind"] == "run":
             rows = [(w["table"], w["id"], from_json(w["doc"])) for w in event.get("writes", [])]
-            write_documents(self.sim.db, rows, what=f"{self.reader.path}:{line}: sim.run", allocate=True)
+            try:
+                write_documents(self.sim.db, rows, what=f"{self.reader.path}:{line}: sim.run",
+                                allocate=True)
+            except ConvexSimError as exc:
+                raise TraceError(str(exc)) from None
             return expected, expected
-        path = event.get("path")
+        path = event["path"]
         if path not in self.sim.registry.functions:
             raise TraceError(f"{self.reader.path}:{line}: unknown function path {path!r}: the app "
                              "has no such function")
-        method = getattr(self._handle(event), event["kind"], None)
-        if method is None or event["kind"] not in ("query", "mutation", "action"):
-            raise TraceError(f"{self.reader.path}:{line}: unknown call kind {event['kind']!r}")
+        method = getattr(self._handle(event), event["kind"])
+        args = from_json(event.get("args") or {})
         try:
-            actual = {"result": safe_json(method(path, from_json(event.get("args") or {})))}
+            actual = {"result": safe_json(method(path, args))}
         except Exception as exc:
             actual = {"error": encode_error(exc)}
         expected, actual = _numbers_as_floats(expected), _numbers_as_floats(actual)
@@ -239,18 +250,18 @@ class Replayer:
 
     def _http(self, line: int, event: dict) -> tuple[dict, dict]:
         body = from_json(event.get("body"))
-        response = self._handle(event).fetch(event["url"], event["method"], json=event.get("json"),
-                                             content=None if event.get("json") is not None else body,
-                                             headers=event.get("headers") or None)
         keep = ("status", "response_body")
+        try:
+            response = self._handle(event).fetch(event["url"], event["method"], json=event.get("json"),
+                                                 content=None if event.get("json") is not None else body,
+                                                 headers=event.get("headers") or None)
+        except Exception as exc:
+            return {k: event.get(k) for k in keep}, {"error": encode_error(exc)}
         actual = network.encode_response(response)
         return {k: event.get(k) for k in keep}, {k: actual[k] for k in keep}
 
     def _clock(self, line: int, event: dict) -> tuple[dict, dict]:
-        op = event.get("op")
-        if op not in ("advance_time", "finish_in_progress_scheduled_functions",
-                      "finish_all_scheduled_functions"):
-            raise TraceError(f"{self.reader.path}:{line}: unknown clock operation {op!r}")
+        op = event["op"]
         try:
             # failed jobs show in their own events; here only the clock is compared
             kwargs = {} if op == "advance_time" else {"allow_failures": True}
@@ -272,22 +283,25 @@ class Replayer:
         return network.decode_response(expected, request)
 
 
-def replay(sim: Any, trace: str | os.PathLike[str], *, keep_going: bool = False) -> ReplayReport:
-    """Replay ``trace`` against ``sim`` (its current state is the starting point)."""
-    return Replayer(sim, trace, keep_going=keep_going).run()
+def replay(sim: Any, trace: str | os.PathLike[str], *, keep_going: bool = False,
+           max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> ReplayReport:
+    """Replay ``trace`` against ``sim`` (its current state is the starting point); a line
+    longer than ``max_line_bytes`` is a TraceError, a torn last line a note in the report."""
+    return Replayer(sim, trace, keep_going=keep_going, max_line_bytes=max_line_bytes).run()
 
 
 def sim_for_trace(trace: str | os.PathLike[str], *, app: str | None = None,
                   project: str | os.PathLike[str] | None = None, schema: Any = None,
                   snapshot: str | os.PathLike[str] | None = None,
-                  env: Mapping[str, str] | None = None) -> Any:
+                  env: Mapping[str, str] | None = None,
+                  max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Any:
     """A fresh simulator for replaying ``trace``: the app package ``app`` (its
     ``schema`` module's ``schema`` unless given) or the TypeScript ``project``, with the
     trace's seed and clock start and ``env`` as the deployment's variables, loaded from
     ``snapshot`` when given."""
     from ..sim import ConvexSim
 
-    header = TraceReader(trace).header
+    header = TraceReader(trace, max_line_bytes=max_line_bytes).header
     options = {"seed": int(header.get("seed") or 0)}
     if isinstance(header.get("clock_start"), int | float):
         options["start_time_ms"] = header["clock_start"]
@@ -303,7 +317,12 @@ def sim_for_trace(trace: str | os.PathLike[str], *, app: str | None = None,
                 schema = importlib.import_module(f"{app}.schema").schema
             except ModuleNotFoundError:
                 schema = None
-        sim = ConvexSim(schema, modules=app, **options)
+        try:
+            sim = ConvexSim(schema, modules=app, **options)
+        except (ConvexSimError, ImportError):
+            raise
+        except Exception as exc:   # the app's own modules may raise anything while imported
+            raise TraceError(f"cannot load the app {app!r}: {type(exc).__name__}: {exc}") from None
         sim.runtime.env = dict(env or {})
     if snapshot is not None:
         sim.load_snapshot(snapshot)

@@ -1,0 +1,240 @@
+"""The schema of ``conformance.toml`` and errors people can act on.
+
+pydantic models, strict (no string is taken for a number) and closed (an unknown key
+is an error): a misspelt key is named with its table, its line when it can be found,
+and the nearest known key. ``check.load_config`` turns a file into these models.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, model_validator
+
+CALL_KINDS = ("query", "mutation", "action")
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+
+
+class AppTable(_Table):
+    """``[app]``: a Python app (``modules``, ``schema``) or a TypeScript ``project``."""
+
+    modules: str | None = None
+    project: str | None = None
+    schema_spec: str | None = Field(None, alias="schema")
+    env: dict[str, Any] = {}   # names and values checked by envvars, as for --env
+
+    @model_validator(mode="after")
+    def _one_app(self) -> AppTable:
+        if self.modules is None and self.project is None:
+            raise ValueError("needs modules = 'package' or project = 'folder'")
+        return self
+
+
+class OpTable(_Table):
+    """One entry of a scenario's ``ops``: a call to run concurrently, ``times`` copies."""
+
+    op: str
+    args: dict[str, JsonValue] = {}
+    times: int = Field(1, ge=1)
+    identity: dict[str, JsonValue] | None = None
+
+
+class SetupTable(_Table):
+    """One entry of a scenario's ``setup``: ``{mutation = "module:fn", args = {...}}``."""
+
+    query: str | None = None
+    mutation: str | None = None
+    action: str | None = None
+    args: dict[str, JsonValue] = {}
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> SetupTable:
+        if sum(getattr(self, kind) is not None for kind in CALL_KINDS) != 1:
+            raise ValueError(f"a setup call names exactly one of {', '.join(CALL_KINDS)}")
+        return self
+
+    @property
+    def call(self) -> tuple[str, str]:
+        """``(kind, function path)``."""
+        return next((kind, getattr(self, kind)) for kind in CALL_KINDS if getattr(self, kind) is not None)
+
+
+class ScenarioTable(_Table):
+    """``[[scenario]]``: setup calls, then ops explored together."""
+
+    name: str | None = None
+    setup: list[SetupTable] = []
+    ops: list[OpTable] = Field(min_length=1)
+    invariant: str | None = None
+    budget: int | None = Field(None, ge=1)
+    strategy: Literal["exhaustive", "random", "pct"] = "exhaustive"
+    expect: Literal["ok", "fail"] = "ok"
+
+
+class ConformanceFile(_Table):
+    """The whole file: ``[app]`` and its ``[[scenario]]`` tables."""
+
+    app: AppTable
+    scenario: list[ScenarioTable] = []
+
+
+#: The model of each table, by its path with array indexes left out.
+_TABLES: dict[tuple[str, ...], type[_Table]] = {
+    (): ConformanceFile, ("app",): AppTable, ("scenario",): ScenarioTable,
+    ("scenario", "ops"): OpTable, ("scenario", "setup"): SetupTable,
+}
+
+
+def config_keys() -> dict[str, list[str]]:
+    """Every key each table of the file accepts (``"[[scenario]] ops"``: an op's keys)."""
+    return {" ".join(path) or "top level": [f.alias or name for name, f in model.model_fields.items()]
+            for path, model in _TABLES.items()}
+
+
+class SchemaProblem(ValueError):
+    """The first problem the schema found: a sentence, and its ``line`` when known."""
+
+    def __init__(self, message: str, line: int | None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def parse(data: dict[str, Any], text: str) -> ConformanceFile:
+    """The file's models, from its TOML ``data`` (``text`` is searched for lines); a
+    SchemaProblem for the first thing the schema refuses."""
+    try:
+        return ConformanceFile.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = _without_tags(error["loc"])
+        raise SchemaProblem(describe(error, loc), line_of(text, loc)) from None
+
+
+# -- messages ------------------------------------------------------------------------------
+
+_EXPECTED = {"int_type": "an integer", "string_type": "a string", "bool_type": "a boolean",
+             "dict_type": "a table", "model_type": "a table", "model_attributes_type": "a table",
+             "list_type": "an array", "invalid-json-value": "a Convex value (a string, number, "
+                                                            "boolean, array or table)"}
+
+
+def _without_tags(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``loc`` without the type tags pydantic adds inside a JsonValue (``'list'``, ``'dict'``)."""
+    out: list[Any] = []
+    for i, part in enumerate(loc):
+        inside_value = any(p in ("args", "identity", "env") for p in loc[:i])
+        following = loc[i + 1] if i + 1 < len(loc) else None
+        if inside_value and ((part == "list" and type(following) is int)
+                             or (part == "dict" and type(following) is str)):
+            continue
+        out.append(part)
+    return tuple(out)
+
+
+def table_name(loc: tuple[Any, ...], table: bool = False) -> str:
+    """``('scenario', 0, 'ops', 1, 'args', 'x')`` as ``[[scenario]] 1 ops[1].args.x``;
+    ``table``: ``loc`` is a table (``('app',)`` is ``[app]``, not the key ``app``)."""
+    if not loc:
+        return "the top level"
+    head, rest = loc[0], loc[1:]
+    if head == "app" and (rest or table):
+        name = "[app]"
+    elif head == "scenario" and rest and type(rest[0]) is int:
+        name, rest = f"[[scenario]] {rest[0] + 1}", rest[1:]
+    else:
+        return _dotted(loc)
+    return f"{name} {_dotted(rest)}" if rest else name
+
+
+def _dotted(parts: tuple[Any, ...]) -> str:
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if type(part) is int else (f".{part}" if text else str(part))
+    return text
+
+
+def describe(error: Any, loc: tuple[Any, ...]) -> str:
+    """One pydantic error as a sentence naming the key, what was expected and what came."""
+    kind, got = error["type"], error.get("input")
+    if kind == "extra_forbidden":
+        return unknown_key(loc)
+    if kind == "missing":
+        table = loc[:-1]
+        return f"missing key `{loc[-1]}` " + (f"in {table_name(table, table=True)}" if table else "at the top level")
+    where = table_name(loc)
+    if kind in _EXPECTED:
+        return f"{where}: expected {_EXPECTED[kind]}, got {_show(got)}"
+    if kind == "greater_than_equal":
+        return f"{where}: expected an integer of at least {error['ctx']['ge']}, got {_show(got)}"
+    if kind == "literal_error":
+        return f"{where}: expected {error['ctx']['expected']}, got {_show(got)}"
+    if kind == "too_short":
+        return f"{where}: expected a non-empty array, got {_show(got)}"
+    if kind == "value_error":
+        return f"{where}: {error['msg'].removeprefix('Value error, ')}"
+    return f"{where}: {error['msg']}, got {_show(got)}"
+
+
+def unknown_key(loc: tuple[Any, ...]) -> str:
+    """``unknown key `x` in <table>; did you mean `y`?`` (or the known keys)."""
+    key, table = str(loc[-1]), loc[:-1]
+    model = _TABLES.get(tuple(p for p in table if type(p) is str), ConformanceFile)
+    known = [f.alias or name for name, f in model.model_fields.items()]
+    where = "at the top level" if not table else f"in {table_name(table, table=True)}"
+    nearest = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    hint = f"did you mean `{nearest[0]}`?" if nearest else f"(known: {', '.join(known)})"
+    return f"unknown key `{key}` {where}; {hint}" if nearest else f"unknown key `{key}` {where} {hint}"
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+# -- finding a key's line --------------------------------------------------------------------------
+
+_HEADER = re.compile(r"\s*(\[\[?)\s*([A-Za-z0-9_.\"' -]+?)\s*\]\]?\s*(#.*)?$")
+
+
+def line_of(text: str, loc: tuple[Any, ...]) -> int | None:
+    """The 1-based line where the key ``loc`` ends in is written, found by a plain scan of
+    the TOML text (headers, then ``key =``); None when the scan cannot tell."""
+    lines = text.splitlines()
+    sections: list[tuple[str, int]] = [("", 0)]   # (table name, first line index)
+    for i, line in enumerate(lines):
+        match = _HEADER.match(line)
+        if match and "=" not in line.split("#", 1)[0]:
+            sections.append((match.group(2).strip(), i))
+    keys = [p for p in loc if type(p) is str]
+    if not keys:
+        return None
+    if loc[0] in ("app", "scenario") and len(loc) > 1:
+        nth = loc[1] if loc[0] == "scenario" and type(loc[1]) is int else 0
+        starts = [start for name, start in sections if name == loc[0]]
+        if nth >= len(starts):
+            return None
+        start = starts[nth]
+        end = next((s for _, s in sections if s > start), len(lines))
+        keys = keys[1:]
+    else:
+        start, end = 0, next((s for _, s in sections[1:]), len(lines))
+        header = next((s for name, s in sections[1:] if name == keys[0]), None)
+        if header is not None and not _find(lines, keys[0], start, end):
+            return header + 1
+    position = start
+    for key in keys:
+        found = _find(lines, key, position, end)
+        if found is None:
+            return position + 1 if position > start else (start + 1 if start else None)
+        position = found
+    return position + 1
+
+
+def _find(lines: list[str], key: str, start: int, end: int) -> int | None:
+    pattern = re.compile(rf"(?:^|[\s{{,])[\"']?{re.escape(key)}[\"']?\s*=")
+    return next((i for i in range(start, end) if pattern.search(lines[i].split("#", 1)[0])), None)
