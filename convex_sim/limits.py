@@ -29,7 +29,7 @@ MAX_FUNCTIONS_SCHEDULED = 1_000
 MAX_SCHEDULED_ARGS_BYTES = 16 << 20
 
 # Per call
-MAX_ARGS_BYTES = 8 << 20              # 8 MiB
+MAX_ARGS_BYTES = 16 << 20             # 16 MiB (convex-backend knobs.rs FUNCTION_MAX_ARGS_SIZE)
 MAX_RETURN_BYTES = 16 << 20           # convex-backend knobs.rs FUNCTION_MAX_RESULT_SIZE
 MAX_FILTER_OPERATORS = 256
 MAX_ACTION_MS = 10 * 60 * 1000        # an action's (virtual) running time: 10 minutes

@@ -294,8 +294,9 @@ class SchedulerService:
     def check_args(self, fn: ConvexFunction, args: Any, caller: str) -> dict:
         try:
             checked = check_value(dict(args or {}))
-        except (InvalidValueError, TypeError, ValueError) as exc:
-            raise SchedulerError(f"In {caller}: arguments for scheduled {fn.path} are not Convex values: {exc}") from None
+        except (InvalidValueError, TypeError, ValueError) as exc:   # the TypeScript path's error too
+            raise InvalidValueError(f"In {caller}: arguments for scheduled {fn.path} are not Convex "
+                                    f"values: {exc}") from None
         size = value_size(checked)
         if size > limits.MAX_SCHEDULED_ARGS_BYTES:
             raise limits.exceeded("scheduled-function argument bytes", limits.MAX_SCHEDULED_ARGS_BYTES, size, caller)

@@ -358,3 +358,23 @@ def test_a_mutated_history_loads_or_raises_history_error(tmp_path, data):
         check_history(load_history(path))
     except HistoryError as exc:
         assert str(path) in str(exc) or "T" in str(exc)
+
+
+def test_a_call_refused_for_a_lone_surrogate_is_recorded_and_noted_on_replay(tmp_path):
+    """What the app refused never breaks the recording (the trace is UTF-8 JSON): the caller
+    gets the app's InvalidValueError, the event keeps the arguments' ASCII repr, and replay
+    says it did not re-run that call."""
+    from convex_sim.errors import InvalidValueError
+
+    path = tmp_path / "t.jsonl"
+    sim = bank_sim()
+    with sim.record(path):
+        with pytest.raises(InvalidValueError, match="not valid Unicode"):
+            sim.mutation("bank:open_account", {"owner": "a\ud800", "balance": 1})
+        sim.mutation("bank:open_account", {"owner": "bo", "balance": 1})
+    events = [json.loads(line) for line in path.read_text("utf-8").splitlines()[1:]]
+    assert events[0]["args"] == {"$repr": ascii({"owner": "a\ud800", "balance": 1})}
+    assert events[0]["error"]["type"] == "InvalidValueError"
+    report = replay(bank_sim(), path)
+    assert report.ok and report.events == 2
+    assert any("line 2: bank:open_account" in note and "not replayed" in note for note in report.notes)

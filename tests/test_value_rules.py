@@ -38,6 +38,7 @@ from tests.conftest import _make_project
 
 VALUES_TS = """
     import { mutation, query } from "./_generated/server";
+    import { anyApi } from "convex/server";
     import { ConvexError, v } from "convex/values";
 
     // The value a spec describes: JSON, with {"@": [kind, arg, inner]} for what JSON lacks.
@@ -60,10 +61,15 @@ VALUES_TS = """
     }
 
     export const take = query({ args: { x: v.any() }, handler: async () => null });
+    export const sink = mutation({ args: { x: v.any() }, handler: async () => null });
     export const give = query({ args: { spec: v.string() }, handler: async (_ctx, { spec }) =>
       build(JSON.parse(spec)) });
     export const store = mutation({ args: { spec: v.string() }, handler: async (ctx, { spec }) => {
       await ctx.db.insert("things", { v: build(JSON.parse(spec)) });
+      return null;
+    } });
+    export const schedule = mutation({ args: { spec: v.string() }, handler: async (ctx, { spec }) => {
+      await ctx.scheduler.runAfter(0, anyApi.values.sink, { x: build(JSON.parse(spec)) });
       return null;
     } });
     export const fail = mutation({ args: { spec: v.string() }, handler: async (_ctx, { spec }) => {
@@ -104,6 +110,11 @@ def take(ctx, args):
     return None
 
 
+@mutation(args={"x": v.any()})
+def sink(ctx, args):
+    return None
+
+
 @query(args={"spec": v.string()})
 def give(ctx, args):
     return build(json.loads(args["spec"]))
@@ -120,6 +131,11 @@ def store_document(ctx, args):
 
 
 @mutation(args={"spec": v.string()})
+def schedule(ctx, args):
+    ctx.scheduler.run_after(0, "values:sink", {"x": build(json.loads(args["spec"]))})
+
+
+@mutation(args={"spec": v.string()})
 def fail(ctx, args):
     raise ConvexError(build(json.loads(args["spec"])))
 
@@ -127,7 +143,8 @@ def fail(ctx, args):
 def python_sim(**more: Any) -> ConvexSim:
     registry = Registry()
     for path, fn in {"values:take": take, "values:give": give, "values:store": store,
-                     "values:storeDocument": store_document, "values:fail": fail, **more}.items():
+                     "values:storeDocument": store_document, "values:fail": fail,
+                     "values:schedule": schedule, "values:sink": sink, **more}.items():
         registry.register(path, fn)
     return ConvexSim(None, registry)
 
@@ -196,10 +213,14 @@ def test_both_languages_apply_the_same_value_rules(sims, spec, as_arg, as_return
         "argument": (as_arg, lambda sim: sim.query("values:take", {"x": build(spec)})),
         "return": (as_return, lambda sim: sim.query("values:give", {"spec": text})),
         "field": (as_field, lambda sim: sim.mutation("values:store", {"spec": text})),
+        # The job's row holds the arguments: the document rules apply too (compared only).
+        "scheduled argument": (None, lambda sim: sim.mutation("values:schedule", {"spec": text})),
     }
     for where, (expected, call) in calls.items():
         got = {language: outcome(call, sim) for language, sim in sims.items()}
         for language, result in got.items():
+            if expected is None:
+                continue
             if expected == OK:
                 assert result[0] == "ok", f"{where}, {language}: {result}"
             else:
@@ -282,3 +303,15 @@ def test_validators_apply_the_field_name_rules(validator):
     """A validator cannot make a name valid: the value is refused as with no validator."""
     with pytest.raises(InvalidValueError, match=r"starts with '\$'"):
         validator.check({"$a": 1})
+
+
+def test_argument_size_limit_is_16_mib_on_both_paths(sims):
+    """Arguments over 16 MiB are refused before the function runs (convex-backend
+    ``knobs.rs`` ``FUNCTION_MAX_ARGS_SIZE``, 1 << 24); 15 MiB pass."""
+    from convex_sim.limits import MAX_ARGS_BYTES
+
+    assert MAX_ARGS_BYTES == 16 << 20
+    for language, sim in sims.items():
+        assert sim.query("values:take", {"x": "x" * (15 << 20)}) is None, language
+        with pytest.raises(LimitExceededError, match=r"argument bytes.*values:take"):
+            sim.query("values:take", {"x": "x" * (17 << 20)})

@@ -294,7 +294,9 @@ def encode_error(exc: BaseException) -> dict:
     data = getattr(exc, "data", None)   # the convex client's ConvexError(message, data)
     if type(exc).__name__ == "ConvexError":
         return {"type": "ConvexError", "data": to_json(data)}
-    return {"type": type(exc).__name__, "message": str(exc)}
+    # A message may quote what the app refused (a lone surrogate): kept as its escape text.
+    message = str(exc).encode("utf-8", "backslashreplace").decode("utf-8")
+    return {"type": type(exc).__name__, "message": message}
 
 
 def outcome_fields(result: Any = None, error: BaseException | None = None) -> dict:

@@ -8,6 +8,7 @@ the trace atomically.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from typing import Any
@@ -36,11 +37,15 @@ def client_id(identity: Any) -> str:
 
 
 def safe_json(value: Any) -> Any:
-    """``to_json`` for what a call returned; a non-Convex value (from ``sim.run``) as its repr."""
+    """``to_json`` for what a call took or returned; a value the trace cannot hold (not a
+    Convex value, from ``sim.run``, or a string that is not Unicode, which the function
+    refused) as its ASCII repr, so a recording never fails over what the app refused."""
     try:
-        return to_json(value)
+        encoded = to_json(value)
+        json.dumps(encoded, ensure_ascii=False).encode("utf-8")
+        return encoded
     except Exception:
-        return {"$repr": repr(value)}
+        return {"$repr": ascii(value)}
 
 
 def job_outcome(sim: Any, job: dict) -> dict:

@@ -182,7 +182,7 @@ class Replayer:
             else:
                 sim.scheduler.run_job = own
             self.report.seconds = time.perf_counter() - started
-            self.report.notes = list(self.reader.notes)
+            self.report.notes[:0] = self.reader.notes
         return self.report
 
     # -- one event -------------------------------------------------------------------------
@@ -237,6 +237,13 @@ class Replayer:
             raise TraceError(f"{self.reader.path}:{line}: unknown function path {path!r}: the app "
                              "has no such function")
         method = getattr(self._handle(event), event["kind"])
+        unrecordable = event.get("args")
+        if isinstance(unrecordable, dict) and set(unrecordable) == {"$repr"} and "error" in event:
+            self.report.notes.append(
+                f"line {line}: {path} was called with arguments a trace cannot hold "
+                f"({str(unrecordable['$repr'])[:60]}) and failed with {event['error'].get('type')}; "
+                "not replayed")
+            return expected, expected
         args = from_json(event.get("args") or {})
         try:
             actual = {"result": safe_json(method(path, args))}
