@@ -53,3 +53,18 @@ def test_the_racy_twin_sells_the_last_unit_twice(shop):
                           invariant=no_oversell, check_serializable=False)
     assert result.failures and result.failures[0].kind == "invariant"
     assert "mug oversold" in str(result.failures[0])
+
+
+def test_its_conformance_file_holds_and_the_race_is_expected(tmp_path, capsys):
+    """The hold window explores clean with serializability on; the racy twin fails as declared."""
+    from convex_sim.cli import main
+
+    config = prepared_project(PROJECT) / "conformance.toml"
+    summary = tmp_path / "summary.md"
+    assert main(["check", str(config), "--summary", str(summary)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("ok   ") == 3 and "exhaustive: 16 schedules" in out
+    undeclared = tmp_path / "race.toml"
+    undeclared.write_text(config.read_text().replace('expect = "fail"\n', "").replace(
+        'project = "."', f'project = "{PROJECT}"'))
+    assert main(["check", str(undeclared)]) == 1

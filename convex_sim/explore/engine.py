@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import random
 import sys
 from collections.abc import Iterable, Sequence
@@ -37,6 +38,9 @@ CHECK_OPTIONS: dict[str, Any] = {
     "compare": "auto", "seed": 0, "setup": None, "expected_errors": (),
 }
 
+
+#: How the serial reference places scheduled jobs among the ops (see Explorer.serial_outcome).
+JOB_PLACEMENTS = ("early", "after_ties", "late")
 
 # --- The explorer ------------------------------------------------------------------------------------
 
@@ -162,21 +166,46 @@ class Explorer:
             return Failure("invariant", f"invariant {name!r} returned False")
         return None
 
-    def serial_outcome(self, order: tuple[int, ...]) -> str | None:
-        if order not in self._serial:
-            execution = Execution(self)
+    def serial_outcome(self, order: tuple[int, ...], starts: tuple[float, ...],
+                       jobs: str = "early") -> str | None:
+        """The outcome of running the ops one at a time in ``order``, each starting at the
+        virtual time it started (its last attempt began) in the schedule checked (``starts``);
+        None for an order the times rule out.
+
+        A scheduled job is a transaction of its own: it runs after the op that scheduled it,
+        never before an op that started before the job's time (a job does not run early),
+        and may run late. ``jobs`` places them: ``"early"``, each as soon as it may (a job
+        due at once right after its op, a delayed one before the first op that started at
+        or after its time); ``"after_ties"``, the same but after the ops that started at its
+        very time; ``"late"``, all after the last op. The jobs left run in due order at the
+        end."""
+        key = (order, starts, jobs)
+        if key not in self._serial:
+            execution = Execution(self, defer_jobs="delayed" if jobs == "early" else "all")
+            outcome = None
             for op in order:
+                if jobs == "early":
+                    execution.run_jobs_due(starts[op])
+                elif jobs == "after_ties":
+                    execution.run_jobs_due(math.nextafter(starts[op], -math.inf))
+                if self.sim.db.clock.now_ms > starts[op]:
+                    break   # a job ran before an op that started ahead of its time: not serial
+                self.sim.db.clock.set(starts[op])
                 while not execution.runners[op].done:
                     execution.step(op)
-            outcome, _error = execution.outcome()
-            self._serial[order] = outcome.compared if outcome is not None else None
+            else:
+                execution.run_jobs_due(float("inf"))
+                outcome, _error = execution.outcome()
+            self._serial[key] = outcome.compared if outcome is not None else None
             execution.close()
-        return self._serial[order]
+        return self._serial[key]
 
     def serializability_failure(self, outcome: str, execution: Execution) -> Failure | None:
         n = len(self.ops)
         candidates: Iterable[tuple[int, ...]]
         guided = guided_orders(execution.records, n)
+        now = self.sim.db.clock.now_ms
+        starts = tuple(now if t is None else t for t in execution.started_at)
         if n <= ENUMERATE_SERIAL_ORDERS_UP_TO:
             candidates = itertools.chain(guided, itertools.permutations(range(n)))
         else:
@@ -186,11 +215,13 @@ class Explorer:
             if order in seen:
                 continue
             seen.add(order)
-            if self.serial_outcome(order) == outcome:
+            if any(self.serial_outcome(order, starts, jobs) == outcome for jobs in JOB_PLACEMENTS):
                 return None
         closest = guided[0]
         names = ", ".join(op_letter(i) for i in range(n))
-        diff = difference(outcome, self.serial_outcome(closest) or "")
+        reference = self.serial_outcome(closest, starts)
+        diff = difference(outcome, reference) if reference is not None else \
+            "that order runs a scheduled job before an operation that started ahead of its time"
         searched = "" if n <= ENUMERATE_SERIAL_ORDERS_UP_TO else f" (searched {len(seen)} orders)"
         return Failure("serializability",
                        f"no serial order of [{names}] gives this outcome{searched}; closest serial order "
@@ -236,6 +267,15 @@ class Explorer:
 
     def schedule_of(self, execution: Execution) -> list[int]:
         return [r.op for r in execution.records]
+
+
+#: The order failures are reported in, by kind (others, e.g. "error <Type>", last).
+FAILURE_ORDER = ("invariant", "subscription", "history", "serializability")
+
+
+def _failure_rank(counterexample: Any) -> int:
+    kind = counterexample.kind
+    return FAILURE_ORDER.index(kind) if kind in FAILURE_ORDER else len(FAILURE_ORDER)
 
 
 # --- Entry points ----------------------------------------------------------------------------------
@@ -288,7 +328,9 @@ def explore(sim: Any, ops: Sequence[Op | Flow], *, strategy: str = "exhaustive",
     # A correct app can be starved under an adversarial schedule (Convex too gives up after its
     # retries): that is contention, a verdict of its own, not a correctness failure.
     starved = [] if fail_on_contention else [f for f in failures if f.kind == CONTENTION]
-    failures = [f for f in failures if f not in starved]
+    # What the user asserted comes first: an invariant failure, then the checks of the
+    # subscriptions and the history, then serializability, then unexpected errors.
+    failures = sorted((f for f in failures if f not in starved), key=_failure_rank)
     result = ExplorationResult(strategy, search.schedules_run, len(search.outcomes), failures, stats, exhausted,
                                contention=starved, schedules=search.schedules, shard=shard,
                                starved_schedules=search.starved_schedules,

@@ -75,8 +75,11 @@ class _OpRunner:
 class Execution:
     """Runs one schedule from the exploration's starting state."""
 
-    def __init__(self, explorer: Exploration) -> None:
+    def __init__(self, explorer: Exploration, *, defer_jobs: str | None = None) -> None:
         self.x = explorer
+        #: A serial run: an op's jobs wait for :meth:`run_jobs_due`, those not due yet
+        #: (``"delayed"``) or all (``"all"``); None runs them as steps of the op.
+        self.defer_jobs = defer_jobs
         self.sim = explorer.sim
         self.runtime = explorer.sim.runtime
         self.db = explorer.sim.db
@@ -88,6 +91,8 @@ class Execution:
         self._current_op = -1
         self._job_ids: dict[int, list[str]] = {}
         self._op_calls = [0] * len(explorer.ops)
+        #: The virtual time of each op's first step (None until it takes one).
+        self.started_at: list[float | None] = [None] * len(explorer.ops)
         self.runtime.seed_source = self._next_seed
         self.runners = []
         for i, op in enumerate(explorer.ops):
@@ -118,6 +123,8 @@ class Execution:
     def step(self, op: int) -> StepRecord:
         runner = self.runners[op]
         self._current_op = op
+        if self.started_at[op] is None:
+            self.started_at[op] = self.db.clock.now_ms
         if self.recorder is not None:
             self.recorder.context["op"] = op_letter(op)
         before = len(self.records)
@@ -158,7 +165,7 @@ class Execution:
         else:
             fn = self.x.functions[index]
             if fn.kind == MUTATION:
-                result = yield from self._mutation(fn, op.args, identity)
+                result = yield from self._mutation(fn, op.args, identity, arrive=lambda: self._restart(index))
             elif fn.kind == QUERY:
                 result = yield from self._query(fn, op.args, identity)
             else:
@@ -166,13 +173,21 @@ class Execution:
         yield from self._jobs(index)
         return result
 
+    def _restart(self, op: int) -> None:
+        """A mutation op begins an attempt: it starts (again) now. An attempt after a conflict
+        is a new transaction, at the time it begins."""
+        self.started_at[op] = self.db.clock.now_ms
+
     def _mutation(self, fn: ConvexFunction, args: Any, identity: UserIdentity | None,
-                  body: Any = None, label: str = "", retries: int | None = None) -> Generator[_Pending, None, Any]:
+                  body: Any = None, label: str = "", retries: int | None = None,
+                  arrive: Callable[[], None] | None = None) -> Generator[_Pending, None, Any]:
         runtime = self.runtime
         checked = runtime.check_args(fn, args) if body is None else {}
         name = label or fn.path or "?"
         for _attempt in range((runtime.max_retries if retries is None else retries) + 1):
             yield _Pending("begin", name)
+            if arrive is not None:
+                arrive()
             attempt = runtime.begin_mutation(fn, checked, identity, body)
             txn = attempt.txn
             self._record("begin", name, snapshot_ts=txn.begin_ts, reads=tuple(txn.reads),
@@ -238,42 +253,68 @@ class Execution:
             if write.table == SCHEDULED_FUNCTIONS and write.old is None:
                 self._job_ids.setdefault(self._current_op, []).append(write.id)
 
-    def _jobs(self, index: int) -> Generator[_Pending, None, None]:
-        """Run the op's scheduled jobs (and theirs), in due order, as more steps of the op."""
-        scheduler = self.sim.scheduler
-        while self._job_ids.get(index):
-            queue = self._job_ids[index]
-            rows = [(self.db.begin("explore", read_only=True).get(j), j) for j in queue]
-            row, job_id = min((r for r in rows if r[0] is not None),
-                              key=lambda r: (r[0]["scheduled_time"], r[0]["_creationTime"]), default=(None, None))
-            if row is None:
-                return
-            queue.remove(job_id)
-            fn = self.runtime.registry.resolve(row["name"])
-            args = row["args"][0] if row["args"] else {}
-            moves = row["scheduled_time"] > self.db.clock.now_ms
-            if moves:
-                self.db.clock.set(row["scheduled_time"])
-            label = f"job {fn.path}"
-            if fn.kind == MUTATION:
-                yield from self._guarded_job(
-                    self._mutation(fn, args, None, body=scheduler.mutation_job_body(job_id, fn, args),
-                                   label=label, retries=SCHEDULED_MUTATION_RETRIES), job_id, moves)
-            else:
-                yield from self._guarded_job(self._action_job(job_id, fn, args, label), job_id, moves)
+    def _next_job(self, owners: Iterable[int], until: float) -> tuple[int, dict, str] | None:
+        """The first job due by ``until`` (due order) of the ops ``owners``: (owner, row, id)."""
+        txn = self.db.begin("explore", read_only=True)
+        due = [(row["scheduled_time"], row["_creationTime"], owner, job_id, row)
+               for owner in owners for job_id in self._job_ids.get(owner, ())
+               if (row := txn.get(job_id)) is not None and row["scheduled_time"] <= until]
+        if not due:
+            return None
+        _time, _created, owner, job_id, row = min(due, key=lambda d: d[:2])
+        self._job_ids[owner].remove(job_id)
+        return owner, row, job_id
 
-    def _guarded_job(self, steps: Generator[_Pending, None, Any], job_id: str, moves: bool) -> Generator[_Pending, None, None]:
+    def run_jobs_due(self, until: float) -> None:
+        """A serial run: run every deferred job due by ``until`` (and the jobs those schedule),
+        in due order, each to its end, moving the clock to its time."""
+        while (job := self._next_job(range(len(self.runners)), until)) is not None:
+            owner, row, job_id = job
+            self._current_op = owner
+            for _step in self._job(row, job_id):
+                pass
+
+    def _jobs(self, index: int) -> Generator[_Pending, None, None]:
+        """Run the op's scheduled jobs (and theirs), in due order, as more steps of the op; in
+        a serial run, only those due now (the rest wait for :meth:`run_jobs_due`)."""
+        until = {None: float("inf"), "delayed": self.db.clock.now_ms, "all": -float("inf")}[self.defer_jobs]
+        while (job := self._next_job((index,), until)) is not None:
+            _owner, row, job_id = job
+            yield from self._job(row, job_id)
+
+    def _job(self, row: dict, job_id: str) -> Generator[_Pending, None, None]:
+        """One scheduled job's steps; its first step moves the clock to the job's time (not
+        before: an op stepping in between still runs at the earlier time)."""
+        scheduler = self.sim.scheduler
+        fn = self.runtime.registry.resolve(row["name"])
+        args = row["args"][0] if row["args"] else {}
+        moved: list[bool] = []
+
+        def arrive() -> None:
+            if not moved:
+                moved.append(row["scheduled_time"] > self.db.clock.now_ms)
+                if moved[0]:
+                    self.db.clock.set(row["scheduled_time"])
+
+        label = f"job {fn.path}"
         first = len(self.records)
+        if fn.kind == MUTATION:
+            steps = self._mutation(fn, args, None, body=scheduler.mutation_job_body(job_id, fn, args),
+                                   label=label, retries=SCHEDULED_MUTATION_RETRIES, arrive=arrive)
+        else:
+            steps = self._action_job(job_id, fn, args, label, arrive)
         try:
             yield from steps
         except Exception as exc:
-            self.sim.scheduler.mark(job_id, {"kind": "failed", "error": _render_outcome(None, exc)})
-        if moves and len(self.records) > first:
+            scheduler.mark(job_id, {"kind": "failed", "error": _render_outcome(None, exc)})
+        if moved and moved[0] and len(self.records) > first:
             self.records[first].orders_everything = True
 
-    def _action_job(self, job_id: str, fn: ConvexFunction, args: dict, label: str) -> Generator[_Pending, None, None]:
+    def _action_job(self, job_id: str, fn: ConvexFunction, args: dict, label: str,
+                    arrive: Callable[[], None]) -> Generator[_Pending, None, None]:
         scheduler = self.sim.scheduler
         yield _Pending("job", label)
+        arrive()
         latest = self.db.latest_ts
         txn = self.db.begin("scheduler")
         started = scheduler.start_action_job(txn, job_id)
