@@ -9,11 +9,20 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterator
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 CALL_KINDS = ("query", "mutation", "action")
+#: The key of a reference to a setup call's result, ``{ "$setup" = "name" }``: a ``$``-prefixed
+#: field name is never a Convex value, so a reference cannot be mistaken for an argument.
+SETUP_REFERENCE = "$setup"
+#: The kinds of failure an exploration reports (``Counterexample.kind``), for ``expect_failure``;
+#: ``"error <ExceptionType>"`` is the fifth.
+FAILURE_KINDS = ("invariant", "serializability", "history", "subscription")
+_ERROR_KIND = re.compile(r"error [A-Za-z_][A-Za-z0-9_.]*")
 
 
 class _Table(BaseModel):
@@ -51,6 +60,7 @@ class SetupTable(_Table):
     mutation: str | None = None
     action: str | None = None
     args: dict[str, JsonValue] = {}
+    as_: str | None = Field(None, alias="as", min_length=1)   # names the result for `$setup`
 
     @model_validator(mode="after")
     def _one_kind(self) -> SetupTable:
@@ -74,6 +84,84 @@ class ScenarioTable(_Table):
     budget: int | None = Field(None, ge=1)
     strategy: Literal["exhaustive", "random", "pct"] = "exhaustive"
     expect: Literal["ok", "fail"] = "ok"
+    expect_failure: str | None = None   # with expect = "fail": the kind of the first failure
+    serializable: bool = True           # false: no serial-order check (explore's check_serializable)
+    env: dict[str, Any] = {}            # over [app] env; checked by envvars, as for --env
+
+    @model_validator(mode="after")
+    def _expected_failure(self) -> ScenarioTable:
+        kind = self.expect_failure
+        if kind is not None and self.expect != "fail":
+            raise problem(("expect_failure",), 'needs expect = "fail"')
+        if kind is not None and kind not in FAILURE_KINDS and not _ERROR_KIND.fullmatch(kind):
+            raise problem(("expect_failure",), "expected " + ", ".join(f'"{k}"' for k in FAILURE_KINDS)
+                          + f' or "error <ExceptionType>", got {kind!r}')
+        return self
+
+    @model_validator(mode="after")
+    def _references(self) -> ScenarioTable:
+        """Every ``{ "$setup" = "name" }`` names the ``as`` of a setup call before it."""
+        names: dict[str, int] = {}   # each `as`, by the index of its setup call
+        for index, entry in enumerate(self.setup):
+            if entry.as_ in names:
+                raise problem(("setup", index, "as"), f"`{entry.as_}` names setup[{names[entry.as_]}] already")
+            if entry.as_ is not None:
+                names[entry.as_] = index
+        calls = [(("setup", i, "args"), entry.args, i) for i, entry in enumerate(self.setup)]
+        calls += [(("ops", i, "args"), op.args, len(self.setup)) for i, op in enumerate(self.ops)]
+        for at, args, position in calls:
+            for where, name in references(args, at):
+                _check_reference(name, names, position, where)
+        return self
+
+
+def problem(at: tuple[Any, ...], message: str) -> PydanticCustomError:
+    """A schema error at the key ``at`` below the table being validated."""
+    return PydanticCustomError("config_problem", "{message}", {"message": message, "at": at})
+
+
+def references(value: Any, at: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """``(key path, name)`` of every ``{ "$setup" = "name" }`` in ``value``; a PydanticCustomError
+    for a ``$``-prefixed key that is not a well-formed reference."""
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from references(item, (*at, i))
+    elif isinstance(value, dict):
+        marks = [key for key in value if key.startswith("$")]
+        if not marks:
+            for key, item in value.items():
+                yield from references(item, (*at, key))
+            return
+        if SETUP_REFERENCE not in marks:
+            nearest = difflib.get_close_matches(marks[0], [SETUP_REFERENCE], n=1, cutoff=0.6)
+            hint = f"did you mean `{SETUP_REFERENCE}`?" if nearest else \
+                f"a setup result is referred to as {{ \"{SETUP_REFERENCE}\" = \"name\" }}"
+            raise problem(at, f"unknown reference `{marks[0]}`; {hint}")
+        if len(value) != 1:
+            raise problem(at, f"a reference is a table with the one key `{SETUP_REFERENCE}`, got keys "
+                              + ", ".join(f"`{key}`" for key in value))
+        name = value[SETUP_REFERENCE]
+        if not isinstance(name, str):
+            raise problem(at, f"expected the name of a setup call (its `as`), got {_show(name)}")
+        yield at, name
+
+
+def is_reference(value: Any) -> bool:
+    """Whether ``value`` is a (checked) ``{ "$setup" = "name" }`` reference."""
+    return type(value) is dict and len(value) == 1 and SETUP_REFERENCE in value
+
+
+def _check_reference(name: str, names: dict[str, int], position: int, at: tuple[Any, ...]) -> None:
+    """``name`` must be the ``as`` of a setup call before the one at ``position`` (every op
+    comes after the setup calls)."""
+    source = names.get(name)
+    if source is None:
+        listed = ", ".join(f"`{n}`" for n in names) or "none"
+        raise problem(at, f'{{ "{SETUP_REFERENCE}" = "{name}" }}: no setup call is named `{name}` '
+                          f'(named: {listed}); name one with as = "{name}"')
+    if source >= position:
+        raise problem(at, f"`{name}` is this setup call's own result" if source == position else
+                      f"`{name}` is the result of setup[{source}], which runs after it")
 
 
 class ConformanceFile(_Table):
@@ -111,7 +199,7 @@ def parse(data: dict[str, Any], text: str) -> ConformanceFile:
         return ConformanceFile.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
-        loc = _without_tags(error["loc"])
+        loc = _without_tags(error["loc"]) + tuple((error.get("ctx") or {}).get("at", ()))
         raise SchemaProblem(describe(error, loc), line_of(text, loc)) from None
 
 
@@ -175,6 +263,8 @@ def describe(error: Any, loc: tuple[Any, ...]) -> str:
         return f"{where}: expected {error['ctx']['expected']}, got {_show(got)}"
     if kind == "too_short":
         return f"{where}: expected a non-empty array, got {_show(got)}"
+    if kind == "config_problem":
+        return f"{where}: {error['msg']}"
     if kind == "value_error":
         return f"{where}: {error['msg'].removeprefix('Value error, ')}"
     return f"{where}: {error['msg']}, got {_show(got)}"

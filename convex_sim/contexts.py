@@ -120,9 +120,9 @@ class DatabaseReader:
     __slots__ = ("_jobs", "_ns", "_txn")
 
     def __init__(self, txn: Transaction, namespace: str = "",
-                 jobs: Callable[[str], bool] | None = None) -> None:
+                 jobs: Callable[[dict], bool] | None = None) -> None:
         self._txn, self._ns = txn, namespace
-        #: Which ``_scheduled_functions`` rows (by function path) this code may see; None: all
+        #: Which ``_scheduled_functions`` rows (those its code scheduled) this code may see; None: all
         #: (there are no components, whose jobs another's code may not see).
         self._jobs = jobs
 
@@ -191,7 +191,7 @@ class SystemReader:
 
     __slots__ = ("_jobs", "_ns", "_txn")
 
-    def __init__(self, txn: Transaction, jobs: Callable[[str], bool] | None = None, namespace: str = "") -> None:
+    def __init__(self, txn: Transaction, jobs: Callable[[dict], bool] | None = None, namespace: str = "") -> None:
         self._txn, self._jobs, self._ns = txn, jobs, namespace
 
     def get(self, doc_id: str) -> dict | None:
@@ -199,7 +199,7 @@ class SystemReader:
         if table is not None and ("/" + table).endswith(STORAGE_SUFFIX) and table.rpartition("/")[0] != self._ns:
             return None   # another component's (or the app's) file
         doc = self._txn.get(doc_id)
-        if doc is not None and self._jobs is not None and table == JOBS_TABLE and not self._jobs(doc["name"]):
+        if doc is not None and self._jobs is not None and table == JOBS_TABLE and not self._jobs(doc):
             return None   # another component's (or the app's) job
         return doc
 
@@ -211,7 +211,7 @@ class SystemReader:
         query = Query(self._txn, table)
         if table == JOBS_TABLE and self._jobs is not None:
             jobs = self._jobs
-            query.filter(lambda q: Expr(lambda doc: jobs(doc["name"]), "(own jobs)", 0))
+            query.filter(lambda q: Expr(lambda doc: jobs(doc), "(own jobs)", 0))
         return query
 
 
@@ -326,7 +326,7 @@ class QueryCtx(_BaseCtx):
             self.db = self._database(txn)
         else:
             namespace = self._scope.path if self._scope is not None else ""
-            self.db = self._database(txn, namespace, lambda name: tree.owner(name) == namespace)
+            self.db = self._database(txn, namespace, lambda job: tree.job_owner(job) == namespace)
 
     def run_query(self, ref: Any, args: Mapping[str, Any] | None = None, *,
                   transaction_limits: Mapping[str, Any] | None = None,

@@ -38,6 +38,12 @@ class ConvexSimError(Exception):
     """Base class of every error the simulator raises for a misuse."""
 
 
+class AppCodeError(Exception):
+    """An exception the app's JavaScript threw, carried into Python (``convex_sim.js.JsError``):
+    the app's own error, as a Python app's exception is, so pytest shows the app's lines
+    rather than convex-sim's frames."""
+
+
 class InvalidValueError(ConvexSimError, ValueError):
     """A Python object that is not a Convex value, or breaks a document rule."""
 
@@ -129,12 +135,25 @@ _ELSEWHERE: dict[str, tuple[tuple[str, ...], str]] = {
                    "ctx.scheduler.run_after(0, ...) from a mutation"),
     "vector_search": (("query", "mutation"), "vector search runs in actions only"),
 }
+#: The same for TypeScript functions, whose ctx members are camelCase (convex-js
+#: ``registration_impl.js``: a query's ctx has no ``runMutation``, ``runAction`` or ``scheduler``).
+_ELSEWHERE_TS: dict[str, tuple[tuple[str, ...], str]] = {
+    "db": (("action",), "actions have no ctx.db; read and write through "
+           "`await ctx.runQuery(...)` / `await ctx.runMutation(...)`"),
+    "runMutation": (("query",), "queries are read-only; call it from a mutation or an action"),
+    "runAction": (("query", "mutation"), "only actions run actions; schedule it with "
+                  "ctx.scheduler.runAfter(0, ...) from a mutation"),
+    "scheduler": (("query",), "queries are read-only; schedule from a mutation or an action"),
+    "vectorSearch": (("query", "mutation"), "vector search runs in actions only"),
+}
 
 
-def wrong_context(kind: str, name: str, function: str) -> WrongContextError | None:
+def wrong_context(kind: str, name: str, function: str, *,
+                  typescript: bool = False) -> WrongContextError | None:
     """The error for ``ctx.<name>`` in a ``kind`` function, if ``name`` is a ctx attribute of
-    another kind of function; None for a name no context has."""
-    kinds, hint = _ELSEWHERE.get(name, ((), ""))
+    another kind of function; None for a name no context has. ``typescript`` names the
+    TypeScript ctx members (``runMutation``)."""
+    kinds, hint = (_ELSEWHERE_TS if typescript else _ELSEWHERE).get(name, ((), ""))
     if kind not in kinds:
         return None
     article = "an" if kind == "action" else "a"
@@ -161,7 +180,7 @@ def hide_simulator_frames(excinfo: Any) -> bool:
     neither an app error nor a misuse error and was raised inside convex-sim (a simulator
     bug) keeps them; ``pytest --full-trace`` always shows every frame."""
     exc = getattr(excinfo, "value", None)
-    if exc is None or isinstance(exc, ConvexError | ConvexSimError):
+    if exc is None or isinstance(exc, ConvexError | ConvexSimError | AppCodeError):
         return True
     tb = exc.__traceback__
     while tb is not None and tb.tb_next is not None:

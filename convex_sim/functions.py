@@ -19,6 +19,16 @@ from .validators import Validator, as_object_validator
 
 QUERY, MUTATION, ACTION, HTTP_ACTION = "query", "mutation", "action", "http_action"
 PUBLIC, INTERNAL = "public", "internal"
+#: The export name a path without one means (convex-backend crates/convex/sync_types/src/
+#: udf_path.rs: ``UdfPath::canonicalize`` adds it, ``CanonicalizedUdfPath::strip`` drops it).
+DEFAULT_EXPORT = "default"
+
+
+def display_name(path: str) -> str:
+    """A function path as Convex shows it (``getFunctionMetadata().name``): ``"module"`` for
+    ``"module:default"`` (``CanonicalizedUdfPath::strip``)."""
+    module, _, name = path.rpartition(":")
+    return module if module and name == DEFAULT_EXPORT else path
 
 
 __tracebackhide__ = hide_simulator_frames  # pytest reports the app's frames, not ours
@@ -204,6 +214,8 @@ class Registry:
                 f"{caller or 'A call'} expects a function path like 'module:name' or a reference "
                 f"like sim.api.module.name, got {ref!r}")
         fn = self.functions.get(path)
+        if fn is None and ":" not in path:   # "module" names its default export (UdfPath::canonicalize)
+            fn = self.functions.get(f"{path}:{DEFAULT_EXPORT}")
         if fn is None:
             raise FunctionNotFoundError(self._not_found(path))
         return fn

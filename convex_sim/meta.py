@@ -8,7 +8,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConvexSimError
-from .functions import ACTION, HTTP_ACTION, MUTATION, PUBLIC, QUERY
+from .functions import ACTION, HTTP_ACTION, MUTATION, PUBLIC, QUERY, display_name
+
+#: The name of every HTTP action: Convex runs the router, ``http.js:default`` (convex-backend
+#: http_routing.rs, ``HTTP_MODULE_PATH``), whatever route matched.
+HTTP_ACTION_NAME = "http"
 
 if TYPE_CHECKING:
     from .database import Transaction
@@ -25,12 +29,15 @@ class Meta:
 
     def get_function_metadata(self) -> dict[str, Any]:
         """``{"name", "component_path", "type", "visibility"}``: ``name`` is
-        ``"path/to/module:function"``, ``component_path`` is ``""`` for the app, ``type`` is
-        ``"query"``, ``"mutation"`` or ``"action"`` (HTTP actions too), ``visibility`` is
-        ``"public"`` or ``"internal"``."""
+        ``"path/to/module:function"`` (``"path/to/module"`` for a default export, ``"http"`` in
+        an HTTP action), ``component_path`` is ``""`` for the app, ``type`` is ``"query"``,
+        ``"mutation"`` or ``"action"`` (HTTP actions too), ``visibility`` is ``"public"`` or
+        ``"internal"``."""
         kind = self._fn.kind if self._fn is not None else (MUTATION if self._txn is not None else ACTION)
         scope = getattr(self._fn, "component", None)
-        return {"name": getattr(self._fn, "local_path", self._function),
+        name = HTTP_ACTION_NAME if kind == HTTP_ACTION else display_name(
+            getattr(self._fn, "local_path", self._function))
+        return {"name": name,
                 "component_path": scope.path if scope is not None else "",
                 "type": ACTION if kind == HTTP_ACTION else kind,
                 "visibility": self._fn.visibility if self._fn is not None else PUBLIC}

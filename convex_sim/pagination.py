@@ -21,7 +21,10 @@ The rules, from convex-backend ``crates/isolate/src/environment/udf/async_syscal
 * One ``paginate`` per function execution.
 
 Cursors are index keys, not offsets, so they stay valid when documents are inserted
-or deleted around them.
+or deleted around them. A cursor also carries its query's fingerprint
+(:meth:`~convex_sim.queries.Query.fingerprint`): used with another query (another range,
+filter or order), it is refused with Convex's ``InvalidCursor`` error
+(``crates/database/src/query/mod.rs``, ``DeveloperQuery::new_bounded`` and ``invalid_cursor``).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import limits
 from .database import BOTTOM, TOP, field_value
-from .errors import QueryError
+from .errors import ConvexError, QueryError
 from .validators import v
 from .values import UNDEFINED, copy_value, format_value, from_json, sort_key, to_json
 
@@ -62,26 +65,39 @@ _KEYS = {"num_items": "numItems", "cursor": "cursor", "end_cursor": "endCursor",
          "id": "id"}
 
 
-def encode_cursor(index: str, values: list[Any]) -> str:
-    """A cursor for the position just after the index key ``values``."""
-    payload = [index, [{"$undefined": None} if x is UNDEFINED else to_json(x) for x in values]]
+class InvalidCursorError(ConvexError):
+    """A cursor used with a query other than the one that made it: a ``ConvexError`` whose
+    data is ``{"isConvexSystemError": True, "paginationError": "InvalidCursor"}``, as Convex
+    throws it (``invalid_cursor`` in crates/database/src/query/mod.rs), so that a paginated
+    client can start over."""
+
+    MESSAGE = ("InvalidCursor: Tried to run a query starting from a cursor, but it looks like "
+               "this cursor is from a different query.")
+
+    def __init__(self) -> None:
+        super().__init__({"isConvexSystemError": True, "paginationError": "InvalidCursor"})
+        self.args = (self.MESSAGE,)
+
+
+def encode_cursor(fingerprint: str, values: list[Any]) -> str:
+    """A cursor of the query ``fingerprint`` for the position just after the index key ``values``."""
+    payload = [fingerprint, [{"$undefined": None} if x is UNDEFINED else to_json(x) for x in values]]
     raw = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
     return base64.urlsafe_b64encode(raw).decode("ascii")
 
 
-def decode_cursor(cursor: str, index: str) -> tuple | None:
-    """The index key a cursor points at, ``None`` for the end cursor."""
+def decode_cursor(cursor: str, fingerprint: str) -> tuple | None:
+    """The index key a cursor of the query ``fingerprint`` points at, ``None`` for the end
+    cursor; a cursor of another query is an :class:`InvalidCursorError`."""
     if cursor == END_CURSOR:
         return None
     try:
-        cursor_index, values = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
+        cursor_fingerprint, values = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
         decoded = [UNDEFINED if x == {"$undefined": None} else from_json(x) for x in values]
     except (ValueError, TypeError, binascii.Error, UnicodeError):
         raise QueryError(f"paginate: {format_value(cursor)} is not a cursor returned by paginate.") from None
-    if cursor_index != index:
-        raise QueryError(
-            f'paginate: this cursor belongs to a query on index "{cursor_index}", not "{index}". '
-            "Cursors are only valid for the query that produced them.")
+    if cursor_fingerprint != fingerprint:
+        raise InvalidCursorError()
     return tuple(sort_key(x) for x in decoded)
 
 
@@ -130,14 +146,15 @@ def _page(query: Query, opts: dict) -> dict:
     txn = query._txn
     index, (lo, hi) = query._index, query._range
     descending = query._order == "desc"
-    cursor_key = decode_cursor(opts["cursor"], index) if opts.get("cursor") else ()
+    fingerprint = query.fingerprint()
+    cursor_key = decode_cursor(opts["cursor"], fingerprint) if opts.get("cursor") else ()
     if cursor_key is None:  # the end cursor: nothing left
         return _result([], True, END_CURSOR, None, None)
     if cursor_key:
         lo, hi = (lo, (*cursor_key, BOTTOM)) if descending else ((*cursor_key, TOP), hi)
     end_cursor = opts.get("end_cursor")
     if end_cursor:
-        end_key = decode_cursor(end_cursor, index)
+        end_key = decode_cursor(end_cursor, fingerprint)
         if end_key is not None:
             lo, hi = ((*end_key,), hi) if descending else (lo, (*end_key, TOP))
     pinned = bool(end_cursor)  # runs to its end cursor: no page size, no budgets
@@ -166,7 +183,7 @@ def _page(query: Query, opts: dict) -> dict:
     key_fields = txn.db.index_fields(query._table, index)
 
     def after(doc: dict) -> str:
-        return encode_cursor(index, [field_value(doc, f) for f in key_fields])
+        return encode_cursor(fingerprint, [field_value(doc, f) for f in key_fields])
 
     if pinned and end_cursor != END_CURSOR:
         done, continue_cursor = False, end_cursor  # reached the pinned end, not the last row

@@ -9,6 +9,7 @@ valid when documents are inserted or deleted around them.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -172,17 +173,23 @@ class Expr:
     def __call__(self, doc: dict) -> Any:
         return self._eval(doc)
 
-    def __repr__(self) -> str:
+    @property
+    def text(self) -> str:
+        """The whole expression, literals in full: what a pagination cursor's fingerprint hashes."""
         return self._text
+
+    def __repr__(self) -> str:   # shortened for messages, as format_value shortens values
+        text = self._text
+        return text if len(text) <= 200 else text[:197] + "..."
 
     def __bool__(self) -> bool:
         raise QueryError(
-            f"A filter expression ({self._text}) was used as a Python bool. Combine "
+            f"A filter expression ({self!r}) was used as a Python bool. Combine "
             "expressions with q.and_(...), q.or_(...), q.not_(...), not with and/or/not/if.")
 
     def __eq__(self, other: object) -> bool:  # type: ignore[override]
         raise QueryError(
-            f"Filter expressions are compared with q.eq(a, b), not ==: {self._text} == "
+            f"Filter expressions are compared with q.eq(a, b), not ==: {self!r} == "
             f"{format_value(other)}")
 
     __hash__ = None  # type: ignore[assignment]
@@ -193,7 +200,7 @@ def _operand(x: Any) -> Expr:
     if isinstance(x, Expr):
         return x
     value = x if x is UNDEFINED else check_value(x)
-    return Expr(lambda _doc: value, format_value(value), 0)
+    return Expr(lambda _doc: value, repr(value), 0)
 
 
 def _number_op(name: str, a: Any, b: Any) -> Any:
@@ -237,7 +244,7 @@ class FilterBuilder:
         a, b = self._coerce_pair(a, b)
         ea, eb = _operand(a), _operand(b)
         return Expr(lambda doc: test(sort_key(ea(doc)), sort_key(eb(doc))),
-                    f"q.{name}({ea!r}, {eb!r})", 1 + ea.operators + eb.operators)
+                    f"q.{name}({ea.text}, {eb.text})", 1 + ea.operators + eb.operators)
 
     def _coerce_pair(self, a: Any, b: Any) -> tuple[Any, Any]:
         path_a = a.field_path if isinstance(a, Expr) else None
@@ -270,7 +277,7 @@ class FilterBuilder:
         a, b = self._coerce_pair(a, b)
         ea, eb = _operand(a), _operand(b)
         return Expr(lambda doc: _number_op(name, ea(doc), eb(doc)),
-                    f"q.{name}({ea!r}, {eb!r})", 1 + ea.operators + eb.operators)
+                    f"q.{name}({ea.text}, {eb.text})", 1 + ea.operators + eb.operators)
 
     def add(self, a: Any, b: Any) -> Expr:
         return self._arith("add", a, b)
@@ -296,21 +303,21 @@ class FilterBuilder:
                 raise QueryError(f"q.neg() needs a number, got {format_value(x)}")
             return _wrap(-x) if type(x) is int else -x
 
-        return Expr(negate, f"q.neg({ea!r})", 1 + ea.operators)
+        return Expr(negate, f"q.neg({ea.text})", 1 + ea.operators)
 
     def and_(self, *exprs: Any) -> Expr:
         parts = [_operand(e) for e in exprs]
         return Expr(lambda doc: all(p(doc) is True for p in parts),
-                    f"q.and_({', '.join(map(repr, parts))})", 1 + sum(p.operators for p in parts))
+                    f"q.and_({', '.join(p.text for p in parts)})", 1 + sum(p.operators for p in parts))
 
     def or_(self, *exprs: Any) -> Expr:
         parts = [_operand(e) for e in exprs]
         return Expr(lambda doc: any(p(doc) is True for p in parts),
-                    f"q.or_({', '.join(map(repr, parts))})", 1 + sum(p.operators for p in parts))
+                    f"q.or_({', '.join(p.text for p in parts)})", 1 + sum(p.operators for p in parts))
 
     def not_(self, expr: Any) -> Expr:
         inner = _operand(expr)
-        return Expr(lambda doc: inner(doc) is not True, f"q.not_({inner!r})", 1 + inner.operators)
+        return Expr(lambda doc: inner(doc) is not True, f"q.not_({inner.text})", 1 + inner.operators)
 
 
 # --- Full-text and vector search ---------------------------------------------------------------
@@ -584,6 +591,18 @@ class Query:
         ``maximum_bytes_read``. At most one per function execution. See
         :mod:`convex_sim.pagination` for the rules, which are Convex's."""
         return paginate(self, options)
+
+    def fingerprint(self) -> str:
+        """A hash of everything that decides this query's rows and their order (table, index
+        and its fields, range, order, filters, search), as convex-backend's
+        ``Query::fingerprint`` (crates/common/src/query.rs) hashes a query: pagination cursors
+        carry it, so a cursor works only with the query that made it."""
+        search = self._search
+        fields = self._index_fields.get(self._index) or self._txn.db.index_fields(self._table, self._index)
+        parts = (self._table, self._index, fields, self._range, self._order or "asc",
+                 [f.text for f in self._filters],
+                 (search.text, [(f, sort_key(x)) for f, x in search.equalities]) if search else None)
+        return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
 
     # -- internals -----------------------------------------------------------------
     def _stream(self, lo: tuple, hi: tuple) -> Iterator[dict]:

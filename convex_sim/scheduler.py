@@ -110,10 +110,11 @@ class Scheduler:
     def _schedule(self, when_ms: float, ref: Any, args: Any) -> Any:
         fn = self._service.resolve(ref, self._ctx._function, self._ctx)
         checked = self._service.check_args(fn, args, self._ctx._function)
+        owner = self._ctx._scope.path if self._ctx._scope is not None else ""
         if isinstance(self._ctx, ActionCtx):
-            return Step("scheduler.schedule", fn, checked, None, payload=when_ms)
+            return Step("scheduler.schedule", fn, checked, None, payload=(when_ms, owner))
         ctx = self._ctx
-        return _immediate(ctx._is_async, lambda: self._service.insert_job(ctx.txn, fn, checked, when_ms))
+        return _immediate(ctx._is_async, lambda: self._service.insert_job(ctx.txn, fn, checked, when_ms, owner))
 
 
 def _finite_number(x: Any) -> bool:
@@ -306,7 +307,11 @@ class SchedulerService:
             raise type(exc)(f"In {caller}: scheduling {fn.path}: {exc}") from None
 
     # -- writing jobs -------------------------------------------------------------------
-    def insert_job(self, txn: Transaction, fn: ConvexFunction, args: dict, when_ms: float) -> str:
+    def insert_job(self, txn: Transaction, fn: ConvexFunction, args: dict, when_ms: float,
+                   owner: str | None = None) -> str:
+        """Insert a pending job running ``fn(args)`` at ``when_ms``; ``owner`` is the namespace
+        (component path, ``""`` for the app) of the code scheduling it, whose job it is even when
+        ``fn`` is another component's (through a function handle), as in Convex."""
         count = txn.extras.get("scheduled", 0) + 1
         if count > txn.limits.functions_scheduled:
             raise limits.exceeded("functions scheduled", txn.limits.functions_scheduled, count, txn.function)
@@ -315,21 +320,24 @@ class SchedulerService:
             raise limits.exceeded("scheduled-function argument bytes",
                                   txn.limits.scheduled_function_args_bytes, size, txn.function)
         txn.extras["scheduled"], txn.extras["scheduled_bytes"] = count, size
-        return txn.insert(SCHEDULED_FUNCTIONS, {
+        job_id = txn.insert(SCHEDULED_FUNCTIONS, {
             "name": fn.path, "args": [args], "scheduled_time": when_ms, "state": {"kind": "pending"}})
+        tree = self.runtime.components
+        if tree is not None and owner is not None:
+            tree.job_owners[job_id] = owner
+        return job_id
 
-    def cancel(self, txn: Transaction, job_id: str, visible: Callable[[str], bool] | None = None) -> None:
+    def cancel(self, txn: Transaction, job_id: str, visible: Callable[[dict], bool] | None = None) -> None:
         """Cancel job ``job_id`` if it is pending or in progress; a finished job is left as it
         is and a job no longer in the table is logged and ignored, as Convex does
         (convex-backend ``SchedulerModel::cancel``, crates/model/src/scheduled_jobs). ``visible``
-        (job function path → bool) says which jobs the caller may see: a component's jobs are
-        its own."""
+        (job row → bool) says which jobs the caller may see: a component's jobs are its own."""
         job = txn.get(job_id, table=SCHEDULED_FUNCTIONS)
         if job is None:
             self.runtime.logs.append(f"[INFO] {txn.function}: scheduler.cancel: no scheduled "
                                      f'function "{job_id}" (deleted or never made); nothing to cancel.')
             return
-        if visible is not None and not visible(job["name"]):
+        if visible is not None and not visible(job):
             raise SchedulerError(f'In {txn.function}: scheduler.cancel: no scheduled function "{job_id}".')
         if job["state"]["kind"] in ("pending", "in_progress"):
             txn.patch(job_id, {"state": {"kind": "canceled"}, "completed_time": self.clock_ms()})
@@ -342,7 +350,8 @@ class SchedulerService:
         return result
 
     def _schedule_step(self, step: Step) -> str:
-        return self._system("scheduler", lambda t: self.insert_job(t, step.fn, step.args, step.payload))  # type: ignore[arg-type]
+        when_ms, owner = step.payload
+        return self._system("scheduler", lambda t: self.insert_job(t, step.fn, step.args, when_ms, owner))  # type: ignore[arg-type]
 
     def _cancel_step(self, step: Step) -> None:
         self._system("scheduler", lambda t: self.cancel(t, step.payload))

@@ -499,7 +499,7 @@ class ConvexSim(_Caller):
         return client
 
     # -- concurrency exploration -------------------------------------------------------------
-    def explore(self, ops: Sequence[Any], invariant: Callable[[Any], Any] | None = None, *,
+    def explore(self, ops: Sequence[Any], invariant: Callable[[Any], Any] | str | None = None, *,
                 check_serializable: bool = True, strategy: str = "exhaustive",
                 max_schedules: int | None = None, seed: int | None = None,
                 setup: Callable[[ConvexSim], Any] | None = None,
@@ -510,7 +510,8 @@ class ConvexSim(_Caller):
         """Run ``ops`` (``Op``/``Flow``) concurrently under many schedules; return an
         :class:`~convex_sim.explore.ExplorationResult`. The sim's state is unchanged afterwards.
 
-        ``invariant(ctx)`` runs after every commit (raise or return False to fail);
+        ``invariant(ctx)`` runs after every commit (raise or return False to fail); a string
+        names a query of the app instead (``"checks:noOversell"``: throw or return false);
         ``check_serializable`` demands that each outcome equal some serial order's, comparing
         what ``compare`` says (``"auto"``: the final state and the results of single-transaction
         ops; ``"both"``, ``"state"``, ``"results"``); ``check_history`` checks each schedule's
@@ -523,10 +524,10 @@ class ConvexSim(_Caller):
         ``shard=(i, n)`` runs shard ``i`` of ``n`` of the exploration: the shards' schedule sets
         are disjoint and their union is the unsharded run's (docs/exploring.md).
         """
-        from .explore import explore
+        from .explore import explore, invariant_of
         from .hooks import with_checkers
 
-        invariant = with_checkers(self, invariant)     # plugins' convex_sim_register_checker
+        invariant = with_checkers(self, invariant_of(self, invariant))   # + plugins' checkers
         return explore(self, ops, invariant=invariant, check_serializable=check_serializable,
                        strategy=strategy, max_schedules=max_schedules, seed=seed, setup=setup,
                        expected_errors=expected_errors, reduction=reduction, pct_depth=pct_depth,
@@ -547,7 +548,7 @@ class ConvexSim(_Caller):
                 raise ExplorationError("replay_schedule: pass ops=, or call explore() on this sim first.")
             ops, remembered = self._last_exploration
             options = {**remembered, **options}
-        options = options_with_checkers(self, options)
+        options = options_with_checkers(self, self._named_invariant(options))
         return replay(make_explorer(self, ops, **options), schedule)
 
     def run_schedule(self, ops: Sequence[Any], choices: Sequence[int], **options: Any) -> Any:
@@ -558,11 +559,17 @@ class ConvexSim(_Caller):
         from .explore import make_explorer, replay, schedule_string
         from .hooks import options_with_checkers
 
-        options = options_with_checkers(self, options)
+        options = options_with_checkers(self, self._named_invariant(options))
         if hasattr(ops, "choices_for"):       # a convex_sim.hypothesis Workload: choices name slots
             choices = ops.choices_for(choices)
         n = len(ops)
         return replay(make_explorer(self, ops, **options), schedule_string([c % n for c in choices]) if choices else "")
+
+    def _named_invariant(self, options: dict[str, Any]) -> dict[str, Any]:
+        """``options`` with an ``invariant`` given as a query's path made a callable."""
+        from .explore import invariant_of
+
+        return {**options, "invariant": invariant_of(self, options.get("invariant"))}
 
     def _remember_exploration(self, explorer: Any, result: Any) -> None:
         self._last_exploration = (explorer.ops, dict(explorer.options))

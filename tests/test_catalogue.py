@@ -4,7 +4,7 @@ functions, and each naming the Convex documentation or source it rests on."""
 
 import pytest
 
-from convex_sim import ArgumentValidationError, ConvexSim, ConvexSimError
+from convex_sim import ArgumentValidationError, ConvexError, ConvexSim, ConvexSimError
 from scenarios.rules.schema import schema
 
 
@@ -101,3 +101,24 @@ def test_arguments_are_validated_by_the_functions_own_validator(app):
     that is not an ID of the table is refused (docs.convex.dev/functions/validation)."""
     with pytest.raises(ArgumentValidationError, match=r"rules:remove.*Path: \.id"):
         app.mutation("rules:remove", {"id": "not an id"})
+
+
+def test_a_cursor_works_only_with_the_query_that_made_it(app):
+    """A cursor carries its query's fingerprint; another query (here another range) refuses it
+    with an ``InvalidCursor`` ConvexError (convex-backend ``crates/database/src/query/mod.rs``,
+    ``DeveloperQuery::new_bounded`` and ``invalid_cursor``)."""
+    for group in ("c1", "c2"):
+        app.mutation("rules:put", {"group": group, "note": group})
+    first = app.query("rules:page", {"group": "c1", "paginationOpts": {"numItems": 1, "cursor": None}})
+    with pytest.raises(ConvexError) as refused:
+        app.query("rules:page", {"group": "c2", "paginationOpts": {"numItems": 1, "cursor": first["cursor"]}})
+    assert refused.value.data == {"isConvexSystemError": True, "paginationError": "InvalidCursor"}
+
+
+def test_an_optional_field_may_be_absent_but_not_null(app):
+    """``v.optional(v.string())`` allows the field to be missing; a present ``null`` is checked
+    against ``v.string()`` and refused (convex-backend ``crates/common/src/schemas/validator.rs``,
+    ``Validator::check_value_internal``)."""
+    app.mutation("rules:put", {"group": "o"})
+    with pytest.raises(ArgumentValidationError, match=r"Path: \.note"):
+        app.mutation("rules:put", {"group": "o", "note": None})

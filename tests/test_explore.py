@@ -246,8 +246,10 @@ def test_what_serializability_compares_for_multi_transaction_ops(bank):
 
 
 def test_flow_arguments_names_and_bad_schedules(races):
-    with pytest.raises(ExplorationError, match="a lambda has no name to show in reports; pass name="):
-        Flow(lambda client: client.query("counter:get", {"name": "x"}))
+    unnamed = Flow(lambda client: client.query("counter:get", {"name": "x"}))   # labelled by its line
+    assert unnamed.label == f"lambda at test_explore.py:{unnamed.fn.__code__.co_firstlineno}"
+    assert "ops: A = lambda at test_explore.py:" in str(races.explore(
+        [unnamed, Flow(counter.read_then_write)], invariant=lambda ctx: False).failures[0])
     with pytest.raises(ExplorationError, match="args must be a dict or None, got 3"):
         Flow(counter.read_then_write, 3)
     named = Flow(lambda client: client.query("counter:get", {"name": "x"}), name="peek")

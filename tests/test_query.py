@@ -1,7 +1,13 @@
 import pytest
 
 from convex_sim.database import WriteConflict
-from convex_sim.errors import IndexRangeError, LimitExceededError, QueryError, UnknownIndexError
+from convex_sim.errors import (
+    ConvexError,
+    IndexRangeError,
+    LimitExceededError,
+    QueryError,
+    UnknownIndexError,
+)
 from convex_sim.queries import Query
 
 
@@ -188,5 +194,5 @@ def test_paginate_errors(db):
     with pytest.raises(QueryError, match="not a cursor"):
         query().paginate({"num_items": 1, "cursor": "%%%"})
     page = query().paginate({"numItems": 1, "cursor": None})
-    with pytest.raises(QueryError, match="belongs to a query on index"):
+    with pytest.raises(ConvexError, match="InvalidCursor"):   # another query's cursor
         query().with_index("by_channel").paginate({"num_items": 1, "cursor": page["continue_cursor"]})

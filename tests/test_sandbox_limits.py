@@ -186,6 +186,9 @@ def test_time_in_syscalls_does_not_count_against_user_code(project, monkeypatch)
 
 def test_ctrl_c_interrupts_an_endless_loop(project):
     script = textwrap.dedent(f"""
+        import signal
+        # as at a terminal: a test run started in the background inherits SIGINT ignored
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         from convex_sim import ConvexSim
         sim = ConvexSim.from_project({str(project)!r})
         sim.query("app:ok", {{}})

@@ -329,3 +329,43 @@ def test_recording_ends_cleanly_and_cannot_nest(tmp_path):
     assert "run_job" not in vars(sim.scheduler)
     sim.mutation("bank:open_account", {"owner": "bob", "balance": 1})
     assert len(events(tmp_path / "a.jsonl")) == 1
+
+
+def test_a_window_after_the_divergence_says_it_was_not_explored(tmp_path, capsys):
+    path = production_trace(tmp_path / "prod.jsonl")
+    lines = path.read_text().splitlines()
+    lines[2] = lines[2].replace("j57fea5mz914gqht19ejyd3bnaa5b5nr", "j57fea5mz914gqht19ejyd3bnaa5b5zz")
+    path.write_text("\n".join(lines) + "\n")
+    assert main(["replay", str(path), "--app", "scenarios.bank", "--explore", "--budget", "50"]) == 1
+    out = capsys.readouterr().out
+    assert "1 window(s) of overlapping calls, 0 explored" in out
+    assert ("lines 4, 5 (bank:transfer_via_action, bank:transfer_via_action): not explored: the replay "
+            "stopped at its divergence on line 3") in out
+    assert main(["replay", str(path), "--app", "scenarios.bank", "--explore", "--budget", "50",
+                 "--keep-going"]) == 1
+    assert "1 window(s) of overlapping calls explored" in capsys.readouterr().out
+
+
+# -- arguments are recorded as the function's validator received them ------------------------
+
+def test_an_int_for_a_number_argument_is_recorded_as_the_float_the_function_got(tmp_path, ts):
+    trace = tmp_path / "t.jsonl"
+    with ts.record(trace):
+        ts.mutation("bank:open", {"owner": "ada", "amount": 100})
+        with pytest.raises(Exception, match="amount"):
+            ts.mutation("bank:open", {"owner": "bob", "amount": "lots"})
+    first, refused = [e for e in events(trace) if e["type"] == "call"]
+    assert first["args"] == {"owner": "ada", "amount": 100.0} and type(first["args"]["amount"]) is float
+    assert refused["args"] == {"owner": "bob", "amount": "lots"}   # as passed: the validator refused it
+
+
+def test_a_python_float64_argument_is_recorded_as_a_float(tmp_path):
+    from scenarios.rules.schema import schema
+
+    sim = ConvexSim(schema, modules="scenarios.rules", seed=0)
+    trace = tmp_path / "t.jsonl"
+    with sim.record(trace):
+        sim.mutation("rules:later", {"ms": 5, "note": "n"})
+    (call,) = [e for e in events(trace) if e["type"] == "call"]
+    assert call["args"] == {"ms": 5.0, "note": "n"} and type(call["args"]["ms"]) is float
+    assert sim_for_trace(trace, app="scenarios.rules").replay(trace).ok

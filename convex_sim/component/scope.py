@@ -73,6 +73,9 @@ class ComponentTree:
 
     def __init__(self, app: AppDefinition, registry: Registry) -> None:
         self.app_registry = registry
+        #: Who scheduled each job (its ID → the scheduling namespace, ``""`` for the app): a job
+        #: is its scheduler's, even when it runs another component's function (a handle).
+        self.job_owners: dict[str, str] = {}
         self.children = {name: ComponentInstance(d, name, None) for name, d in app.uses.items()}
         self.by_path = {inst.path: inst for child in self.children.values() for inst in child.walk()}
         folders = {path.partition(":")[0].rpartition("/")[0] for path in registry.functions}
@@ -103,6 +106,13 @@ class ComponentTree:
             return namespace_of_scope(scope_of(self.resolve(path)))
         except FunctionNotFoundError:
             return ""
+
+    def job_owner(self, job: dict) -> str:
+        """The namespace whose ``_scheduled_functions`` holds ``job`` (a row): the code that
+        scheduled it (convex-backend async_syscall.rs ``schedule`` writes the job with the
+        scheduling component's model), else, for a row from elsewhere, its function's owner."""
+        owner = self.job_owners.get(job["_id"])
+        return owner if owner is not None else self.owner(job["name"])
 
     def resolve(self, ref: Any, *, caller: str = "", scope: ComponentInstance | None = None,
                 from_code: bool = False) -> ConvexFunction:

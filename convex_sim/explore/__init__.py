@@ -41,6 +41,7 @@ from .engine import (
     replay,
 )
 from .execution import Execution
+from .invariants import invariant_of
 from .ops import ExplorationError, Flow, FlowClient, Op, parse_schedule, schedule_string
 from .records import Failure, StepRecord
 from .render import coalesce, render_html, render_timeline, write_atomically
@@ -54,6 +55,6 @@ _Explorer = Explorer
 __all__ = [
     "CHECK_OPTIONS", "COMPARE", "DEFAULTS", "ENUMERATE_SERIAL_ORDERS_UP_TO", "STRATEGIES", "Counterexample", "ExplorationError",
     "ExplorationResult", "Failure", "Flow", "FlowClient", "Op", "ScheduleRun", "StepRecord",
-    "_Execution", "_Explorer", "coalesce", "explore", "make_explorer", "parse_schedule",
+    "_Execution", "_Explorer", "coalesce", "explore", "invariant_of", "make_explorer", "parse_schedule",
     "render_html", "render_timeline", "replay", "schedule_string", "shrink", "write_atomically",
 ]

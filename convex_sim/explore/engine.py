@@ -13,6 +13,7 @@ from ..errors import hide_simulator_frames
 from ..functions import HTTP_ACTION, MUTATION, QUERY, ConvexFunction
 from ..runtime import QueryCtx, UserIdentity, run_guarded
 from .execution import Execution
+from .invariants import invariant_of
 from .ops import ExplorationError, Flow, Op, op_letter, parse_schedule, schedule_string
 from .outcomes import difference, guided_orders, topological_orders
 from .records import CONTENTION, Failure, StepRecord
@@ -71,7 +72,7 @@ class Explorer:
                 self.functions.append(None)
             else:
                 raise ExplorationError(f"explore: op {op_letter(i)} must be Op(...) or Flow(...), got {op!r}")
-        self.invariant = self.options["invariant"]
+        self.invariant = invariant_of(sim, self.options["invariant"])
         self.check_serializable = self.options["check_serializable"]
         self.check_subscriptions = self.options["check_subscriptions"]
         self.check_history = self.options["check_history"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +38,8 @@ class Flow:
     given) making several calls, as a UI would; ``name`` labels it in reports.
 
     ``client.query/mutation/action`` are awaited; each call is one or more steps.
-    A lambda has no name of its own: give it ``name=``.
+    A lambda without ``name=`` is labelled by where it is written (``lambda at
+    test_cart.py:12``).
     """
 
     fn: Callable[..., Any]
@@ -52,13 +54,17 @@ class Flow:
             raise ExplorationError(f"Flow({self.label}): args must be a dict or None, got {self.args!r}")
         if type(self.name) is not str:
             raise ExplorationError(f"Flow: name must be a str, got {self.name!r}")
-        if not self.name and getattr(self.fn, "__name__", "<lambda>") == "<lambda>":
-            raise ExplorationError("Flow: a lambda has no name to show in reports; pass name=, "
-                                   "e.g. Flow(lambda client: ..., name='checkout')")
 
     @property
     def label(self) -> str:
-        return self.name or self.fn.__name__
+        """``name``, else the function's name, else (a lambda) where it is written."""
+        if self.name:
+            return self.name
+        name = getattr(self.fn, "__name__", "")
+        code = getattr(self.fn, "__code__", None)
+        if (name and name != "<lambda>") or code is None:
+            return name or type(self.fn).__name__
+        return f"lambda at {os.path.basename(code.co_filename)}:{code.co_firstlineno}"
 
     def call(self, client: Any) -> Any:
         """The flow's coroutine for ``client``."""

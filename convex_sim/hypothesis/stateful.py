@@ -14,6 +14,8 @@
 
         def check_invariant(self, ctx):                      # app state, after every commit
             assert all(a["balance"] >= 0 for a in ctx.db.query("accounts").collect())
+        # or, for a TypeScript app, a query of its own (throws or returns false to fail):
+        # invariant_query = "checks:noOverdraft"
 
         def on_call(self, path, args, result):               # keep a model up to date ...
             ...
@@ -42,6 +44,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from ..errors import ConvexError
+from ..explore import invariant_of
 from ..functions import ACTION, MUTATION, QUERY
 from ..runtime import QueryCtx, run_guarded
 from ..validators import IdValidator, Validator
@@ -97,6 +100,9 @@ class ConvexStateMachine(RuleBasedStateMachine):
     check_serializable: ClassVar[bool] = True
     #: Exception types a concurrent batch's op may raise without failing the schedule.
     expected_errors: ClassVar[tuple[type[BaseException], ...]] = ()
+    #: A query of the app checked as the invariant too, by its path (``"checks:noOversell"``:
+    #: throws or returns false to fail), wherever :meth:`check_invariant` is.
+    invariant_query: ClassVar[str | None] = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -150,7 +156,15 @@ class ConvexStateMachine(RuleBasedStateMachine):
 
     def _explorer_invariant(self) -> Callable[[Any], Any] | None:
         overridden = type(self).check_invariant is not ConvexStateMachine.check_invariant
-        return self.check_invariant if overridden else None
+        checks = [check for check in (self.check_invariant if overridden else None,
+                                      invariant_of(self.sim, self.invariant_query)) if check is not None]
+        if len(checks) < 2:
+            return checks[0] if checks else None
+
+        def both(ctx: Any) -> Any:
+            return all(check(ctx) is not False for check in checks)
+
+        return both
 
     @invariant()
     def _check_state(self) -> None:

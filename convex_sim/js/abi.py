@@ -26,7 +26,7 @@ import httpx
 import orjson
 
 from ..component import ComponentReference
-from ..errors import ConvexSimError, InvalidValueError, WriteInReadOnlyError
+from ..errors import ConvexSimError, InvalidValueError, WriteInReadOnlyError, hide_simulator_frames
 from ..functions import ACTION, HTTP_ACTION, MUTATION, QUERY, FunctionHandle
 from ..limits import CAMEL_NAMES
 from ..queries import FilterBuilder, Query
@@ -45,6 +45,8 @@ from ..values import (
     to_json,
     too_nested,
 )
+
+__tracebackhide__ = hide_simulator_frames  # pytest reports the app's frames, not ours
 
 FUNCTION_HANDLE_PREFIX = "function://"
 #: How ``components.<name>...`` references reach the backend (convex-js ``components/index.ts``).

@@ -37,14 +37,25 @@ from typing import Any, Protocol
 import _quickjs
 import orjson
 
-from ..errors import ConvexError, ConvexSimError, OutOfMemoryError, UserTimeoutError
+from ..errors import (
+    AppCodeError,
+    ConvexError,
+    ConvexSimError,
+    OutOfMemoryError,
+    UserTimeoutError,
+    add_note,
+    hide_simulator_frames,
+)
 from ..limits import UserCodeLimits, out_of_memory, user_timeout
 from ..values import from_json, to_json
 from . import abi
 from .bundler import Bundle
 from .interrupts import SIGINT, install_interrupt_handler, memory_gauge, stack_bytes
-from .sourcemap import SourceMap
+from .misuse import ctx_misuse
+from .sourcemap import Frame, SourceMap
 from .webapi import polyfill_script
+
+__tracebackhide__ = hide_simulator_frames  # pytest reports the app's frames, not ours
 
 #: ``sandbox.js`` (shared with the Node.js host of "use node" actions), ``web.js`` (the web
 #: APIs written here), then ``prelude.js``; the npm polyfills (:mod:`.webapi`) come first.
@@ -83,7 +94,7 @@ def dumps(value: Any) -> str:
 loads = abi.loads  # orjson, and what it refuses (a lone surrogate) for the value checks
 
 
-class JsError(Exception):
+class JsError(AppCodeError):
     """An exception thrown by app JavaScript: the JS name and message, and the stack mapped
     to the project's ``.ts`` files."""
 
@@ -125,13 +136,16 @@ class SyscallHost(Protocol):
 class Execution:
     """One call of one JavaScript function, from start to outcome."""
 
-    __slots__ = ("budget", "deadline", "errors", "host", "id", "limits", "outcome", "pending", "seconds")
+    __slots__ = ("budget", "call_sites", "deadline", "errors", "host", "id", "kind", "limits", "outcome",
+                 "pending", "seconds", "sites")
 
     def __init__(self, execution_id: int, host: SyscallHost, kind: str) -> None:
-        self.id, self.host = execution_id, host
+        self.id, self.host, self.kind = execution_id, host, kind
         self.outcome: str | None = None                      # "=json" or "!error json"
         self.pending: collections.deque[tuple[str, str, Any]] = collections.deque()
         self.errors: list[BaseException] = []                # Python errors handed to JS
+        self.sites: dict[int, str] = {}                      # errors' index -> JS stack of the call
+        self.call_sites: dict[str, str] = {}                 # pending request -> its stack (Node)
         self.limits = limits_of(host)
         #: The time limit, the CPU time left of it, and (while it runs) when it ends
         #: (``time.thread_time()``); the time Python spends answering syscalls moves it on.
@@ -222,6 +236,13 @@ class Bridge:
         execution.pending.append((request_id, op, value))
         return "~" + request_id
 
+    @_host_time
+    def _on_where(self, stack: str) -> None:
+        """Where the app made the syscall that just failed (a JavaScript stack)."""
+        if self._stack and self._stack[-1].errors:
+            execution = self._stack[-1]
+            execution.sites[len(execution.errors) - 1] = stack
+
     def _on_done(self, execution_id: int, outcome: str) -> None:
         execution = self._executions.pop(execution_id, None)
         if execution is not None:
@@ -258,27 +279,54 @@ class Bridge:
         self.result(execution)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def site_of(self, execution: Execution, request_id: str) -> str:
+        """Where the app made pending call ``request_id`` (a JavaScript stack), or ""."""
+        return execution.call_sites.get(request_id, "")
+
+    def located(self, exc: BaseException, stack: str, function: str) -> BaseException:
+        """``exc`` with a note naming where in the app's files it came from (the call site
+        first): ``at convex/bank.ts:12:7 (transfer)``."""
+        frames = self.source_map.app_frames(stack)
+        if frames:
+            add_note(exc, "\n".join(f"at {f.where()} ({frame_name(f, function)})" for f in frames))
+        return exc
+
     def _error(self, execution: Execution, error: dict) -> BaseException:
+        function = execution.host.function
         if (error.get("name"), error.get("message")) == OUT_OF_MEMORY:
-            return out_of_memory(execution.host.function, execution.limits.memory_bytes)
-        stack = self.source_map.map_stack(error.get("stack", ""), app_only=True)
+            return out_of_memory(function, execution.limits.memory_bytes)
+        raw = error.get("stack", "")
+        stack = self.source_map.map_stack(raw, app_only=True)
         if error.get("convexError"):
             data = error.get("data")
             exc: BaseException = ConvexError(from_json(json.loads(data)) if isinstance(data, str) else None)
             exc.js_stack = stack  # type: ignore[attr-defined]
-            return exc
-        for original in execution.errors:  # an error the host raised, rethrown by the app
+            return self.located(exc, raw, function)
+        for index, original in enumerate(execution.errors):  # an error the host raised, rethrown
             if str(original) == error.get("message"):
-                if stack:
-                    original.add_note(f"JavaScript stack:\n{stack}")
-                return original
-        invalid = abi.value_error(execution.host.function, error.get("message", ""), stack)
+                # its Python frames say nothing to the app: the note names the app's call
+                return self.located(original.with_traceback(None), execution.sites.get(index, raw), function)
+        invalid = abi.value_error(function, error.get("message", ""), stack)
         if invalid is not None:   # the `convex` package refused a value: as for a Python app
             return invalid
-        exc = JsError(execution.host.function, error.get("name", "Error"), error.get("message", ""), stack)
+        misuse = self._misuse(execution, error.get("name", ""), error.get("message", ""), raw)
+        if misuse is not None:
+            return self.located(misuse, raw, function)
+        exc = JsError(function, error.get("name", "Error"), error.get("message", ""), stack)
         if "thrown" in error:  # not an Error: V8's words say little, so the value comes too
             exc.add_note(f"The thrown value: {error['thrown']}")
         return exc
+
+    def _misuse(self, execution: Execution, name: str, message: str, stack: str) -> ConvexSimError | None:
+        """The misuse behind an uncaught error, where the error alone says little; None if none."""
+        return None
+
+
+def frame_name(frame: Frame, function: str) -> str:
+    """How a note names a frame's function: the export's name for the handler itself."""
+    if frame.name in ("handler", "<anonymous>", "anonymous", ""):
+        return function.rsplit(":", 1)[-1]
+    return frame.name
 
 
 class Engine(Bridge):
@@ -295,14 +343,19 @@ class Engine(Bridge):
         self._aborted: list[Execution] = []         # executions the abort ended, to drop
         self._stack_bytes = stack_bytes()           # of the thread that runs the outermost call
         ctx.set_max_stack_size(self._stack_bytes)   # measured from where each call enters
-        ctx.eval(polyfill_script())
+        # the host's own scripts start below the bundle's last line, so no frame of theirs
+        # maps to a line of the app (the engine names every script <input>)
+        self._lines: list[str] | None = None
+        below = "\n" * (bundle.code.count("\n") + 1)
+        ctx.eval(below + polyfill_script())
         ctx.add_callable("__py_crypto", crypto)
         ctx.add_callable("__py_sync", self._on_sync)
         ctx.add_callable("__py_async", self._on_async)
         ctx.add_callable("__py_done", self._on_done)
         ctx.add_callable("__py_log", self._on_log)
         ctx.add_callable("__py_seed", self._on_seed)
-        ctx.eval(PRELUDE)
+        ctx.add_callable("__py_where", self._on_where)
+        ctx.eval(below + PRELUDE)
         # process.env is the deployment's before any module's top level runs (auth.config.ts
         # reads CONVEX_SITE_URL there)
         self._set_env: Callable[..., Any] = ctx.eval("__cs.setEnv")
@@ -323,6 +376,7 @@ class Engine(Bridge):
         self._fire_timer: Callable[..., Any] = ctx.eval("__cs.fireTimer")
         self._next_timer: Callable[..., Any] = ctx.eval("__cs.nextTimer")
         self._forget: Callable[..., Any] = ctx.eval("__cs.forget")
+        self._site_of: Callable[..., Any] = ctx.eval("__cs.siteOf")
         self.manifest: dict = json.loads(ctx.eval("__cs.manifest()"))
         # the memory limit counts from the loaded bundle: what one call may add to it
         self._loaded_bytes = int(ctx.memory()["malloc_size"])
@@ -371,6 +425,15 @@ class Engine(Bridge):
         if execution.outcome is None:
             self._executions.pop(execution.id, None)
             self._forget(execution.id)
+
+    def site_of(self, execution: Execution, request_id: str) -> str:
+        return str(self._site_of(request_id))
+
+    def _misuse(self, execution: Execution, name: str, message: str, stack: str) -> ConvexSimError | None:
+        if self._lines is None:
+            self._lines = self.bundle.code.split("\n")
+        kind = "action" if execution.kind == "http" else execution.kind
+        return ctx_misuse(kind, execution.host.function, name, message, stack, self.source_map, self._lines)
 
     # -- limits ---------------------------------------------------------------------------------
     def _should_stop(self) -> bool:

@@ -95,7 +95,8 @@ g.Convex = {
     return r.slice(1);
   },
   asyncSyscall(op, json) {
-    const r = ask({ t: "async", op, payload: json });
+    // where the app made the call: named if it fails or is never awaited (see prelude.js)
+    const r = ask({ t: "async", op, payload: json, site: new Error().stack });
     const c = r.charCodeAt(0);
     if (c === 61) return Promise.resolve(r.slice(1));
     if (c === 33) return Promise.reject(hostError(r.slice(1)));

@@ -31,11 +31,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConvexSimError
+from ..errors import ConvexSimError, hide_simulator_frames
 from ..limits import NODE_MEMORY_BYTES, out_of_memory, user_timeout
 from .bundler import Bundle, BundleError
 from .engine import Bridge, Execution, SyscallHost, loaded_with
 from .sourcemap import SourceMap
+
+__tracebackhide__ = hide_simulator_frames  # pytest reports the app's frames, not ours
 
 NODE_HOST = Path(__file__).with_name("node_host.cjs")
 #: The oldest Node.js that Convex's Node.js runtime offers.
@@ -314,7 +316,13 @@ class NodeEngine(Bridge):
         if kind == "sync":
             return self._on_sync(request["op"], request["payload"])
         if kind == "async":
-            return self._on_async(request["op"], request["payload"])
+            answer = self._on_async(request["op"], request["payload"])
+            site, execution = self._frame.sub(r"(<input>:\1:\2)", request.get("site") or ""), self._stack[-1]
+            if answer[0] == "~":      # a step: named with its call site if it fails or dangles
+                execution.call_sites[answer[1:]] = site
+            elif answer[0] == "!":
+                execution.sites[len(execution.errors) - 1] = site
+            return answer
         if kind == "seed":
             return self._on_seed(request["id"])
         return "!" + json.dumps({"message": f"convex-sim: unknown request {kind!r} from node_host"})
@@ -355,6 +363,9 @@ class NodeEngine(Bridge):
 
     def settle(self, execution: Execution, request_id: str, result: str, now_ms: float) -> None:
         """Answer a pending async syscall (``"=json"`` or ``"!error"``) and run on."""
+        site = execution.call_sites.pop(request_id, "")
+        if result[0] == "!" and execution.errors:
+            execution.sites[len(execution.errors) - 1] = site
         self._command(execution, {"op": "settle", "id": execution.id, "request": request_id,
                                   "result": result, "now": now_ms})
 

@@ -13,7 +13,7 @@
   "use strict";
   const g = globalThis;
   const pySync = g.__py_sync, pyAsync = g.__py_async, pyDone = g.__py_done;
-  const pyLog = g.__py_log, pySeed = g.__py_seed;
+  const pyLog = g.__py_log, pySeed = g.__py_seed, pyWhere = g.__py_where;
   const sandbox = g.__csSandbox;  // sandbox.js, shared with the Node.js host
   delete g.__csSandbox;
   const web = g.__csWeb;  // web.js
@@ -38,6 +38,12 @@
   }
 
   const hostError = sandbox.hostError;
+  // A syscall the host refused, as the Error the app sees. Python learns where the app made
+  // the call (the stack here) only when a call fails, for the note its error carries.
+  function refused(text) {
+    pyWhere(new Error().stack);
+    return hostError(text);
+  }
 
   // Streams whose rows the host sent with 1.0/queryStream (a small known limit, as in
   // first/unique/take): their queryStreamNext and queryCleanup never leave JavaScript. Each
@@ -53,7 +59,7 @@
         return "true";
       }
       const r = pySync(op, json);
-      if (r.charCodeAt(0) !== 61) throw hostError(r.slice(1));
+      if (r.charCodeAt(0) !== 61) throw refused(r.slice(1));
       if (op === "1.0/queryStream") {
         const result = JSON.parse(r.slice(1));
         if (result.rows !== undefined) prefetched.set(result.queryId, { rows: result.rows, at: 0 });
@@ -76,9 +82,10 @@
       const r = pyAsync(op, json);
       const c = r.charCodeAt(0);
       if (c === 61) return Promise.resolve(r.slice(1));
-      if (c === 33) return Promise.reject(hostError(r.slice(1)));
-      const exec = cur;
-      return new Promise((resolve, reject) => pending.set(r.slice(1), { resolve, reject, exec }));
+      if (c === 33) return Promise.reject(refused(r.slice(1)));
+      // An action step: where the app made the call names it if it fails or is never awaited.
+      const exec = cur, site = new Error().stack;
+      return new Promise((resolve, reject) => pending.set(r.slice(1), { resolve, reject, exec, site }));
     },
     jsSyscall(op, arg) {
       const handler = jsSyscalls[op];
@@ -220,8 +227,17 @@
       enter(id, nowMs);
       const p = pending.get(requestId);
       pending.delete(requestId);
-      if (result.charCodeAt(0) === 61) p.resolve(result.slice(1));
-      else p.reject(hostError(result.slice(1)));
+      if (result.charCodeAt(0) === 61) {
+        p.resolve(result.slice(1));
+      } else {
+        pyWhere(p.site);
+        p.reject(hostError(result.slice(1)));
+      }
+    },
+    // Where the app made pending call `requestId` (a stack), or "".
+    siteOf(requestId) {
+      const p = pending.get(requestId);
+      return p === undefined ? "" : p.site;
     },
     enter,
     // Run the earliest virtual timer of execution `id`; false if it has none.

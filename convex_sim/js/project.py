@@ -183,7 +183,7 @@ class JsFunction(ConvexFunction):
                 await self._step(engine, host, execution)
             result = engine.raw_result(execution) if kind == "http" else engine.result(execution)
             if execution.pending:
-                raise self._dangling_error(execution)
+                raise self._dangling_error(engine, execution)
             return result
         finally:
             engine.forget(execution)
@@ -206,14 +206,21 @@ class JsFunction(ConvexFunction):
                 f"{self.path} did not finish: it awaits a promise that nothing will ever settle "
                 "(no pending ctx call, fetch or timer is left).")
 
-    def _dangling_error(self, execution: Execution) -> UnawaitedCallError:
-        """The action returned while promises of ctx calls were still pending (never awaited)."""
-        calls = "; ".join(_describe_syscall(op, payload) for _id, op, payload in execution.pending)
-        return UnawaitedCallError(
-            f"{self.path} returned without awaiting {calls}, so "
-            f"{'it' if len(execution.pending) == 1 else 'they'} never ran. Await every ctx "
+    def _dangling_error(self, engine: Engine | NodeEngine, execution: Execution) -> UnawaitedCallError:
+        """The action returned while promises of ctx calls were still pending (never awaited):
+        each named as the app wrote it, and a note says where it made each."""
+        calls = [_describe_syscall(op, payload) for _id, op, payload in execution.pending]
+        error = UnawaitedCallError(
+            f"{self.path} returned without awaiting {'; '.join(calls)}, so "
+            f"{'it' if len(calls) == 1 else 'they'} never ran. Await every ctx "
             "call in an action (`await ctx.runMutation(...)`, or Promise.all for several); "
             "Convex reports such dangling operations too.")
+        sites = [(call, engine.source_map.app_frames(engine.site_of(execution, request_id)))
+                 for call, (request_id, _op, _payload) in zip(calls, execution.pending, strict=True)]
+        where = [f"{call} at {frames[0].where()}" for call, frames in sites if frames]
+        if where:
+            error.add_note("\n".join(where))
+        return error
 
     @property
     def module_path(self) -> str:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from ..envvars import add_env_options, env_from_options
 from ..jsonlines import DEFAULT_MAX_LINE_BYTES
-from ..loading import load_object
+from ..loading import import_roots, load_object
 from .overlaps import explore_overlaps
 from .replay import replay, sim_for_trace
 
@@ -55,7 +56,15 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def run(options: argparse.Namespace) -> int:
     """Run ``convex-sim replay``; return its exit code. Bad input raises (a TraceError, an
-    app that cannot be loaded, ...): the ``convex-sim`` command makes that exit code 2."""
+    app that cannot be loaded, ...): the ``convex-sim`` command makes that exit code 2.
+    ``--app``, ``--schema`` and ``--invariant`` are imported from the current directory, then
+    ``--project``'s folder; never from the trace's folder (a trace is data, often downloaded)."""
+    roots = [Path.cwd(), *([options.project] if options.project else [])]
+    with import_roots(roots):
+        return _replay(options)
+
+
+def _replay(options: argparse.Namespace) -> int:
     schema = load_object(options.schema, "schema") if options.schema else None
     invariant = load_object(options.invariant, "invariant") if options.invariant else None
     sim = sim_for_trace(options.trace, app=options.app, project=options.project, schema=schema,

@@ -79,12 +79,23 @@ class OverlapReport:
         return self.replay.ok and all(w.result is None or w.result.ok for w in self.windows)
 
     def __str__(self) -> str:
-        parts = [str(self.replay), f"{len(self.windows)} window(s) of overlapping calls explored"]
+        explored = sum(w.result is not None for w in self.windows)
+        head = f"{len(self.windows)} window(s) of overlapping calls"
+        parts = [str(self.replay),
+                 f"{head} explored" if explored == len(self.windows) else f"{head}, {explored} explored"]
         for window in self.windows:
-            parts.append(f"  {window}")
+            parts.append(f"  {window}" + ("" if window.result is not None else f": {self._not_explored()}"))
             for failure in (window.result.failures if window.result is not None else [])[:1]:
                 parts.append(str(failure))
         return "\n".join(parts)
+
+    def _not_explored(self) -> str:
+        """Why a window has no result: the replay stopped before reaching its first call."""
+        first = self.replay.first
+        if first is None:
+            return "not explored"
+        return (f"not explored: the replay stopped at its divergence on line {first.line} "
+                "(replay with --keep-going to explore it)")
 
 
 def explore_overlaps(sim: Any, trace: str | os.PathLike[str], *,

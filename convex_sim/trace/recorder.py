@@ -48,6 +48,19 @@ def safe_json(value: Any) -> Any:
         return {"$repr": ascii(value)}
 
 
+def received_args(sim: Any, kind: str, args: Any, call_args: tuple) -> Any:
+    """A call's arguments as its function's validator hands them to it (an ``int`` given for
+    ``v.number()`` is the float64 the function gets), so a replay passes the same types; as
+    given when the validator refuses them (the call fails the same way on replay)."""
+    fn = call_args[0] if kind in ("query", "mutation", "action") and call_args else None
+    if fn is None or args is None:
+        return args if args is not None else {}
+    try:
+        return sim.runtime.check_args(fn, args)
+    except Exception:   # refused: the call itself raises the same error, which is recorded
+        return args
+
+
 def job_outcome(sim: Any, job: dict) -> dict:
     """The ``scheduled_run`` event of a job that just ran: its path and final state."""
     txn = sim.db.begin("trace", read_only=True)
@@ -121,7 +134,7 @@ class Recorder:
             if self._depth:
                 return original(kind, path, args, identity, call, *call_args)
             event = {"type": "call", "client": client_id(identity), "kind": kind, "path": path,
-                     "args": safe_json(args if args is not None else {}),
+                     "args": safe_json(received_args(sim, kind, args, call_args)),
                      "identity": encode_identity(identity), "start": sim.clock,
                      "snapshot_ts": sim.db.latest_ts}
             self._depth += 1
