@@ -66,5 +66,6 @@ def test_its_conformance_file_holds_and_the_race_is_expected(tmp_path, capsys):
     assert out.count("ok   ") == 3 and "exhaustive: 16 schedules" in out
     undeclared = tmp_path / "race.toml"
     undeclared.write_text(config.read_text().replace('expect = "fail"\n', "").replace(
+        'expect_failure = "invariant"\n', "").replace(
         'project = "."', f'project = "{PROJECT}"'))
     assert main(["check", str(undeclared)]) == 1
