@@ -103,7 +103,8 @@ class Scheduler:
     def cancel(self, job_id: str) -> Any:
         """Cancel a pending job (a job already running or done is left alone)."""
         if isinstance(self._ctx, ActionCtx):
-            return Step("scheduler.cancel", None, job_id, None, payload=job_id)
+            owner = self._ctx._scope.path if self._ctx._scope is not None else ""
+            return Step("scheduler.cancel", None, job_id, None, payload=(job_id, owner))
         ctx = self._ctx
         return _immediate(ctx._is_async, lambda: self._service.cancel(ctx.txn, job_id, ctx.db._jobs))
 
@@ -354,7 +355,11 @@ class SchedulerService:
         return self._system("scheduler", lambda t: self.insert_job(t, step.fn, step.args, when_ms, owner))  # type: ignore[arg-type]
 
     def _cancel_step(self, step: Step) -> None:
-        self._system("scheduler", lambda t: self.cancel(t, step.payload))
+        """An action's cancel: of a job of its own component only, as a mutation's."""
+        job_id, owner = step.payload
+        tree = self.runtime.components
+        visible = None if tree is None else (lambda job: tree.job_owner(job) == owner)
+        self._system("scheduler", lambda t: self.cancel(t, job_id, visible))
 
     def _sleep_step(self, step: Step) -> None:
         """An action waits ``step.payload`` ms: the clock moves on, running what falls due."""

@@ -26,11 +26,13 @@ from convex_sim import (
 from convex_sim.functions import (
     FunctionHandle,
     Registry,
+    action,
     http_action,
     internal_mutation,
     mutation,
     query,
 )
+from convex_sim.scheduler import SchedulerError
 
 SCHEMA = define_schema({
     "rows": define_table({"group": v.string(), "n": v.int64(), "keep": v.boolean()})
@@ -256,9 +258,14 @@ def later_through_handle(ctx, args):
     return ctx.scheduler.run_after(args["delay"], FunctionHandle("tally/lib:mark"), {"label": "x"})
 
 
+@action(args={"job": v.string()})
+async def cancel_from_action(ctx, args):
+    await ctx.scheduler.cancel(args["job"])
+
+
 def component_sim() -> ConvexSim:
     tally = define_component("tally", schema=define_schema({"marks": define_table({"label": v.string()})}),
-                             modules=Registry({"lib:mark": mark}))
+                             modules=Registry({"lib:mark": mark, "lib:cancel": cancel_from_action}))
     app = define_app()
     app.use(tally, name="tally")
     return ConvexSim(None, Registry({"a:later": later_through_handle}), app=app)
@@ -280,6 +287,16 @@ def test_a_job_scheduled_through_a_handle_is_the_callers():
     marks = sim.component("tally").run(lambda ctx: ctx.db.query("marks").collect())
     assert [m["label"] for m in marks] == ["x"]   # it still runs in the component
     assert [j["state"]["kind"] for j in sim.scheduled()] == ["canceled", "success"]
+
+
+def test_an_action_cannot_cancel_another_components_job():
+    """As a mutation cannot (scheduler.rs ``cancel`` checks the job belongs to the caller's
+    component, ``VirtualSchedulerModel``): from an action, the component's job is not found."""
+    sim = component_sim()
+    job = sim.mutation("a:later", {"delay": 1000.0})
+    with pytest.raises(SchedulerError, match=f'no scheduled function "{job}"'):
+        sim.component("tally").action("lib:cancel", {"job": job})
+    assert [j["state"]["kind"] for j in sim.scheduled()] == ["pending"]
 
 
 # --- 6. names of default exports and HTTP actions ---------------------------------------------------
