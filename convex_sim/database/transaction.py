@@ -24,6 +24,9 @@ from .store import _Table
 if TYPE_CHECKING:
     from .core import Database
 
+#: The version a read of a document that had none saw (commit timestamps start at 1).
+NO_VERSION = 0
+
 
 class Transaction:
     """A snapshot read plus buffered writes; commit it with :meth:`commit`.
@@ -33,7 +36,7 @@ class Transaction:
 
     __slots__ = ("_history", "_written_bytes", "begin_ts", "bytes_read", "bytes_written", "closed",
                  "commit_ts", "db", "docs_read", "extras", "function", "limits", "pending",
-                 "ranges_read", "read_only", "reads", "tables")
+                 "ranges_read", "read_only", "read_versions", "reads", "tables")
 
     def __init__(self, db: Database, begin_ts: int, function: str, read_only: bool) -> None:
         self.closed = True   # until its snapshot is held
@@ -44,6 +47,10 @@ class Transaction:
         self.function = function or "<transaction>"
         self.read_only = read_only
         self.reads: list[ReadRange] = []
+        #: Beside each read (same position), the stored versions it saw, captured as it read:
+        #: ``(document ID, commit timestamp of the version)`` pairs (``NO_VERSION``: none yet;
+        #: a deletion is a version); the transaction's own buffered writes are not listed.
+        self.read_versions: list[tuple[tuple[str, int], ...] | list[tuple[str, int]]] = []
         # Invariant: pending maps each written ID to (table, latest buffered doc or None).
         self.pending: dict[str, tuple[str, dict | None]] = {}
         self._written_bytes: dict[str, int] = {}
@@ -69,12 +76,14 @@ class Transaction:
             self._check_open()
         table_name = resolved or self._table_of(doc_id, table, "db.get")
         key = (sort_key(doc_id),)
-        self._record(ReadRange(table_name, "by_id", key, (*key, TOP)))
+        read = ReadRange(table_name, "by_id", key, (*key, TOP))
         if doc_id in self.pending:
+            self._record(read, ())
             doc, size = self.pending[doc_id][1], self._written_bytes[doc_id]
         else:
             t = self.tables.get(table_name) or self.db.table(table_name)
             version = t.visible(doc_id, self.begin_ts)
+            self._record(read, ((doc_id, NO_VERSION if version is None else version[0]),))
             if version is None:
                 return None
             doc, size = version[1], version[2]
@@ -91,17 +100,19 @@ class Transaction:
         """
         if self.closed:
             self._check_open()
-        t, key_fields, descending, read = self._open_range(table, index, lo, hi, order, description)
+        t, key_fields, descending, read, seen = self._open_range(table, index, lo, hi, order, description)
         bounds = key_bounds(lo, hi, len(key_fields))
         snapshot = self._snapshot_stream(t, index, bounds, descending)
         overlay = self._pending_in_range(table, key_fields, bounds, descending) if self.pending else None
-        for key, doc, size in _merge(snapshot, overlay, descending) if overlay else snapshot:
+        for key, doc, size, ts in _merge(snapshot, overlay, descending) if overlay else snapshot:
             if self.closed:
                 self._check_open()
             if descending:
                 read.lo = key
             else:
                 read.hi = key
+            if ts is not None:   # a stored version (not one of this transaction's writes)
+                seen.append((key[-1][1], ts))
             self._count_read(size)
             yield doc
         if descending:
@@ -125,7 +136,7 @@ class Transaction:
                 if len(docs) == limit:
                     break
             return docs
-        t, key_fields, descending, read = self._open_range(table, index, lo, hi, order, description)
+        t, key_fields, descending, read, seen = self._open_range(table, index, lo, hi, order, description)
         ts, position = self.begin_ts, t.index_position[index]
         for key in t.index(position).irange(*key_bounds(lo, hi, len(key_fields)), reverse=descending):
             version = t.at_key(key, position, ts)
@@ -134,6 +145,7 @@ class Transaction:
                     read.lo = key
                 else:
                     read.hi = key
+                seen.append((key[-1][1], version[0]))
                 self._count_read(version[2])
                 docs.append(version[1])  # type: ignore[arg-type]
                 if len(docs) == limit:
@@ -145,16 +157,19 @@ class Transaction:
         return docs
 
     def _open_range(self, table: str, index: str, lo: tuple, hi: tuple, order: str,
-                    description: object) -> tuple[_Table, tuple[str, ...], bool, ReadRange]:
-        """Start reading a range: the table, the index's key fields, whether descending, and
-        the read recorded (empty at the end it starts from; the reader widens it)."""
+                    description: object) -> tuple[_Table, tuple[str, ...], bool, ReadRange,
+                                                  list[tuple[str, int]]]:
+        """Start reading a range: the table, the index's key fields, whether descending, the
+        read recorded (empty at the end it starts from; the reader widens it) and the list of
+        versions it saw (the reader appends each stored document it returns)."""
         t = self.tables.get(table) or self.db.table(table, function=self.function)
         key_fields = t.index_fields.get(index) or self.db.index_fields(table, index, self.function)
         descending = order == "desc"
         read = ReadRange(table, index, hi, hi, description) if descending else \
             ReadRange(table, index, lo, lo, description)
-        self._record(read)
-        return t, key_fields, descending, read
+        seen: list[tuple[str, int]] = []
+        self._record(read, seen)
+        return t, key_fields, descending, read, seen
 
     def count(self, table: str) -> int:
         """How many documents ``table`` holds, this transaction's writes included.
@@ -165,7 +180,7 @@ class Transaction:
         if self.closed:
             self._check_open()
         t = self.db.table(table, function=self.function)
-        self._record(ReadRange(table, "by_id", (), (TOP,), f"{table} (count)"))
+        self._record(ReadRange(table, "by_id", (), (TOP,), f"{table} (count)"), ())
         ts, pending = self.begin_ts, self.pending
         total = 0
         for doc_id in t.versions:
@@ -175,35 +190,38 @@ class Transaction:
         return total + sum(1 for doc_table, doc in pending.values() if doc_table == table and doc is not None)
 
     def _snapshot_stream(self, t: _Table, index: str, bounds: tuple[tuple, tuple, tuple[bool, bool]],
-                         descending: bool) -> Iterator[tuple[tuple, dict, int]]:
+                         descending: bool) -> Iterator[tuple[tuple, dict, int, int | None]]:
         """The snapshot's documents in the range: each index entry resolved through its
-        document's chain, kept if the version visible at ``begin_ts`` has that key."""
+        document's chain, kept if the version visible at ``begin_ts`` has that key (with the
+        version's commit timestamp)."""
         ts, pending, position = self.begin_ts, self.pending, t.index_position[index]
         for key in t.index(position).irange(*bounds, reverse=descending):
             if key[-1][1] in pending:
                 continue
             version = t.at_key(key, position, ts)
             if version is not None:
-                yield key, version[1], version[2]  # type: ignore[misc]
+                yield key, version[1], version[2], version[0]  # type: ignore[misc]
 
     def _pending_in_range(self, table: str, key_fields: tuple[str, ...],
                           bounds: tuple[tuple, tuple, tuple[bool, bool]],
-                          descending: bool) -> list[tuple[tuple, dict, int]]:
+                          descending: bool) -> list[tuple[tuple, dict, int, int | None]]:
         found = []
         for doc_id, (doc_table, doc) in self.pending.items():
             if doc_table == table and doc is not None:
                 key = index_key(doc, key_fields)
                 if in_bounds(key, *bounds):
-                    found.append((key, doc, self._written_bytes[doc_id]))
+                    found.append((key, doc, self._written_bytes[doc_id], None))
         found.sort(key=lambda kd: kd[0], reverse=descending)
         return found
 
-    def _record(self, read: ReadRange) -> None:
+    def _record(self, read: ReadRange, seen: tuple | list) -> None:
+        """Add ``read`` to the read set, and beside it the versions it saw (``seen``)."""
         self.ranges_read += 1
         if self.ranges_read > self.limits.database_queries:
             raise limits.exceeded("index ranges read", self.limits.database_queries,
                                   self.ranges_read, self.function)
         self.reads.append(read)
+        self.read_versions.append(seen)
 
     def _count_read(self, size: int) -> None:
         self.docs_read += 1
@@ -257,7 +275,9 @@ class Transaction:
 
     def _update(self, doc_id: str, table: str, current: dict, fields: dict, op: str) -> None:
         body, size = self._checked_fields(table, fields, op)
-        self._put(doc_id, table, {"_id": doc_id, "_creationTime": current["_creationTime"], **body}, size)
+        # current["_id"], not doc_id: the stored string itself, so index maintenance sees the
+        # key unchanged by identity (an ID from JavaScript is an equal, new string)
+        self._put(doc_id, table, {"_id": current["_id"], "_creationTime": current["_creationTime"], **body}, size)
 
     def delete(self, doc_id: str, table: str | None = None) -> None:
         """Delete the document ``doc_id``."""
@@ -414,8 +434,8 @@ class Transaction:
         return actual
 
 
-def _merge(a: Iterator[tuple[tuple, dict, int]], b: list[tuple[tuple, dict, int]],
-           descending: bool) -> Iterator[tuple[tuple, dict, int]]:
+def _merge(a: Iterator[tuple[tuple, dict, int, int | None]], b: list[tuple[tuple, dict, int, int | None]],
+           descending: bool) -> Iterator[tuple[tuple, dict, int, int | None]]:
     """Merge two key-sorted streams (the snapshot and the transaction's own writes)."""
     if not b:
         yield from a

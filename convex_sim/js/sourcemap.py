@@ -51,13 +51,21 @@ class SourceMap:
     line is kept at once, for frames without a column."""
 
     def __init__(self, data: dict, base: Path | None = None, line_offset: int = 0) -> None:
-        self._sources = [self._display(s, base) for s in data.get("sources", [])]
+        # Nothing is decoded until a stack needs it: most loads never map a frame, and a
+        # bundle's map has hundreds of thousands of segments.
+        self._data, self._base, self._line_offset = data, base, line_offset
+        self._ready = False
+
+    def _decode(self) -> None:
+        """Index the mappings: each line's first original position, and its raw segments."""
+        data = self._data
+        self._sources = [self._display(s, self._base) for s in data.get("sources", [])]
         self._lines: dict[int, tuple[str, int]] = {}
         #: Each generated line's segments, and the (source, line, column) state before it.
         self._raw: dict[int, tuple[str, tuple[int, int, int]]] = {}
         self._decoded: dict[int, list[tuple[int, int, int, int]]] = {}
         source = original = column = 0
-        for number, line in enumerate(data.get("mappings", "").split(";"), start=1 + line_offset):
+        for number, line in enumerate(data.get("mappings", "").split(";"), start=1 + self._line_offset):
             if line:
                 self._raw[number] = (line, (source, original, column))
             for segment in filter(None, line.split(",")):
@@ -68,6 +76,7 @@ class SourceMap:
                 original += fields[2]
                 column += fields[3]
                 self._lines.setdefault(number, (self._sources[source], original + 1))
+        self._ready = True
 
     @staticmethod
     def _display(source: str, base: Path | None) -> str:
@@ -82,6 +91,8 @@ class SourceMap:
 
     def lookup(self, line: int) -> tuple[str, int] | None:
         """Where generated ``line`` came from, or None."""
+        if not self._ready:
+            self._decode()
         return self._lines.get(line)
 
     def locate(self, line: int, column: int) -> tuple[str, int, int] | None:
@@ -99,6 +110,8 @@ class SourceMap:
 
     def _segments(self, line: int) -> list[tuple[int, int, int, int]]:
         """Generated line ``line``'s mapped segments: (column, source, line, column), 0-based."""
+        if not self._ready:
+            self._decode()
         decoded = self._decoded.get(line)
         if decoded is None:
             text, (source, original, column) = self._raw.get(line, ("", (0, 0, 0)))
