@@ -1,8 +1,8 @@
 """The history checker: an oracle for the committer, independent of it.
 
 From the committed transactions of a run (snapshot and commit timestamps,
-every index range read with the bounds actually consumed, every document
-written with its old and new index keys), build the direct serialization
+every index range read with the bounds actually consumed and the versions it
+returned, every document written with its old and new index keys), build the direct serialization
 graph with ww, wr and rw edges, including predicate rw edges from range
 reads; find its cycles and name them (G0, G1a, G1b, G1c, G-single, G2-item,
 G2). See docs/checking.md.
@@ -19,6 +19,7 @@ Modules: ``model`` (the history), ``graph`` (edges, components, cycles),
 from .check import ANOMALIES, Anomaly, HistoryReport, check_history
 from .jsonl import dump_history, load_history, read_history
 from .model import (
+    ABSENT,
     HIGH,
     LOW,
     DocWrite,
@@ -31,7 +32,7 @@ from .model import (
 from .record import HistoryRecorder, doc_writes, key_range
 
 __all__ = [
-    "ANOMALIES", "HIGH", "LOW", "Anomaly", "DocWrite", "HistoryError", "HistoryRecorder", "HistoryReport",
+    "ABSENT", "ANOMALIES", "HIGH", "LOW", "Anomaly", "DocWrite", "HistoryError", "HistoryRecorder", "HistoryReport",
     "KeyRange", "TxnRecord", "VersionRead", "check_history", "doc_writes", "dump_history",
     "footprints_overlap", "key_range", "load_history", "read_history",
 ]

@@ -165,6 +165,15 @@ def _kind_name(kind: int, reason: Reason) -> str:
     return {WW: "ww", WR: "wr", RW_ITEM: "rw", RW_PREDICATE: "rw (predicate)"}[kind]
 
 
+def _stale(reason: Reason, overwriter: TxnRecord) -> str:
+    """A note when the recorded version read was replaced at or before the reader's snapshot."""
+    if reason.version is None or overwriter.commit is None or reason.snapshot is None \
+            or overwriter.commit > reason.snapshot:
+        return ""
+    seen = f"the version of commit {reason.version}" if reason.version else "no version"
+    return f", yet the read saw {seen}: older than its snapshot"
+
+
 def _doc(reason: Reason) -> str:
     doc = reason.doc if len(reason.doc) <= 12 else reason.doc[:8] + "…"
     return f"{reason.table} {doc}"
@@ -184,6 +193,6 @@ def explain(kind: int, reason: Reason, a: TxnRecord, b: TxnRecord) -> str:
         return f"T{b.id} read {_doc(reason)}{through} as T{a.id} ({state}) wrote it"
     if kind == RW_ITEM:
         return (f"T{a.id} read {_doc(reason)}{through} at snapshot {reason.snapshot}; T{b.id}'s {write} "
-                f"(commit {b.commit}) replaced that version")
+                f"(commit {b.commit}) replaced that version{_stale(reason, b)}")
     return (f"T{a.id} read {reason.read} at snapshot {reason.snapshot}; T{b.id}'s {write} of "
             f"{_doc(reason)} (commit {b.commit}) changes what that range holds")

@@ -42,7 +42,8 @@ class Compactor:
         return value
 
     def compact(self, txn: TxnRecord) -> TxnRecord:
-        """``txn`` with its function name, reads and writes shared (in place; equal values)."""
+        """``txn`` with its function name, reads and writes shared (in place; equal values).
+        Read versions are not: each commit makes new ones, so they rarely repeat."""
         share = self.share
         txn.function = share(txn.function)
         if txn.reads:

@@ -10,8 +10,11 @@ their writers' commit timestamps (or by a write's explicit ``over``). Edges:
   next one (item), or Tj's write put a document into, or took one out of, a
   range Ti read at a snapshot before it (predicate).
 
-A transaction reads the versions of its snapshot (``begin``) unless the
-history names the version it observed. Cycles are found per strongly
+A read saw the versions the history records beside it (``versions``, captured
+by the recorder as the read happened); a document it does not list is taken
+at the transaction's snapshot (``begin``): one it did not return, one it
+wrote itself, and every document in a history without ``versions``.
+``observed`` names a version by its writer. Cycles are found per strongly
 connected component and named by the weakest class they belong to: G0 (ww
 only), G1c (ww and wr), G-single (exactly one rw), G2-item (rw edges, all on
 items), G2 (some rw on a predicate). G1a (reading an aborted write) and G1b
@@ -25,7 +28,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from .model import DocWrite, HistoryError, KeyRange, TxnRecord, VersionRead
+from .model import DocWrite, HistoryError, KeyRange, ReadVersions, TxnRecord, VersionRead
 
 WW, WR, RW_ITEM, RW_PREDICATE = 1, 2, 4, 8
 RW = RW_ITEM | RW_PREDICATE
@@ -46,14 +49,16 @@ class Reason:
     read: KeyRange | None = None      # the range read (wr, rw)
     snapshot: int | None = None
     predicate: bool = False           # the edge comes from a range, not from a document read
+    version: int | None = None        # the commit timestamp of the version read, if recorded
 
 
 class _Chain:
-    """One document's committed versions in version order: parallel lists."""
+    """One document's (``doc``, its ID) committed versions in version order: parallel lists."""
 
-    __slots__ = ("_keys", "commits", "nodes", "writes")
+    __slots__ = ("_keys", "commits", "doc", "nodes", "writes")
 
-    def __init__(self) -> None:
+    def __init__(self, doc: str) -> None:
+        self.doc = doc
         self.commits: list[int] = []
         self.nodes: list[int] = []
         self.writes: list[DocWrite] = []
@@ -98,20 +103,20 @@ class Graph:
         self._build_chains()
         self._ww_edges(self.chains.values())
         for node, txn in enumerate(self.txns):
+            if txn.versions and len(txn.versions) != len(txn.reads):
+                raise HistoryError(f"check_history: T{txn.id} has versions for {len(txn.versions)} reads "
+                                   f"but has {len(txn.reads)} read(s)")
             if txn.commit is not None:
-                for read in txn.reads:
-                    self._read_edges(node, txn.begin, read)
-                for seen in txn.observed:
-                    self._observed_edges(node, seen)
+                self._reads_edges(node, txn)
 
     # -- edges ----------------------------------------------------------------------------------
     def _add(self, a: int, b: int, kind: int, write: DocWrite, read: KeyRange | None, snapshot: int | None,
-             predicate: bool = False) -> None:
+             predicate: bool = False, version: int | None = None) -> None:
         if a == b:
             return
         if self._capture is not None:   # re-deriving one edge's reason (see reason())
             if self._capture == (a, b, kind) and self._captured is None:
-                self._captured = Reason(write.table, write.id, write, read, snapshot, predicate)
+                self._captured = Reason(write.table, write.id, write, read, snapshot, predicate, version)
             return
         edges = self.adj[a]
         have = edges.get(b, 0)
@@ -127,11 +132,7 @@ class Graph:
                 self._ww_edges([self.chains[w.table, w.id] for w in self.txns[b].writes])
             else:
                 reader = b if kind == WR else a
-                txn = self.txns[reader]
-                for read in txn.reads:
-                    self._read_edges(reader, txn.begin, read)
-                for seen in txn.observed:
-                    self._observed_edges(reader, seen)
+                self._reads_edges(reader, self.txns[reader])
         finally:
             self._capture = None
         if self._captured is None:
@@ -148,7 +149,7 @@ class Graph:
             for doc, write in final.items():
                 chain = chains.get(doc)
                 if chain is None:
-                    chain = chains[doc] = _Chain()
+                    chain = chains[doc] = _Chain(doc[1])
                 chain.commits.append(commit)  # type: ignore[arg-type]
                 chain.nodes.append(node)
                 chain.writes.append(write)
@@ -166,25 +167,42 @@ class Graph:
                 elif i:
                     self._add(nodes[i - 1], nodes[i], WW, write, None, None)
 
-    def _read_edges(self, node: int, snapshot: int, read: KeyRange) -> None:
+    def _reads_edges(self, node: int, txn: TxnRecord) -> None:
+        """The edges of everything transaction ``node`` read: its ranges and observed versions."""
+        versions = txn.versions
+        for k, read in enumerate(txn.reads):
+            self._read_edges(node, txn.begin, read, versions[k] if versions else ())
+        for seen in txn.observed:
+            self._observed_edges(node, seen)
+
+    def _read_edges(self, node: int, snapshot: int, read: KeyRange, versions: ReadVersions) -> None:
+        """The edges of one read; ``versions``: the documents it returned, each at the version it saw."""
         if read.is_point:
             chain = self._point_chains().get((read.table, read.lo))
             if chain is not None:
-                self._chain_edges(node, snapshot, read, chain, True)
+                self._chain_edges(node, snapshot, read, chain, True, versions[0][1] if versions else None)
             return
+        if not versions:
+            for chain in self._chains_in(read):
+                self._chain_edges(node, snapshot, read, chain, False, None)
+            return
+        returned = dict(versions)
         for chain in self._chains_in(read):
-            self._chain_edges(node, snapshot, read, chain, False)
+            self._chain_edges(node, snapshot, read, chain, False, returned.get(chain.doc))
 
-    def _chain_edges(self, node: int, snapshot: int, read: KeyRange, chain: _Chain, point: bool) -> None:
+    def _chain_edges(self, node: int, snapshot: int, read: KeyRange, chain: _Chain, point: bool,
+                     version: int | None) -> None:
         """The wr and rw edges between the reader ``node`` and the writers of one document.
 
         The hot loop of the checker: ``keys[j]`` is the document's key after its j-th write
-        (``keys[0]``: before the first), so the key the reader saw is ``keys[i]``.
+        (``keys[0]``: before the first), so the key the reader saw is ``keys[i]``. With a
+        recorded ``version`` the reader saw the document (returned it) at that commit;
+        without, at its ``snapshot``, and a range read saw it if its key there is inside.
         """
-        i = bisect.bisect_right(chain.commits, snapshot)
+        i = bisect.bisect_right(chain.commits, snapshot if version is None else version)
         writes, nodes = chain.writes, chain.nodes
         lo, hi = read.lo, read.hi
-        if point:
+        if point or version is not None:
             seen = True
         else:
             keys, moves = chain.keys(read.index)
@@ -192,9 +210,9 @@ class Graph:
             seen = key is not None and lo <= key <= hi
         if seen:   # the reader saw this document: item edges to its version and the next one
             if i:
-                self._add(nodes[i - 1], node, WR, writes[i - 1], read, snapshot)
+                self._add(nodes[i - 1], node, WR, writes[i - 1], read, snapshot, False, version)
             if i < len(writes):   # the next version (if the reader wrote it itself: no edge)
-                self._add(node, nodes[i], RW_ITEM, writes[i], read, snapshot)
+                self._add(node, nodes[i], RW_ITEM, writes[i], read, snapshot, False, version)
             return
         if i and (before := keys[i - 1]) is not None and lo <= before <= hi:   # it left the range
             self._add(nodes[i - 1], node, WR, writes[i - 1], read, snapshot, True)

@@ -11,8 +11,10 @@
 Keys are arrays compared element by element (arrays as tuples); ``{"$bytes":
 base64}`` is a bytes element; ``{"$bound": "high"}`` / ``"low"`` end a bound.
 Optional fields: ``reads``, ``writes``, ``observed`` (versions read explicitly:
-``{"table", "id", "writer", "write"}``), a write's ``over``; ``"commit": null``
-marks an aborted transaction.
+``{"table", "id", "writer", "write"}``), a write's ``over``, a read's
+``versions`` (``[[document ID, commit timestamp], ...]``: the versions it saw;
+files written before reads carried them read as before, every version taken at
+the snapshot); ``"commit": null`` marks an aborted transaction.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 from ..jsonlines import DEFAULT_MAX_DEPTH, DEFAULT_MAX_LINE_BYTES, check_type, describe, read_lines
-from .model import HIGH, LOW, DocWrite, HistoryError, KeyRange, TxnRecord, VersionRead
+from .model import HIGH, LOW, DocWrite, HistoryError, KeyRange, ReadVersions, TxnRecord, VersionRead
 
 FORMAT_VERSION = 1
 _HEADER = "convex_sim_history"
@@ -66,8 +68,11 @@ def to_json(txn: TxnRecord) -> dict[str, Any]:
     """One transaction as its JSON Lines object."""
     line: dict[str, Any] = {"txn": txn.id, "function": txn.function, "begin": txn.begin, "commit": txn.commit}
     if txn.reads:
+        versions = txn.versions or ((),) * len(txn.reads)
         line["reads"] = [{"table": r.table, "index": r.index, "lo": _encode(r.lo), "hi": _encode(r.hi),
-                          **({"description": str(r.description)} if r.description else {})} for r in txn.reads]
+                          **({"description": str(r.description)} if r.description else {}),
+                          **({"versions": [list(v) for v in seen]} if seen else {})}
+                         for r, seen in zip(txn.reads, versions, strict=True)]
     if txn.writes:
         line["writes"] = [{"table": w.table, "id": w.id, "keys": [[i, _encode(o), _encode(n)] for i, o, n in w.keys],
                            **({"over": w.over} if w.over is not None else {})} for w in txn.writes]
@@ -140,10 +145,13 @@ def from_json(obj: Any, where: str = "transaction") -> TxnRecord:
     commit = _field(obj, "commit", "int or null", where, required=False)
     function = _field(obj, "function", "str", where, required=False) or ""
     extra = _field(obj, "extra", "object", where, required=False) or {}
-    reads = tuple(_read(r, f"{where} reads[{i}]") for i, r in enumerate(_list(obj, "reads", where)))
+    read_list = _list(obj, "reads", where)
+    reads = tuple(_read(r, f"{where} reads[{i}]") for i, r in enumerate(read_list))
+    versions = tuple(_versions(r, f"{where} reads[{i}]") for i, r in enumerate(read_list))
     writes = tuple(_write(w, f"{where} writes[{i}]") for i, w in enumerate(_list(obj, "writes", where)))
     observed = tuple(_observed(o, f"{where} observed[{i}]") for i, o in enumerate(_list(obj, "observed", where)))
-    return TxnRecord(txn_id, function, begin, commit, reads, writes, observed, dict(extra))
+    return TxnRecord(txn_id, function, begin, commit, reads, writes, observed, dict(extra),
+                     versions if any(versions) else ())
 
 
 def _read(r: Any, where: str) -> KeyRange:
@@ -151,6 +159,17 @@ def _read(r: Any, where: str) -> KeyRange:
     return KeyRange(_field(r, "table", "str", where), _field(r, "index", "str", where),
                     _key(r, "lo", where), _key(r, "hi", where),
                     _field(r, "description", "str", where, required=False) or "")
+
+
+def _versions(r: dict, where: str) -> ReadVersions:
+    """A read's ``versions``: ``[document ID, commit timestamp]`` pairs (none if absent)."""
+    pairs = []
+    for j, pair in enumerate(_list(r, "versions", where)):
+        if not isinstance(pair, list) or len(pair) != 2 or type(pair[0]) is not str or type(pair[1]) is not int:
+            raise HistoryError(f"{where} versions[{j}]: expected [document ID, commit timestamp], "
+                               f"got {describe(pair)}")
+        pairs.append((pair[0], pair[1]))
+    return tuple(pairs)
 
 
 def _observed(o: Any, where: str) -> VersionRead:

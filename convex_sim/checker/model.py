@@ -47,6 +47,13 @@ class _Extreme:
 HIGH = _Extreme(True, "HIGH")
 LOW = _Extreme(False, "LOW")
 
+#: The commit timestamp recorded for a read of a document that had no version yet.
+ABSENT = 0
+
+#: What one read saw: ``(document ID, commit timestamp of the version)`` per document it
+#: returned (a ``db.get``: the one document, :data:`ABSENT` if it had no version yet).
+ReadVersions = tuple[tuple[str, int], ...]
+
 
 def within(key: tuple, lo: tuple, hi: tuple) -> bool:
     """Whether ``key`` lies in ``[lo, hi]``: at or after ``lo`` and at or before ``hi``.
@@ -137,7 +144,12 @@ class VersionRead:
 @dataclass(slots=True)
 class TxnRecord:
     """One transaction: its snapshot (``begin``), its commit timestamp (None: aborted; a
-    read-only transaction commits at ``begin``), what it read and what it wrote."""
+    read-only transaction commits at ``begin``), what it read and what it wrote.
+
+    ``versions`` pairs up with ``reads``: the versions each read saw, as the recorder
+    captured them. A document a read does not list (a history without ``versions``, a
+    document the read did not return, the transaction's own write) is taken at ``begin``.
+    """
 
     id: int
     function: str
@@ -147,6 +159,7 @@ class TxnRecord:
     writes: tuple[DocWrite, ...] = ()
     observed: tuple[VersionRead, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)   # what a recorder adds (op letter, ...)
+    versions: tuple[ReadVersions, ...] = ()   # beside each read (empty: none captured)
 
     @property
     def committed(self) -> bool:

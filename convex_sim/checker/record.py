@@ -10,7 +10,7 @@ from ..database import BOTTOM, TOP, Commit, Database, ReadRange, Transaction
 from .check import HistoryReport, check_history
 from .compact import Compactor
 from .jsonl import dump_history, read_history, to_json
-from .model import HIGH, LOW, DocWrite, HistoryError, KeyRange, TxnRecord
+from .model import HIGH, LOW, DocWrite, HistoryError, KeyRange, ReadVersions, TxnRecord
 
 #: How many records a streaming recorder holds before writing them out.
 STREAM_BUFFER = 1_000
@@ -26,6 +26,15 @@ def doc_writes(commit: Commit | None) -> tuple[DocWrite, ...]:
     if commit is None:
         return ()
     return tuple(DocWrite(w.table, w.id, w.keys) for w in commit.writes)
+
+
+def read_versions(txn: Transaction) -> tuple[ReadVersions, ...]:
+    """The versions each read of ``txn`` saw, as the transaction captured them while reading
+    (beside its reads); empty if it captured none, or if they do not pair up with the reads."""
+    captured = txn.read_versions
+    if len(captured) != len(txn.reads) or not any(captured):
+        return ()
+    return tuple([tuple(seen) for seen in captured])
 
 
 def _bound(bound: tuple) -> tuple:
@@ -101,7 +110,7 @@ class HistoryRecorder:
         record = TxnRecord(self.recorded, txn.function, txn.begin_ts,
                            commit.ts if commit is not None else txn.begin_ts,
                            tuple(key_range(r) for r in txn.reads), doc_writes(commit),
-                           extra=dict(self.context) if self.context else {})
+                           extra=dict(self.context) if self.context else {}, versions=read_versions(txn))
         if self._compactor is not None:
             record = self._compactor.compact(record)
         self.transactions.append(record)
