@@ -2,11 +2,14 @@
 simulators, answers compared.
 
 convex-test (the `convex-test` npm package, run by vitest under node) and convex-sim
-each run every call sequence from a fresh deployment, one call at a time; then each
-call's outcome and every table's final documents are compared after normalising
-what legitimately differs: document IDs (renamed by order of first appearance) and
-``_creationTime`` values (by rank). A ``ConvexError`` must carry equal data on both
-sides; any other error only has to be an error on both sides (messages differ).
+each run every call sequence from a fresh deployment, one call at a time — function
+calls, clock advances that run due scheduled functions, "finish all scheduled functions",
+HTTP requests (:mod:`.calls`); then each call's outcome and every table's final documents
+(``_scheduled_functions`` too, when listed) are compared after normalising what
+legitimately differs: document IDs (renamed by order of first appearance, also inside
+strings) and ``_creationTime`` values (by rank). A ``ConvexError`` must carry equal data
+on both sides; any other error only has to be an error on both sides (messages differ).
+Both clocks start at the same instant and move only when a sequence says so.
 
 convex-test runs calls one at a time and has no OCC, so only sequential behaviour is
 compared. Where convex-test departs from Convex's documented behaviour, convex-sim
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -27,16 +31,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConvexError, ConvexSimError
+from ..clock import DEFAULT_START_MS
+from ..errors import ConvexSimError
+from ..js.abi import system_json
 from ..sim import ConvexSim
 from ..values import to_json
+from .calls import (
+    SCHEDULED_FUNCTIONS,
+    Call,
+    describe,
+    drop_call,
+    encode_args,
+    result_ref,
+    run_sequence,
+)
+from .departures import DEPARTURES, Departure
 
 RUNNER = Path(__file__).with_name("runner.test.js")
 VITEST_CONFIG = 'export default { test: { environment: "edge-runtime", testTimeout: 600000 } };\n'
-
-#: One call: ``{"kind": "query"|"mutation"|"action", "path": "bank:open", "args": {...},
-#: "identity": {"subject": ...} (optional)}``, args as Python values.
-Call = dict
 
 
 @dataclass
@@ -49,40 +61,9 @@ class Mismatch:
     convex_test: Any
 
     def __str__(self) -> str:
-        calls = "\n".join(f"  {i}. {c['kind']} {c['path']}({json.dumps(to_json(c['args']))})"
-                          + (f" as {c['identity'].get('subject')}" if c.get("identity") else "")
-                          for i, c in enumerate(self.sequence, start=1))
+        calls = "\n".join(f"  {i}. {describe(c)}" for i, c in enumerate(self.sequence, start=1))
         return (f"convex-sim and convex-test disagree at {self.where} of:\n{calls}\n"
                 f"  convex-sim:  {json.dumps(self.convex_sim)}\n  convex-test: {json.dumps(self.convex_test)}")
-
-
-@dataclass(frozen=True)
-class Departure:
-    """A place where convex-test departs from Convex and convex-sim follows Convex: a
-    disagreement it explains is counted, not reported (docs/conformance.md lists them)."""
-
-    name: str
-    source: str                                   # the Convex source convex-sim follows
-    explains: Callable[[Call, Any, Any], bool]    # (call, convex-sim's, convex-test's outcome)
-
-
-def _page_full_at_the_last_row(call: Call, ours: Any, theirs: Any) -> bool:
-    a, b = ours.get("ok"), theirs.get("ok")
-    if not (isinstance(a, dict) and isinstance(b, dict) and "isDone" in a):
-        return False
-    wanted = call["args"].get("paginationOpts", {}).get("numItems")
-    return (a["isDone"] is False and b["isDone"] is True and len(a["page"]) == wanted
-            and {**a, "isDone": True} == b)
-
-
-#: Known departures of convex-test (0.0.60) from Convex.
-DEPARTURES = (
-    Departure("a page that fills exactly on the last row",
-              "convex-backend query_page / read_page_from_query: the read stops as soon as the "
-              "page is full, so isDone is false and the next page is empty; convex-test reads one "
-              "row ahead and says done",
-              _page_full_at_the_last_row),
-)
 
 
 @dataclass
@@ -103,7 +84,7 @@ class DifferentialResult:
 
 
 def _encode_calls(sequence: Sequence[Call]) -> list[dict]:
-    return [{**call, "args": to_json(call.get("args") or {})} for call in sequence]
+    return [{**call, "args": encode_args(call.get("args") or {})} for call in sequence]
 
 
 class ConvexTestRunner:
@@ -124,7 +105,7 @@ class ConvexTestRunner:
             shutil.copy(RUNNER, work / "differential.test.js")
             (work / "vitest.config.js").write_text(VITEST_CONFIG)
             source, target = work / "input.json", work / "output.json"
-            source.write_text(json.dumps({"tables": list(tables),
+            source.write_text(json.dumps({"tables": list(tables), "startTime": DEFAULT_START_MS,
                                           "sequences": [_encode_calls(s) for s in sequences]}))
             proc = subprocess.run(
                 ["npx", "vitest", "run", "differential.test.js"], cwd=work, capture_output=True, text=True,
@@ -141,19 +122,13 @@ def run_convex_sim(project: str | os.PathLike[str], sequences: Sequence[Sequence
     """The same sequences through convex-sim, in the runner's output shape (Convex JSON)."""
     out = []
     for sequence in sequences:
-        sim = ConvexSim.from_project(project, seed=seed)
-        results = []
-        for call in sequence:
-            who = sim.with_identity(**call["identity"]) if call.get("identity") else sim
-            try:
-                value = getattr(who, call["kind"])(call["path"], call.get("args") or {})
-                results.append({"ok": to_json(value)})
-            except ConvexError as exc:
-                results.append({"convexError": to_json(exc.data)})
-            except Exception as exc:  # any other error: compared as "an error", not by message
-                results.append({"error": f"{type(exc).__name__}: {exc}"})
-        dump = sim.run(lambda ctx: {name: ctx.db.query(name).collect() for name in tables})
-        out.append({"results": results, "tables": {name: to_json(docs) for name, docs in dump.items()}})
+        sim = ConvexSim.from_project(project, seed=seed, start_time_ms=DEFAULT_START_MS)
+        results = run_sequence(sim, sequence)
+        user = [name for name in tables if name != SCHEDULED_FUNCTIONS]
+        dump = sim.run(lambda ctx, user=user: {name: to_json(ctx.db.query(name).collect()) for name in user})
+        if SCHEDULED_FUNCTIONS in tables:
+            dump[SCHEDULED_FUNCTIONS] = system_json(sim.scheduled())
+        out.append({"results": results, "tables": {name: dump[name] for name in tables}})
     return out
 
 
@@ -162,10 +137,23 @@ def run_convex_sim(project: str | os.PathLike[str], sequences: Sequence[Sequence
 
 #: Pagination cursors are opaque by contract (Convex encrypts them): only their presence counts.
 _OPAQUE = frozenset({"continueCursor", "splitCursor"})
+#: Where an ID may sit inside a string ("3 of <id>"): between these.
+_WORDS = re.compile(r"([\s,:;()\[\]{}\"']+)")
+
+
+def _media_type(value: Any) -> Any:
+    """A Content-Type as compared: case and spaces between parameters do not count (RFC 9110
+    section 8.3.1: ``text/plain;charset=UTF-8`` is ``text/plain; charset=utf-8``)."""
+    return value.replace(" ", "").lower() if isinstance(value, str) else value
+
+
+def _failed_state(value: dict) -> bool:
+    """A scheduled function's ``state`` of a failed run: its error text is each side's own."""
+    return value.get("kind") == "failed" and set(value) <= {"kind", "error"}
 
 
 def _normalise(outcome: dict, is_id: Callable[[str], bool]) -> dict:
-    """IDs renamed ``id1``, ``id2``, ... by first appearance (results, then tables in order);
+    """IDs renamed ``id1``, ``id2``, ... by first appearance (results, then tables by name);
     ``_creationTime`` replaced by the document's rank in its table at the end (creation times
     only promise order within a table); numbers as floats; error messages dropped."""
     names: dict[str, str] = {}
@@ -174,11 +162,17 @@ def _normalise(outcome: dict, is_id: Callable[[str], bool]) -> dict:
         ordered = sorted((d["_creationTime"], d["_id"]) for d in docs)
         ranks.update({doc_id: f"t{i}" for i, (_t, doc_id) in enumerate(ordered)})
 
+    def rename(text: str) -> str:
+        return names.setdefault(text, f"id{len(names) + 1}") if is_id(text) else text
+
     def walk(value: Any) -> Any:
-        if isinstance(value, str) and is_id(value):
-            return names.setdefault(value, f"id{len(names) + 1}")
+        if isinstance(value, str):
+            return rename(value) if is_id(value) else "".join(map(rename, _WORDS.split(value)))
         if isinstance(value, dict):
-            out = {k: ("<cursor>" if k in _OPAQUE and x is not None else walk(x))
+            if _failed_state(value):
+                return {"kind": "failed"}
+            out = {k: ("<cursor>" if k in _OPAQUE and x is not None else
+                       _media_type(x) if k == "contentType" else walk(x))
                    for k, x in sorted(value.items()) if k != "_creationTime"}
             if "_creationTime" in value:
                 out["_creationTime"] = ranks.get(value.get("_id"), "t?")
@@ -190,7 +184,7 @@ def _normalise(outcome: dict, is_id: Callable[[str], bool]) -> dict:
         return value
 
     results = [{"error": True} if "error" in r else walk(r) for r in outcome["results"]]
-    return {"results": results, "tables": {t: walk(docs) for t, docs in outcome["tables"].items()}}
+    return {"results": results, "tables": {t: walk(outcome["tables"][t]) for t in sorted(outcome["tables"])}}
 
 
 def _sim_id(sim_ids: Callable[[str], str | None]) -> Callable[[str], bool]:
@@ -212,29 +206,54 @@ def compare(sequences: Sequence[Sequence[Call]], ours: list[dict], theirs: list[
             is_their_id: Callable[[str], bool] | None = None,
             departures: dict[str, int] | None = None) -> list[Mismatch]:
     """The first disagreement of each sequence (a call's outcome, else a table). IDs are
-    recognised by ``is_our_id`` and ``is_their_id`` (default: convex-test's IDs). A call's
-    disagreement that a known :data:`DEPARTURES` entry explains is counted in ``departures``
-    and the sequence is not compared further."""
+    recognised by ``is_our_id`` and ``is_their_id`` (default: convex-test's IDs). A
+    disagreement that a known :data:`DEPARTURES` entry explains is counted in ``departures``:
+    one that explains a call's outcome ends that sequence's comparison; one that reconciles a
+    difference (everywhere in the outcome) lets it go on."""
     mismatches = []
     is_peer_id = is_their_id or _peer_ids(tables)
     for sequence, a, b in zip(sequences, ours, theirs, strict=True):
         na, nb = _normalise(a, is_our_id), _normalise(b, is_peer_id)
-        found = next(((i, x, y) for i, (x, y) in
-                      enumerate(zip(na["results"], nb["results"], strict=True), start=1) if x != y), None)
-        if found is not None:
-            i, x, y = found
-            known = next((d for d in DEPARTURES if d.explains(sequence[i - 1], x, y)), None)
-            if known is not None:
+        while (found := _first_difference(sequence, na, nb)) is not None:
+            where, call, x, y = found
+            used, x, y = _reconciling(x, y)
+            known = None if x == y else next(
+                (d for d in DEPARTURES if d.explains is not None and call is not None and d.explains(call, x, y)), None)
+            if x != y and known is None:
+                mismatches.append(Mismatch(list(sequence), where, found[2], found[3]))
+                break
+            for departure in [*used, *([known] if known else [])]:
                 if departures is not None:
-                    departures[known.name] = departures.get(known.name, 0) + 1
-                continue
-            mismatches.append(Mismatch(list(sequence), f"call {i}", x, y))
-            continue
-        table = next(((f"table {t}", na["tables"][t], nb["tables"].get(t)) for t in na["tables"]
-                      if na["tables"][t] != nb["tables"].get(t)), None)
-        if table is not None:
-            mismatches.append(Mismatch(list(sequence), *table))
+                    departures[departure.name] = departures.get(departure.name, 0) + 1
+            if known is not None:
+                break
+            for departure in used:
+                na, nb = departure.reconcile(na, nb)
     return mismatches
+
+
+def _reconciling(x: Any, y: Any) -> tuple[list[Departure], Any, Any]:
+    """The departures that reconcile part of how ``x`` and ``y`` differ, and both values
+    with those parts reconciled."""
+    used = []
+    for departure in DEPARTURES:
+        if departure.reconcile is None:
+            continue
+        a, b = departure.reconcile(x, y)
+        if (a, b) != (x, y):
+            used.append(departure)
+            x, y = a, b
+    return used, x, y
+
+
+def _first_difference(sequence: Sequence[Call], na: dict, nb: dict) -> tuple[str, Call | None, Any, Any] | None:
+    """Where two normalised outcomes first differ: (``"call 3"``, the call, both outcomes) or
+    (``"table accounts"``, None, both tables' documents)."""
+    for i, (x, y) in enumerate(zip(na["results"], nb["results"], strict=True), start=1):
+        if x != y:
+            return f"call {i}", sequence[i - 1], x, y
+    return next(((f"table {t}", None, na["tables"][t], nb["tables"].get(t)) for t in na["tables"]
+                 if na["tables"][t] != nb["tables"].get(t)), None)
 
 
 def differential(project: str | os.PathLike[str], sequences: Sequence[Sequence[Call]],
@@ -256,10 +275,11 @@ def differential(project: str | os.PathLike[str], sequences: Sequence[Sequence[C
 
 
 def _shrink(mismatch: Mismatch, disagreements: Callable[[Sequence[Sequence[Call]]], list[Mismatch]]) -> Mismatch:
-    """Remove calls one at a time while both sides still disagree (each round one batch)."""
+    """Remove calls one at a time while both sides still disagree (each round one batch);
+    references to later results are renumbered (:func:`.calls.drop_call`)."""
     current = mismatch
     while len(current.sequence) > 1:
-        candidates = [current.sequence[:i] + current.sequence[i + 1:] for i in range(len(current.sequence))]
+        candidates = [drop_call(current.sequence, i) for i in range(len(current.sequence))]
         smaller = disagreements(candidates)
         if not smaller:
             return current
@@ -268,5 +288,4 @@ def _shrink(mismatch: Mismatch, disagreements: Callable[[Sequence[Sequence[Call]
 
 
 __all__ = ["DEPARTURES", "Call", "ConvexTestRunner", "Departure", "DifferentialResult", "Mismatch", "compare",
-           "differential",
-           "run_convex_sim"]
+           "differential", "result_ref", "run_convex_sim"]
