@@ -4,6 +4,7 @@ first test run by that environment's pytest."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -54,30 +55,31 @@ def test_the_documented_install_runs_the_first_typescript_test(tmp_path, make_pr
     assert blocks == readme, "README.md and docs/index.md show different install steps"
     assert len(blocks["python"].strip().splitlines()) < 10
 
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}   # each environment's own paths only
     wheels = tmp_path / "dist"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w",
-                    str(wheels), str(ROOT)], check=True, capture_output=True)
+                    str(wheels), str(ROOT)], check=True, capture_output=True, env=env)
     wheel = next(wheels.glob("convex_sim-*.whl"))
     env_dir = tmp_path / "env"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], check=True, env=env)
     python = env_dir / "bin" / "python"
     site = Path(subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                               check=True, capture_output=True, text=True).stdout.strip())
+                               check=True, capture_output=True, text=True, env=env).stdout.strip())
     # The wheel itself, without its dependencies: those come from this environment's
     # site-packages as a plain path (its .pth files, convex-sim's editable install among them,
     # are not read), so the fresh environment imports convex-sim from the wheel only.
     (site / "dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet",
-                    "--no-deps", str(wheel)], check=True, capture_output=True)
+                    "--no-deps", str(wheel)], check=True, capture_output=True, env=env)
 
     project = make_project({"convex/counter.ts": COUNTER, "convex/schema.ts": SCHEMA})
     (project / "pyproject.toml").write_text(blocks["toml"])
     (project / "tests").mkdir()
     (project / "tests" / "test_counter.py").write_text(blocks["python"])
     where = subprocess.run([python, "-c", "import convex_sim; print(convex_sim.__file__)"],
-                           cwd=project, check=True, capture_output=True, text=True).stdout
+                           cwd=project, check=True, capture_output=True, text=True, env=env).stdout
     assert where.startswith(str(site)), where
     run = subprocess.run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project,
-                         capture_output=True, text=True, timeout=300)
+                         capture_output=True, text=True, timeout=300, env=env)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "1 passed" in run.stdout

@@ -7,6 +7,10 @@ a wrong bound, a missing case, a skipped check. Each names the bug and where
 it lives; an edit whose original text no longer occurs exactly once is an
 error, so the list cannot silently rot when the code moves.
 
+First the unmutated copy runs (the control): if the suite fails there, every
+mutant would count as killed by that failure alone, so the gate stops with
+exit status 2. ``--break-control`` breaks the control on purpose, to show it.
+
 Why not mutmut: it generates thousands of syntactic mutants (operator and
 constant swaps) across every file, most equivalent or irrelevant, and runs
 the whole suite for each (hours here); we want a short list of *semantic*
@@ -26,7 +30,8 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,6 +111,29 @@ MUTANTS = [
            (("                self._add(node, nodes[i], RW_ITEM,",
              "                (lambda *a: None)(node, nodes[i], RW_ITEM,"),),
            "the history checker drops anti-dependencies from document reads"),
+    Mutant("missing-get-reads-nothing", "convex_sim/database/transaction.py",
+           (("            if version is None:\n                return None\n            doc, size = version[1], version[2]",
+             "            if version is None:\n                self.reads.pop()\n                return None\n"
+             "            doc, size = version[1], version[2]"),),
+           "db.get of an ID with no document records no read: a later insert of it is not a conflict"),
+    Mutant("canceled-mutation-job-runs", "convex_sim/scheduler.py",
+           (('            if job is None or job["state"]["kind"] != "pending":\n                return None\n'
+             "            result = runtime.check_result(",
+             "            if job is None:\n                return None\n            result = runtime.check_result("),),
+           "a scheduled mutation canceled after it was picked still runs: its body checks only that the row exists"),
+    Mutant("optional-accepts-null", "convex_sim/validators.py",
+           (("        if value is UNDEFINED:\n            return value\n        return self.inner.check(value, path, ids)",
+             "        if value is UNDEFINED or value is None:\n            return value\n"
+             "        return self.inner.check(value, path, ids)"),),
+           "v.optional(x) accepts null, which only v.optional(v.nullable(x)) allows"),
+    Mutant("token-accepted-at-exp", "convex_sim/auth.py",
+           (("if exp is not None and now_s >= exp:", "if exp is not None and now_s > exp:"),),
+           "a token is still accepted at the second of its exp (RFC 7519: refused on or after)"),
+    Mutant("reduction-dependence-one-way", "convex_sim/explore/records.py",
+           (("        return footprints_overlap(writes, other_writes, other_reads) or \\\n"
+             "            footprints_overlap(other_writes, writes, reads)\n",
+             "        return footprints_overlap(writes, other_writes, other_reads)\n"),),
+           "partial-order reduction checks dependence one way only and prunes distinct interleavings"),
 ]
 BY_NAME = {m.name: m for m in MUTANTS}
 
@@ -186,48 +214,126 @@ def annotations_flag() -> int:
     return __future__.annotations.compiler_flag
 
 
-# --- the gate: each mutant on a copy of the repository, under the whole suite --------------------
+# --- the gate: the unmutated copy (the control), then each mutant's copy, under the whole suite ---
+
+#: What ``--break-control`` appends to the control copy's tests/conftest.py: every test then
+#: errors, as when a copy lacks something the suite needs. The gate must stop there.
+BREAK_CONTROL = """
+
+import pytest as _pytest
 
 
-def _copy_repository(target: Path) -> None:
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, check=True,
-                           capture_output=True, text=True).stdout.split("\n")
-    for name in sorted(f for f in files if f):
-        source = ROOT / name
+@_pytest.fixture(autouse=True)
+def _broken_copy():
+    raise AssertionError("this copy was broken on purpose (tools/mutants.py --break-control)")
+"""
+
+
+def _git_files(root: Path, *options: str) -> list[str]:
+    listed = subprocess.run(["git", "ls-files", *options], cwd=root, check=True, capture_output=True,
+                            text=True).stdout
+    return [name for name in listed.split("\n") if name]
+
+
+def installed_node_modules(root: Path = ROOT) -> list[Path]:
+    """The node_modules folders npm installed in the repository (ignored by git), outermost only."""
+    ignored = _git_files(root, "-oi", "--exclude-standard", "--directory")
+    return [root / name.rstrip("/") for name in ignored if Path(name.rstrip("/")).name == "node_modules"]
+
+
+def _link_or_copy(source: str, target: str) -> str:
+    """A hard link of ``source`` at ``target``, or a copy where the file system has none."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+    return target
+
+
+def _skip_bundle_cache(modules: Path) -> Callable[[str, list[str]], list[str]]:
+    return lambda folder, names: [".cache"] if Path(folder) == modules else []
+
+
+def copy_repository(target: Path, root: Path = ROOT) -> None:
+    """Copy the repository into ``target`` so that the suite behaves there as in ``root``.
+
+    Its files (tracked, and untracked but not ignored) are copied. Each installed node_modules
+    becomes real folders of hard links: fast (no bytes copied), and every path the bundler
+    resolves stays inside the copy, which a symbolic link would not give (the bundler follows
+    it to the original, and keeps its cache there). Nothing writes into an installed file in
+    place (the bundler's cache is written by rename), so the original files are never changed
+    through a link. The bundle cache (node_modules/.cache) stays behind: a copy builds its own.
+    """
+    for name in sorted(_git_files(root, "-co", "--exclude-standard")):
+        source = root / name
         if source.is_file():
             (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target / name)
-    for modules in sorted(ROOT.glob("scenarios/*/node_modules")):
-        (target / modules.relative_to(ROOT)).symlink_to(modules, target_is_directory=True)
+    for modules in installed_node_modules(root):
+        shutil.copytree(modules, target / modules.relative_to(root), symlinks=True,
+                        copy_function=_link_or_copy, ignore=_skip_bundle_cache(modules))
 
 
-def run_mutant(mutant: Mutant) -> tuple[Mutant, str, str]:
-    """Run the suite against a copy with ``mutant`` applied: ("killed" | "SURVIVED", detail)."""
-    with tempfile.TemporaryDirectory(prefix=f"mutant-{mutant.name}-") as tmp:
+def run_suite(copy: Path, tests: Sequence[str] = ()) -> tuple[str, str]:
+    """Run the suite (or ``tests``) in ``copy``, stopping at the first failure.
+
+    Returns ("passed" | "failed" | "error", detail): the first failing test, or what went wrong.
+    tests/test_mutants.py is left out: in a mutated copy it fails for the mutant's edit alone,
+    and it would run copies of its own.
+
+    The environment is the caller's, as under ``make test``: ``python -m pytest`` run in the copy
+    imports the copy's code, and so does a Python process a test starts in the copy's folder.
+    (A PYTHONPATH naming the copy would also leak into the fresh environments some tests build
+    to check the installed wheel, and fail them.)"""
+    done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+                           "--ignore=tests/test_mutants.py", *tests],
+                          cwd=copy, capture_output=True, text=True)
+    failed = [line for line in done.stdout.splitlines() if line.startswith(("FAILED", "ERROR"))]
+    if done.returncode == 0:
+        return "passed", done.stdout.strip().splitlines()[-1] if done.stdout.strip() else "passed"
+    if done.returncode == 1:
+        return "failed", failed[0] if failed else "tests failed"
+    tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
+    return "error", f"pytest exited {done.returncode}: {' | '.join(tail)}"
+
+
+def run_copy(mutant: Mutant | None, tests: Sequence[str] = (), break_control: bool = False) -> tuple[str, str]:
+    """Copy the repository, apply ``mutant`` (None: the control), and run the suite there."""
+    with tempfile.TemporaryDirectory(prefix=f"mutant-{mutant.name if mutant else 'control'}-") as tmp:
         copy = Path(tmp)
-        _copy_repository(copy)
-        path = copy / mutant.path
-        path.write_text(mutated_source(mutant, path.read_text()))
-        env = {**os.environ, "PYTHONPATH": str(copy), "PYTHONHASHSEED": "0"}
-        # tests/test_mutants.py checks that the mutants apply: in a mutated copy it would fail for
-        # that reason alone, so it is left out.
-        done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-                               "--ignore=tests/test_mutants.py"],
-                              cwd=copy, env=env, capture_output=True, text=True)
-        failed = [line for line in done.stdout.splitlines() if line.startswith(("FAILED", "ERROR"))]
-        if done.returncode == 1:
-            return mutant, "killed", (failed[0] if failed else "tests failed")
-        if done.returncode == 0:
-            return mutant, "SURVIVED", "every test passed"
-        tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
-        return mutant, "ERROR", f"pytest exited {done.returncode}: {' | '.join(tail)}"
+        copy_repository(copy)
+        if mutant is not None:
+            path = copy / mutant.path
+            path.write_text(mutated_source(mutant, path.read_text()))
+        if break_control:
+            with (copy / "tests" / "conftest.py").open("a") as conftest:
+                conftest.write(BREAK_CONTROL)
+        return run_suite(copy, tests)
+
+
+#: A mutant's verdict from its suite run: the suite must fail.
+VERDICTS = {"failed": "killed", "passed": "SURVIVED", "error": "ERROR"}
+
+
+def run_mutant(mutant: Mutant, tests: Sequence[str] = ()) -> tuple[Mutant, str, str, float]:
+    """Run the suite against a copy with ``mutant`` applied: (mutant, "killed" | "SURVIVED" |
+    "ERROR", the killing test or why not, seconds taken)."""
+    started = time.monotonic()
+    verdict, detail = run_copy(mutant, tests)
+    return mutant, VERDICTS[verdict], detail, time.monotonic() - started
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the control, then the mutants: 0 if every mutant is killed, 1 if one is not, 2 if the
+    control (the unmutated copy) does not pass, since then no mutant's verdict means anything."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("names", nargs="*", help="mutants to run (default: all)")
     parser.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 2)), help="parallel runs")
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
+    parser.add_argument("--test", action="append", default=[], dest="tests", metavar="TEST",
+                        help="a test file or node ID to run instead of the whole suite (repeatable)")
+    parser.add_argument("--break-control", action="store_true",
+                        help="break the control copy on purpose (shows that a failing control stops the gate)")
     options = parser.parse_args(argv)
     if options.list:
         for m in MUTANTS:
@@ -239,13 +345,22 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [BY_NAME[n] for n in options.names] or MUTANTS
     for mutant in chosen:   # fail fast on a mutant that no longer applies
         mutated_source(mutant, (ROOT / mutant.path).read_text())
+    started = time.monotonic()
+    verdict, detail = run_copy(None, options.tests, options.break_control)
+    print(f"{verdict:<9} {'control (no mutant)':<36} {detail[:200]} ({time.monotonic() - started:.0f} s)",
+          flush=True)
+    if verdict != "passed":
+        print("The unmutated copy does not pass the suite, so no mutant was run: a mutant would "
+              "count as killed by that failure alone.")
+        return 2
     with ThreadPoolExecutor(options.jobs) as pool:
-        outcomes = list(pool.map(run_mutant, chosen))
-    for mutant, verdict, detail in outcomes:
-        print(f"{verdict:<9} {mutant.name:<36} {detail[:110]}")
-    survivors = [m.name for m, verdict, _ in outcomes if verdict != "killed"]
+        outcomes = list(pool.map(lambda m: run_mutant(m, options.tests), chosen))
+    for mutant, verdict, detail, seconds in outcomes:
+        print(f"{verdict:<9} {mutant.name:<36} {detail[:200]} ({seconds:.0f} s)")
+    survivors = [m.name for m, verdict, _, _ in outcomes if verdict != "killed"]
     print(f"{len(outcomes) - len(survivors)}/{len(outcomes)} mutants killed"
-          + (f"; not killed: {', '.join(survivors)}" if survivors else ""))
+          + (f"; not killed: {', '.join(survivors)}" if survivors else "")
+          + f" ({time.monotonic() - started:.0f} s)")
     return 1 if survivors else 0
 
 
