@@ -125,3 +125,19 @@ def _make_project(tmp_path, bank, files, *, packages=None):
                 and "_generated" not in target.parts and target.parent.name in ("convex", "functions"):
             (target.parent / "_generated").symlink_to(generated)
     return root
+
+
+@pytest.fixture
+def mug_shop():
+    """``mug_shop(stock)``: a fresh simulator of the TypeScript inventory scenario selling
+    ``stock`` mugs (sku ``"mug"``)."""
+    from scenarios.ts_inventory import PROJECT
+
+    project = prepared_project(PROJECT)
+
+    def make(stock: float = 1) -> ConvexSim:
+        sim = ConvexSim.from_project(project, seed=0)
+        sim.mutation("inventory:addProduct", {"sku": "mug", "name": "Mug", "stock": stock})
+        return sim
+
+    return make

@@ -18,8 +18,7 @@ from convex_sim import (
     v,
 )
 from convex_sim.functions import Registry
-from scenarios.ts_inventory import PROJECT, no_oversell
-from tests.conftest import prepared_project
+from scenarios.ts_inventory import no_oversell
 
 HOLD_MS = 15 * 60 * 1000
 SCHEMA = define_schema({"stock": define_table({"count": v.float64()}),
@@ -85,10 +84,8 @@ def test_a_job_due_at_once_may_run_after_another_operation():
 
 
 @pytest.fixture
-def inventory():
-    sim = ConvexSim.from_project(prepared_project(PROJECT), seed=0)
-    sim.mutation("inventory:addProduct", {"sku": "mug", "name": "Mug", "stock": 1})
-    return sim
+def inventory(mug_shop):
+    return mug_shop(1)
 
 
 def test_the_typescript_inventory_explores_clean_inside_the_hold_window(inventory):

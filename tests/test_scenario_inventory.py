@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from convex_sim import ConvexError, ConvexSim, Op
+from convex_sim import ConvexError, Op
 from scenarios.ts_inventory import HOLD_MS, PROJECT, no_oversell
 from tests.conftest import prepared_project
 
 
 @pytest.fixture
-def shop():
-    sim = ConvexSim.from_project(prepared_project(PROJECT), seed=0)
-    sim.mutation("inventory:addProduct", {"sku": "mug", "name": "Mug", "stock": 2})
-    return sim
+def shop(mug_shop):
+    return mug_shop(2)
 
 
 def test_a_hold_takes_stock_and_its_job_returns_it_after_fifteen_minutes(shop):

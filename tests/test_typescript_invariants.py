@@ -17,10 +17,8 @@ RACY = Op("inventory:reserveViaAction", {"sku": "mug", "quantity": 1})
 
 
 @pytest.fixture
-def shop():
-    sim = ConvexSim.from_project(prepared_project(PROJECT), seed=0)
-    sim.mutation("inventory:addProduct", {"sku": "mug", "name": "Mug", "stock": 1})
-    return sim
+def shop(mug_shop):
+    return mug_shop(1)
 
 
 def test_a_typescript_invariant_holds_for_the_atomic_reservation(shop):

@@ -9,19 +9,24 @@ import {
   mutation,
   query,
   type MutationCtx,
+  type QueryCtx,
 } from "./_generated/server";
 
 /** How long a reservation holds its stock before the expiry job returns it. */
 export const HOLD_MS = 15 * 60 * 1000;
 
+function productBySku(ctx: QueryCtx, sku: string) {
+  return ctx.db
+    .query("products")
+    .withIndex("by_sku", (q) => q.eq("sku", sku))
+    .unique();
+}
+
 export const addProduct = mutation({
   args: { sku: v.string(), name: v.string(), stock: v.number() },
   returns: v.id("products"),
   handler: async (ctx, args) => {
-    const existing = await ctx.db
-      .query("products")
-      .withIndex("by_sku", (q) => q.eq("sku", args.sku))
-      .unique();
+    const existing = await productBySku(ctx, args.sku);
     if (existing !== null) throw new ConvexError(`sku ${args.sku} exists`);
     return await ctx.db.insert("products", { ...args, received: args.stock });
   },
@@ -44,10 +49,7 @@ export const reserve = mutation({
   args: { sku: v.string(), quantity: v.number() },
   returns: v.id("reservations"),
   handler: async (ctx, { sku, quantity }) => {
-    const product = await ctx.db
-      .query("products")
-      .withIndex("by_sku", (q) => q.eq("sku", sku))
-      .unique();
+    const product = await productBySku(ctx, sku);
     if (product === null) throw new ConvexError(`no product ${sku}`);
     if (product.stock < quantity) throw new ConvexError(`only ${product.stock} of ${sku} left`);
     await ctx.db.patch(product._id, { stock: product.stock - quantity });
@@ -58,10 +60,7 @@ export const reserve = mutation({
 export const stockOf = internalQuery({
   args: { sku: v.string() },
   handler: async (ctx, { sku }) => {
-    const product = await ctx.db
-      .query("products")
-      .withIndex("by_sku", (q) => q.eq("sku", sku))
-      .unique();
+    const product = await productBySku(ctx, sku);
     return product === null ? null : { id: product._id, stock: product.stock };
   },
 });
@@ -146,10 +145,7 @@ export const catalogue = query({
 export const stock = query({
   args: { sku: v.string() },
   handler: async (ctx, { sku }) => {
-    const product = await ctx.db
-      .query("products")
-      .withIndex("by_sku", (q) => q.eq("sku", sku))
-      .unique();
+    const product = await productBySku(ctx, sku);
     return product?.stock ?? null;
   },
 });
