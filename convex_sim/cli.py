@@ -275,6 +275,13 @@ def _parser() -> argparse.ArgumentParser:
                                                   "with its own convex package, no deployment; "
                                                   "exit 0 done, 2 a project it cannot generate for")
     codegen.add_argument("project", help="the folder holding convex/ and node_modules/")
+    serve = commands.add_parser("serve", help="serve a TypeScript project on loopback over Convex's "
+                                              "HTTP API, for Convex's own clients (docs/serve.md); "
+                                              "exit 0 after Ctrl-C, 2 a project or port it cannot use")
+    serve.add_argument("project", help="the folder holding convex/ and node_modules/")
+    serve.add_argument("--port", type=int, default=3210, help="the port (default 3210; 0: a free one)")
+    serve.add_argument("--host", default="127.0.0.1", help="the address (default 127.0.0.1)")
+    serve.add_argument("--seed", type=int, default=0, help="the simulator's seed")
     trace_command.add_parser(commands)
     return parser
 
@@ -292,6 +299,11 @@ def _run(options: argparse.Namespace) -> int:
                           env=env_from_options(options))
     if options.command == "codegen":
         return codegen_project(options.project)
+    if options.command == "serve":
+        from .serve import serve_project
+
+        return serve_project(options.project, host=options.host, port=options.port,
+                             seed=options.seed, out=_print)
     if options.command == "replay":
         from .trace import command as trace_command
 

@@ -265,6 +265,16 @@ def convex(request: pytest.FixtureRequest) -> ConvexSim:
     return sim
 
 
+@pytest.fixture
+def convex_server(convex: ConvexSim) -> Any:
+    """The ``convex`` fixture's simulator served on a free loopback port for Convex's own
+    HTTP clients (``.url``; HTTP actions at ``.site_url``), stopped after the test."""
+    from convex_sim.serve import Server
+
+    with Server(convex) as server:
+        yield server
+
+
 def _record(sim: ConvexSim, request: pytest.FixtureRequest, directory: Path) -> None:
     """Record this test's traffic to ``directory/<test id>.jsonl`` until the test ends."""
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid).strip("_")
