@@ -95,10 +95,10 @@ MUTANTS = [
            (("        for read in other_reads:\n            if write.touches(read):",
              "        for read in other_reads:\n            if False:"),),
            "partial-order reduction treats a write inside another step's read range as independent"),
-    Mutant("subscriptions-miss-new-keys", "convex_sim/subscriptions.py",
+    Mutant("subscriptions-miss-new-keys", "convex_sim/subscriptions/clients.py",
            (("                for key in (old_key, new_key):", "                for key in (old_key,):"),),
            "a subscription is not re-run when a row enters its range"),
-    Mutant("consistency-trusts-silent-advances", "convex_sim/subscriptions.py",
+    Mutant("consistency-trusts-silent-advances", "convex_sim/subscriptions/consistency.py",
            (("        view.update(transition.shown)\n        if previous",
              "        view.update(transition.shown)\n        if not transition.updates and not "
              "transition.shown:\n            continue\n        if previous"),),

@@ -21,6 +21,7 @@ from ..errors import ConvexError, ConvexSimError, InvalidValueError
 from ..functions import ACTION, MUTATION, QUERY, FunctionNotFoundError
 from ..sim import ConvexSim
 from ..values import from_json, to_json
+from .sync import SyncHub
 
 #: Where the project's HTTP actions are served, under the deployment URL (as Convex's
 #: self-hosted backend also serves them beside its ``.convex.site`` origin).
@@ -101,11 +102,13 @@ def make_app(sim: ConvexSim) -> Starlette:
             raise AuthError("Only 'Authorization: Bearer <token>' is accepted here (no admin keys).")
         return sim.with_token(token)
 
-    def run(request: Request, kind: str | None, path: str, args: dict[str, Any], fmt: str) -> dict:
-        """Run one call; its reply body (``status`` success or error, with ``logLines``)."""
+    def run(handle_of: Callable[[], Any], kind: str | None, path: str, args: dict[str, Any],
+            fmt: str) -> dict:
+        """Run one call as ``handle_of()``'s caller; its reply body (``status`` success or
+        error, with ``logLines``)."""
         before = len(sim.calls)
         try:
-            handle = caller(request)
+            handle = handle_of()
             fn = sim.runtime.registry.resolve(path)
             if kind is not None and fn.kind != kind:
                 raise ConvexSimError(f"Trying to execute {path} as {kind.capitalize()}, but it is "
@@ -129,14 +132,19 @@ def make_app(sim: ConvexSim) -> Starlette:
         reply["logLines"] = list(sim.calls[-1].logs) if len(sim.calls) > before else []
         return reply
 
+    hub = SyncHub(sim, run, locked)
+
     async def answer(request: Request, kind: str | None, path: str | None = None) -> Response:
         try:
             fn_path, args, fmt = await _call_body(request, path)
-            reply = await run_in_threadpool(locked, lambda: run(request, kind, fn_path, args, fmt))
+            reply = await run_in_threadpool(locked, lambda: run(lambda: caller(request), kind,
+                                                                fn_path, args, fmt))
         except BadRequest as exc:
             return _refusal(400, "BadJsonBody", str(exc))
         except AuthError as exc:
             return _refusal(401, "Unauthenticated", str(exc))
+        if kind != QUERY:   # it may have written: subscribed clients get the new results
+            await hub.committed()
         return JSONResponse(reply)
 
     def endpoint(kind: str | None) -> Callable[[Request], Any]:
@@ -156,6 +164,7 @@ def make_app(sim: ConvexSim) -> Starlette:
         headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
         got = await run_in_threadpool(locked, lambda: sim.fetch(path, request.method, content=body or None,
                                                                 headers=headers))
+        await hub.committed()
         excluded = ("content-length", "content-encoding", "transfer-encoding")
         return Response(got.content, status_code=got.status_code,
                         headers={k: v for k, v in got.headers.items() if k.lower() not in excluded})
@@ -164,5 +173,6 @@ def make_app(sim: ConvexSim) -> Starlette:
     routes += [Route("/api/function", endpoint(None), methods=["POST"]),
                Route("/api/run/{function:path}", run_by_url, methods=["POST"]),
                Route(HTTP_ACTIONS_PREFIX + "/{rest:path}", http_action,
-                     methods=["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"])]
+                     methods=["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]),
+               hub.route()]
     return Starlette(routes=routes)

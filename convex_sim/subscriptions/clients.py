@@ -1,121 +1,29 @@
-"""Reactive queries and simulated clients, as the Convex sync protocol behaves.
-
-* Identical subscriptions (same function, arguments and identity) share one
-  **query instance**: one execution, one read set.
-* After each commit, the instances whose read set the commit's writes touch
-  are found through a **range index** and re-run; no other instance is
-  visited. A commit re-runs nothing when it writes outside every read set.
-* A **client** (``sim.client()``) is one connection: it receives one
-  **transition** per commit timestamp, updating all its affected
-  subscriptions at once; its mutations return only after it has seen the
-  transition of their commit (read-your-writes); optimistic updates show
-  until that transition arrives.
-* :func:`check_consistency` re-runs every subscription at every delivered
-  timestamp it still keeps (a client pins the history from its oldest kept
-  transition until it is closed, so MVCC keeps those snapshots) and reports
-  any view that no single point in time had, timestamps going backwards, or a
-  missed change.
-* Memory stays bounded: a client keeps its latest ``KEEP_TRANSITIONS``
-  transitions (the view the dropped ones left is all the checker needs of
-  them) and each subscription its latest ``KEEP_HISTORY`` history entries;
-  ``keep_transitions`` / ``keep_history`` (``None``: keep everything) change
-  that per client or, on the manager, for clients made afterwards.
-"""
+"""Query instances, subscriptions, simulated clients and the manager that re-runs what a
+commit touched and delivers one transition per commit timestamp to each client."""
 
 from __future__ import annotations
 
 import itertools
-import json
-from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, overload
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from .database import Commit, Pin, ReadRange, _Bound
-from .errors import ConvexSimError, hide_simulator_frames
-from .functions import ACTION, MUTATION, QUERY, ConvexFunction
-from .runtime import Runtime, UserIdentity, stable_seed
-from .values import format_value, to_json
+from ..database import Commit, Pin, ReadRange
+from ..errors import hide_simulator_frames
+from ..functions import ACTION, MUTATION, QUERY, ConvexFunction
+from ..runtime import Runtime, UserIdentity, stable_seed
+from ..values import format_value
+from .index import RangeIndex
+from .transitions import (
+    KEEP_HISTORY,
+    KEEP_TRANSITIONS,
+    SubscriptionError,
+    Transition,
+    TransitionLog,
+    canonical_text,
+    check_keep,
+)
 
 __tracebackhide__ = hide_simulator_frames  # pytest reports the app's frames, not ours
-
-
-#: How many transitions a client keeps by default (``Client.keep_transitions``).
-KEEP_TRANSITIONS = 100
-#: How many entries each subscription's ``history`` keeps by default (``Client.keep_history``).
-KEEP_HISTORY = 100
-
-
-class SubscriptionError(ConvexSimError):
-    """A client used wrongly: a call while disconnected, a paginated query without cursor args."""
-
-
-def _check_keep(name: str, keep: int | None) -> int | None:
-    if keep is not None and (type(keep) is not int or keep < 0):
-        raise SubscriptionError(f"{name} must be None (keep everything) or an int >= 0, got {keep!r}")
-    return keep
-
-
-def _canonical(value: Any) -> str:
-    return json.dumps(to_json(value), sort_keys=True, separators=(",", ":"))
-
-
-# --- The range index -------------------------------------------------------------------------
-
-
-class RangeIndex:
-    """Which query instances read a given index key, without looking at the others.
-
-    Ranges are bucketed by their first key element when both ends share it
-    (an ``eq`` on the first index field, or a ``db.get``: nearly every query);
-    the rest ("wide" ranges, like a full table scan) sit in a short list that
-    every lookup checks. ``visited`` counts the ranges compared.
-    """
-
-    def __init__(self) -> None:
-        self._buckets: dict[tuple[str, str], dict[Any, dict[int, list[ReadRange]]]] = {}
-        self._wide: dict[tuple[str, str], dict[int, list[ReadRange]]] = {}
-        self.visited = 0
-
-    @staticmethod
-    def _bucket(read: ReadRange) -> Any:
-        lo, hi = read.lo, read.hi
-        if lo and len(hi) >= 1 and not isinstance(lo[0], _Bound) and lo[0] == hi[0]:
-            return lo[0]
-        return None
-
-    def add(self, owner: int, reads: list[ReadRange]) -> None:
-        for read in reads:
-            place = (read.table, read.index)
-            bucket = self._bucket(read)
-            if bucket is None:
-                self._wide.setdefault(place, {}).setdefault(owner, []).append(read)
-            else:
-                self._buckets.setdefault(place, {}).setdefault(bucket, {}).setdefault(owner, []).append(read)
-
-    def remove(self, owner: int, reads: list[ReadRange]) -> None:
-        for read in reads:
-            place = (read.table, read.index)
-            bucket = self._bucket(read)
-            holder = self._wide.get(place) if bucket is None else self._buckets.get(place, {}).get(bucket)
-            if holder is not None:
-                holder.pop(owner, None)
-                if bucket is not None and not holder:
-                    del self._buckets[place][bucket]
-
-    def stab(self, table: str, index: str, key: tuple) -> list[int]:
-        """The owners with a range of ``table.index`` that contains ``key``."""
-        place = (table, index)
-        found: list[int] = []
-        candidates = [self._buckets.get(place, {}).get(key[0], {}) if key else {}, self._wide.get(place, {})]
-        for group in candidates:
-            for owner, reads in group.items():
-                for read in reads:
-                    self.visited += 1
-                    if read.contains(key):
-                        found.append(owner)
-                        break
-        return found
 
 
 # --- Query instances, subscriptions, clients -------------------------------------------------------
@@ -139,7 +47,7 @@ class QueryInstance:
     def canonical(self) -> str:
         if self.error is not None:
             return f"error:{type(self.error).__name__}:{self.error}"
-        return _canonical(self.value)
+        return canonical_text(self.value)
 
 
 class Subscription:
@@ -201,7 +109,7 @@ class Subscription:
     def _show(self, ts: int | None) -> None:
         """Record the shown value if it changed; tell the callbacks."""
         shown = f"error:{self.server_error}" if self.server_error is not None and \
-            self.client._optimistic_value(self) is _NOTHING else _canonical(self.value)
+            self.client._optimistic_value(self) is _NOTHING else canonical_text(self.value)
         if shown != self._shown:
             self._shown = shown
             self.history.append((ts, self.value))
@@ -221,91 +129,6 @@ class Subscription:
 
 
 _NOTHING = object()
-
-
-@dataclass(slots=True)
-class Transition:
-    """One message to a client: the new values of its changed subscriptions at ``ts``.
-
-    ``shown`` holds each update in canonical form, and ``computed_at`` the
-    timestamp each update was computed at (the same as ``ts`` unless delivery
-    is broken). Subscriptions not in a transition keep their previous values,
-    so replaying the transitions rebuilds the client's whole view at any point.
-    """
-
-    ts: int
-    updates: dict[int, Any]
-    shown: dict[int, str]
-    computed_at: dict[int, int] = field(default_factory=dict)
-
-
-class TransitionLog(Sequence[Transition]):
-    """A client's transitions, oldest first: the latest ones kept, the earlier ones dropped.
-
-    It reads like a list of the kept transitions (``len``, indexing, slicing,
-    iteration); ``append`` adds one. ``received`` counts every transition ever
-    appended and ``dropped`` those let go; ``view`` is what the dropped ones
-    left (each subscription's shown value after the last of them, at
-    ``view_ts``), which is all :func:`check_consistency` needs of them.
-    """
-
-    def __init__(self) -> None:
-        # Invariant: received == dropped + len(_kept); view is the merged ``shown`` of the dropped.
-        self._kept: deque[Transition] = deque()
-        self.dropped = 0
-        self.view: dict[int, str] = {}
-        self.view_ts: int | None = None
-
-    @property
-    def received(self) -> int:
-        """Every transition appended so far, kept or dropped."""
-        return self.dropped + len(self._kept)
-
-    def append(self, transition: Transition) -> None:
-        self._kept.append(transition)
-
-    def drop_oldest(self, keep: int) -> None:
-        """Let the oldest transitions go until ``keep`` remain."""
-        kept = self._kept
-        while len(kept) > keep:
-            transition = kept.popleft()
-            self.view.update(transition.shown)
-            self.view_ts = transition.ts
-            self.dropped += 1
-
-    def rewind(self, received: int) -> bool:
-        """Forget the transitions after the first ``received`` (a state restore); False, and
-        nothing done, if some of those after it were already dropped (see :meth:`restart`)."""
-        if received < self.dropped:
-            return False
-        while len(self._kept) > received - self.dropped:
-            self._kept.pop()
-        return True
-
-    def restart(self, received: int, view: dict[int, str], ts: int | None) -> None:
-        """Start afresh after ``received`` transitions, whose view was ``view`` at ``ts``."""
-        self._kept.clear()
-        self.dropped, self.view, self.view_ts = received, view, ts
-
-    def __len__(self) -> int:
-        return len(self._kept)
-
-    def __iter__(self) -> Iterator[Transition]:
-        return iter(self._kept)
-
-    @overload
-    def __getitem__(self, index: int) -> Transition: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[Transition]: ...
-
-    def __getitem__(self, index: int | slice) -> Transition | list[Transition]:
-        if isinstance(index, slice):
-            return list(self._kept)[index]
-        return self._kept[index]
-
-    def __repr__(self) -> str:
-        return f"<TransitionLog {len(self._kept)} kept of {self.received} received>"
 
 
 class OptimisticStore:
@@ -396,7 +219,7 @@ class Client:
 
     @keep_transitions.setter
     def keep_transitions(self, keep: int | None) -> None:
-        self._keep_transitions = _check_keep("keep_transitions", keep)
+        self._keep_transitions = check_keep("keep_transitions", keep)
         self._trim()
 
     @property
@@ -406,7 +229,7 @@ class Client:
 
     @keep_history.setter
     def keep_history(self, keep: int | None) -> None:
-        self._keep_history = _check_keep("keep_history", keep)
+        self._keep_history = check_keep("keep_history", keep)
         for sub in self.subscriptions.values():
             sub._trim_history()
 
@@ -520,7 +343,7 @@ class Client:
         self.ts = ts
         if self._pin is None:
             self._pin = self.manager.db.pin(ts, f"client {self.id}")
-        shown = {sid: _show_server(self.subscriptions[sid]) for sid in updates if sid in self.subscriptions}
+        shown = {sid: server_view(self.subscriptions[sid]) for sid in updates if sid in self.subscriptions}
         self.transitions.append(Transition(ts, updates, shown, computed_at))
         self._trim()
         for sid in updates:
@@ -612,7 +435,7 @@ class SubscriptionManager:
                  identity: UserIdentity | None) -> tuple[tuple, ConvexFunction, dict]:
         fn = self.runtime.resolve(ref, QUERY, public_only=True)
         checked = self.runtime.check_args(fn, args)
-        key = (fn.path, _canonical(checked), identity.token_identifier if identity else None)
+        key = (fn.path, canonical_text(checked), identity.token_identifier if identity else None)
         return key, fn, checked
 
     def subscribe(self, client: Client, ref: Any, args: Mapping[str, Any] | None) -> Subscription:
@@ -712,93 +535,10 @@ class SubscriptionManager:
                         sub.history.clear()
                         sub.history_dropped = history
             if not client.transitions.rewind(received):   # dropped past that point: restart there
-                view = {sid: _show_server(sub) for sid, sub in client.subscriptions.items()}
+                view = {sid: server_view(sub) for sid, sub in client.subscriptions.items()}
                 client.transitions.restart(received, view, ts)
 
 
-# --- The consistency checker ---------------------------------------------------------------------
-
-
-@dataclass
-class ConsistencyReport:
-    """What :func:`check_consistency` found; ``ok`` when nothing."""
-
-    problems: list[str]
-    transitions_checked: int
-    #: Transitions after ``since`` that the client no longer kept, so were not checked.
-    transitions_skipped: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def assert_ok(self) -> None:
-        if self.problems:
-            raise AssertionError("subscription consistency: " + "; ".join(self.problems[:5]))
-
-
-def check_consistency(client: Client, *, since: int = 0) -> ConsistencyReport:
-    """Check every transition ``client`` received after the first ``since`` (an absolute count,
-    as ``client.transitions.received`` gave it), as far as the client still keeps them:
-    ``transitions_skipped`` counts the dropped ones (set ``client.keep_transitions = None``
-    before the run to check all).
-
-    * each value it shows at timestamp T equals a fresh run of its query at T;
-    * all values of one transition were computed at its timestamp;
-    * timestamps never go backwards;
-    * no change was missed: at every transition — including the empty ones that
-      move the client to a new timestamp with no update — and at the end if
-      connected, *every* subscription matches a fresh run (a change that was
-      never pushed shows as a stale value).
-    """
-    manager = client.manager
-    problems: list[str] = []
-    fresh_cache: dict[tuple, str] = {}
-
-    def fresh(sub: Subscription, ts: int) -> str:
-        key = (sub.instance.key, ts)
-        if key not in fresh_cache:
-            instance = sub.instance
-            try:
-                value, _txn = manager.runtime.call_query(instance.fn, instance.args, instance.identity,
-                                                         at_ts=ts, seed=stable_seed(instance.key, ts))
-                fresh_cache[key] = _canonical(value)
-            except Exception as exc:
-                fresh_cache[key] = f"error:{exc}"
-        return fresh_cache[key]
-
-    log = client.transitions
-    start = max(since - log.dropped, 0)   # the first kept transition to check
-    previous = log.view_ts if start == 0 else None
-    view = dict(log.view)   # every subscription's shown value, rebuilt transition by transition
-    for transition in log[:start]:
-        view.update(transition.shown)
-    transitions = log[start:]
-    for number, transition in enumerate(transitions, start=log.dropped + start + 1):
-        view.update(transition.shown)
-        if previous is not None and transition.ts < previous:
-            problems.append(f"transition {number} goes back in time: ts {transition.ts} after ts {previous}")
-        previous = transition.ts
-        for sid, when in transition.computed_at.items():
-            if when != transition.ts:
-                sub = client.subscriptions.get(sid)
-                name = sub.path if sub else f"subscription {sid}"
-                problems.append(f"transition {number} at ts {transition.ts} carries {name} computed at ts {when}")
-        for sid, shown in view.items():
-            sub = client.subscriptions.get(sid)
-            if sub is None:
-                continue
-            expected = fresh(sub, transition.ts)
-            if shown != expected:
-                problems.append(f"transition {number}: {sub.path}({format_value(sub.args, 60)}) shows "
-                                f"{shown[:60]} at ts {transition.ts}, but the query gives {expected[:60]} there")
-    if client.connected and client.ts is not None and client.ts < manager.db.latest_ts:
-        for sub in client.subscriptions.values():
-            if _show_server(sub) != fresh(sub, manager.db.latest_ts):
-                problems.append(f"{sub.path}({format_value(sub.args, 60)}) missed a change: the client is at "
-                                f"ts {client.ts} but the result changed by ts {manager.db.latest_ts}")
-    return ConsistencyReport(problems, len(transitions), max(log.dropped - since, 0))
-
-
-def _show_server(sub: Subscription) -> str:
-    return f"error:{sub.server_error}" if sub.server_error is not None else _canonical(sub.server_value)
+def server_view(sub: Subscription) -> str:
+    """What the server last computed for ``sub``, as canonical text (an error as ``error:...``)."""
+    return f"error:{sub.server_error}" if sub.server_error is not None else canonical_text(sub.server_value)
