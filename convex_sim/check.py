@@ -109,15 +109,17 @@ class ScenarioOutcome:
 MAX_CONFIG_BYTES = 1024 * 1024
 
 
-def _read_toml(path: Path) -> tuple[dict[str, Any], str]:
-    """The file's TOML data and text; CheckConfigError for anything unreadable."""
+def _read_toml(path: Path, max_bytes: int = MAX_CONFIG_BYTES) -> tuple[dict[str, Any], str]:
+    """The file's TOML data and text; CheckConfigError for anything unreadable. At most
+    ``max_bytes`` are read: a larger file (or an endless one) is refused, not read whole."""
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as file:
+            raw = file.read(max_bytes + 1)
     except OSError as exc:
         raise CheckConfigError(f"{path}: cannot read the conformance file: {exc.strerror or exc}") from None
-    if len(raw) > MAX_CONFIG_BYTES:
-        raise CheckConfigError(f"{path}: {len(raw)} bytes, more than a conformance file's "
-                               f"{MAX_CONFIG_BYTES}-byte limit")
+    if len(raw) > max_bytes:
+        raise CheckConfigError(f"{path}: more than a conformance file's {max_bytes}-byte limit "
+                               "(load_config(..., max_bytes=N) raises it)")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -182,7 +184,7 @@ def _python_sim(schema: Any, modules: str, seed: int, env: dict[str, str]) -> Co
 
 
 def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None,
-                ) -> tuple[Callable[[int], ConvexSim], list[Scenario]]:
+                max_bytes: int = MAX_CONFIG_BYTES) -> tuple[Callable[[int], ConvexSim], list[Scenario]]:
     """The simulator factory (``make(seed)``, or ``make(seed, env)`` for a scenario's own
     variables) and the scenarios a conformance file declares; ``env`` (from the command line)
     overrides the file's ``[app] env`` and each scenario's ``env``. Anything the file gets
@@ -190,7 +192,7 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
     cannot be imported) is a CheckConfigError naming the file, the key and, when it can be
     found, the line."""
     path = Path(path)
-    data, text = _read_toml(path)
+    data, text = _read_toml(path, max_bytes)
     try:
         config = conformance_schema.parse(data, text)
     except conformance_schema.SchemaProblem as exc:

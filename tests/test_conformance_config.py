@@ -163,3 +163,16 @@ def test_a_mutated_config_loads_or_raises_check_config_error(tmp_path, text):
         assert "\n" not in str(exc)
     else:
         assert scenarios and all(s.ops for s in scenarios) and callable(make)
+
+
+def test_a_config_past_its_size_cap_is_refused_without_reading_it_whole(tmp_path):
+    """The cap has a default (1 MiB) and a parameter; an endless file is not read whole."""
+    from convex_sim.check import MAX_CONFIG_BYTES, CheckConfigError, load_config
+
+    assert MAX_CONFIG_BYTES == 1 << 20
+    path = tmp_path / "c.toml"
+    path.write_text('[app]\nmodules = "scenarios.bank"\n' + "# padding\n" * 20)
+    with pytest.raises(CheckConfigError, match="more than a conformance file's 100-byte limit"):
+        load_config(path, max_bytes=100)
+    with pytest.raises(CheckConfigError, match="more than a conformance file's 1048576-byte limit"):
+        load_config("/dev/zero")
