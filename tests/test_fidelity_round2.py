@@ -530,3 +530,28 @@ def test_a_failed_branch_of_parallel_component_calls_rolls_back_everything(ts_ap
     assert ts_app.query("app:counts") == {"notes": 0.0, "a": 0.0, "b": 0.0}
     ts_app.mutation("app:markBoth", {"failB": False})
     assert ts_app.query("app:counts") == {"notes": 1.0, "a": 1.0, "b": 1.0}
+
+
+META_TS = """
+    import { log, query, mutation } from "./_generated/server";
+    import { log as auditLog } from "convex/server";
+
+    export const deployment = query({ args: {}, handler: async (ctx) =>
+      await ctx.meta.getDeploymentMetadata() });
+    export const audited = mutation({ args: {}, handler: async () => {
+      await auditLog.audit({ action: "export", rows: 3 });
+      return "done";
+    } });
+"""
+
+
+def test_deployment_metadata_and_audit_log_from_typescript(make_project):
+    """``1.0/getDeploymentMetadata`` (convex-js ``server/impl/meta_impl.js``) and ``1.0/auditLog`` (``server/audit_logging.js``, the
+    ``log.audit`` of ``convex/server``) are real syscalls: answered, never unsupported."""
+    project = make_project({"convex/meta.ts": META_TS.replace("log, query", "query")})
+    sim = ConvexSim.from_project(project)
+    deployment = sim.query("meta:deployment", {})
+    assert set(deployment) >= {"name", "region"} and isinstance(deployment["name"], str)
+    assert sim.mutation("meta:audited", {}) == "done"
+    assert any('[AUDIT] meta:audited: {"action": "export", "rows": 3' in line
+               for call in sim.calls for line in getattr(call, "logs", ()))
