@@ -101,3 +101,27 @@ def test_authenticate_answers_queries_anew_as_the_user(ts_bank_project):
         assert second["modifications"][0]["value"]["subject"] == "ada"
         refused = send({"type": "Authenticate", "tokenType": "User", "baseVersion": 1, "value": "x"})
         assert (refused["type"], refused["baseVersion"]) == ("AuthError", 1)
+
+
+@pytest.mark.parametrize("garbage", ["not json", "[1, 2]", '{"type": "Teleport"}',
+                                     '{"type": "ModifyQuerySet", "modifications": [{"type": "Add"}]}'],
+                         ids=["text", "array", "unknown-type", "missing-fields"])
+def test_a_malformed_message_closes_that_connection_with_a_fatal_error(ts_bank_project, garbage):
+    """The client gets the protocol's FatalError and its connection is closed; the server
+    goes on serving the others."""
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    sim = ConvexSim.from_project(ts_bank_project, seed=0)
+    with Server(sim) as server:
+        url = server.url.replace("http", "ws") + "/api/1.0.0/sync"
+        with connect(url) as good, connect(url) as bad:
+            bad.send(garbage)
+            fatal = json.loads(bad.recv(timeout=10))
+            assert fatal["type"] == "FatalError" and "malformed" in fatal["error"]
+            with pytest.raises(ConnectionClosed):
+                bad.recv(timeout=10)
+            good.send(json.dumps({"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1,
+                                  "modifications": [{"type": "Add", "queryId": 0,
+                                                     "udfPath": "bank:balance", "args": [{"owner": "x"}]}]}))
+            assert json.loads(good.recv(timeout=10))["type"] == "Transition"

@@ -29,6 +29,10 @@ SYNC_PATH = "/api/{version}/sync"
 _FORMAT = "convex_encoded_json"
 
 
+#: The messages a client sends (convex ``browser/sync/protocol.ts`` ``ClientMessage``).
+CLIENT_MESSAGES = frozenset({"Connect", "ModifyQuerySet", "Mutation", "Action", "Authenticate", "Event"})
+
+
 def encode_ts(ts: int) -> str:
     """A timestamp as the protocol sends it: a u64, little-endian, in base64."""
     return base64.b64encode(struct.pack("<Q", ts)).decode("ascii")
@@ -80,8 +84,19 @@ class SyncHub:
         self.connections.add(conn)
         try:
             while True:
-                message = json.loads(await socket.receive_text())
-                await self._handle(conn, message)
+                text = await socket.receive_text()
+                try:
+                    message = json.loads(text)
+                    if type(message) is not dict or message.get("type") not in CLIENT_MESSAGES:
+                        raise ValueError(f"expected a client message (type one of "
+                                         f"{', '.join(sorted(CLIENT_MESSAGES))}), got {text[:80]!r}")
+                    await self._handle(conn, message)
+                except (ValueError, KeyError, TypeError) as exc:
+                    # As the backend does: FatalError, then the connection is closed.
+                    problem = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+                    await socket.send_json({"type": "FatalError", "error": f"malformed message: {problem}"})
+                    await socket.close(code=1008)
+                    return
         except WebSocketDisconnect:
             pass
         finally:
