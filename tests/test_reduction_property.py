@@ -52,3 +52,16 @@ def outcomes(ops: list, reduction: bool) -> set[str]:
 @given(workloads())
 def test_reduction_reaches_every_outcome_of_the_full_search(ops):
     assert outcomes(ops, reduction=True) == outcomes(ops, reduction=False)
+
+
+def test_allocation_order_never_splits_one_outcome_in_two():
+    """Two orders placed at once each schedule a job: whichever is allocated first, the
+    outcome is one (rows that reference labelled IDs are ordered by those labels)."""
+    from convex_sim import ConvexSim, Op
+    from scenarios.races.schema import schema
+
+    sim = ConvexSim(schema, modules="scenarios.races", seed=0)
+    ops = [Op("orders:place", {"customer": "ada"}), Op("orders:place", {"customer": "bob"})]
+    reduced, full = sim.explore(ops, reduction=True), sim.explore(ops, reduction=False)
+    assert reduced.ok and full.ok
+    assert reduced.distinct_outcomes == full.distinct_outcomes == 1

@@ -45,7 +45,9 @@ def canonical_outcome(results: list, state: dict[str, list[dict]], initial_ids: 
     tables = {}
     for name in sorted(state):
         rows = [_strip(d, initial_ids) for d in state[name]]
-        masked = sorted(rows, key=lambda d: sort_key(_mask(d, new_ids)))
+        # Rows in an order allocation cannot change: IDs already labelled (from the results
+        # or earlier tables) as their labels, the others masked.
+        masked = sorted(rows, key=lambda d: sort_key(_mask(relabel(d), new_ids - labels.keys())))
         for row in masked:
             visit(row)
         tables[name] = sorted((relabel(r) for r in masked), key=sort_key)
