@@ -90,7 +90,9 @@ class Explorer:
         self._client_marks = [(c, c.transitions.received) for c in sim.subscriptions.clients if c.subscriptions]
         self.start = sim.capture_state()
         self.initial_ids = frozenset(d["_id"] for rows in self.final_state().values() for d in rows)
-        self._serial: dict[tuple[int, ...], str | None] = {}
+        self._serial: dict[tuple, str | None] = {}
+        #: (order, starts) whose serial run scheduled no job (every placement is the same run).
+        self._jobless: set[tuple] = set()
         self.identities = [self._make_identity(op) for op in self.ops]
         # The exploration owns the database until close(): other recorders see none of its schedules.
         self._listeners = list(sim.db.transaction_listeners)
@@ -179,7 +181,10 @@ class Explorer:
         due at once right after its op, a delayed one before the first op that started at
         or after its time); ``"after_ties"``, the same but after the ops that started at its
         very time; ``"late"``, all after the last op. The jobs left run in due order at the
-        end."""
+        end. An order whose ops scheduled no job runs alike under every placement: it is
+        run once."""
+        if jobs != "early" and (order, starts) in self._jobless:
+            return self.serial_outcome(order, starts)
         key = (order, starts, jobs)
         if key not in self._serial:
             execution = Execution(self, defer_jobs="delayed" if jobs == "early" else "all")
@@ -198,6 +203,8 @@ class Explorer:
                 execution.run_jobs_due(float("inf"))
                 outcome, _error = execution.outcome()
             self._serial[key] = outcome.compared if outcome is not None else None
+            if jobs == "early" and not execution.scheduled_jobs:
+                self._jobless.add((order, starts))
             execution.close()
         return self._serial[key]
 

@@ -248,6 +248,11 @@ class Execution:
         return result
 
     # -- scheduled jobs as steps of the op that scheduled them ----------------------------------
+    @property
+    def scheduled_jobs(self) -> bool:
+        """Whether any op of this execution scheduled a job."""
+        return bool(self._job_ids)
+
     def _note_jobs(self, writes: Sequence[Write]) -> None:
         for write in writes:
             if write.table == SCHEDULED_FUNCTIONS and write.old is None:
