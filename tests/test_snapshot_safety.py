@@ -402,3 +402,18 @@ def test_mutated_zip_bytes_give_snapshot_error_or_load(tmp_path_factory, mutatio
     except SnapshotError:
         return
     sim.run(lambda ctx: [ctx.db.query(t).collect() for t in ("users", "posts")])
+
+
+def test_an_export_is_written_whole_with_a_new_files_mode(tmp_path):
+    """Through a temporary file renamed into place (nothing left beside it), with the mode
+    ``open()`` gives a new file, not mkstemp's 0600."""
+    import os
+    import stat
+
+    from convex_sim.atomic import new_file_mode
+    from convex_sim.functions import Registry
+
+    sim = ConvexSim(None, Registry())
+    path = sim.export_snapshot(tmp_path / "s.zip")
+    assert os.listdir(tmp_path) == ["s.zip"]
+    assert stat.S_IMODE(os.stat(path).st_mode) == new_file_mode()

@@ -23,10 +23,10 @@ import base64
 import binascii
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
+from ..atomic import atomic_path
 from ..jsonlines import DEFAULT_MAX_DEPTH, DEFAULT_MAX_LINE_BYTES, check_type, describe, read_lines
 from .model import HIGH, LOW, DocWrite, HistoryError, KeyRange, ReadVersions, TxnRecord, VersionRead
 
@@ -87,20 +87,11 @@ def to_json(txn: TxnRecord) -> dict[str, Any]:
 def dump_history(transactions: Iterable[TxnRecord], path: str | os.PathLike[str]) -> str:
     """Write ``transactions`` as a JSON Lines history file, atomically (a temporary file
     renamed onto ``path`` when complete); return the path."""
-    target = os.fspath(path)
-    fd, temporary = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(target)),
-                                     prefix=f".{os.path.basename(target)}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps({_HEADER: FORMAT_VERSION}) + "\n")
-            for txn in transactions:
-                handle.write(json.dumps(to_json(txn), sort_keys=True, separators=(",", ":")) + "\n")
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, target)
-    except BaseException:
-        os.unlink(temporary)
-        raise
-    return target
+    with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps({_HEADER: FORMAT_VERSION}) + "\n")
+        for txn in transactions:
+            handle.write(json.dumps(to_json(txn), sort_keys=True, separators=(",", ":")) + "\n")
+    return os.fspath(path)
 
 
 def load_history(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import html
 import os
-import tempfile
 from collections.abc import Sequence
 from typing import Protocol
 
+from ..atomic import write_atomically
 from ..database import ReadRange
 from .ops import Flow, Op, op_letter
 from .records import StepRecord
@@ -146,27 +146,3 @@ td.step {{ background: #eef5ff; }} .fail {{ color: #b00; font-weight: bold; marg
 </body></html>
 """
     return write_atomically(path, document)
-
-
-def _new_file_mode() -> int:
-    """The mode ``open()`` would give a new file: 0666 less the process's umask."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def write_atomically(path: str | os.PathLike[str], text: str) -> str:
-    """Write ``text`` to ``path`` via a temporary file and a rename: never a half-written file."""
-    target = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(target))
-    fd, temporary = tempfile.mkstemp(dir=directory, prefix=".convex-sim-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(temporary, _new_file_mode())  # mkstemp makes it 0600; a report is for sharing
-        os.replace(temporary, target)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-    return target

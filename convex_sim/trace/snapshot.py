@@ -15,11 +15,11 @@ import base64
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
+from ..atomic import atomic_path
 from ..database.documents import check_document
 from ..errors import ConvexSimError, InvalidValueError
 from ..ids import decode_table_number
@@ -235,26 +235,19 @@ def export_snapshot(sim: Any, path: str | os.PathLike[str]) -> Path:
     target = Path(path)
     db = sim.db
     tables = _export_numbers(db)
-    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
-    os.close(fd)
-    try:
-        with zipfile.ZipFile(temp, "w", zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr("README.md", README)
-            archive.writestr(f"{TABLES}/documents.jsonl",
-                             _jsonl([{"name": n, "id": number} for number, n in sorted(tables)]))
-            for _, name in sorted(tables):
-                archive.writestr(f"{name}/documents.jsonl", _jsonl([to_json(d) for d in _documents(db, name)]))
-                archive.writestr(f"{name}/generated_schema.jsonl", '"uniform"\n')
-            files = _documents(db, STORAGE)
-            if files:
-                archive.writestr(f"{STORAGE}/documents.jsonl", _jsonl([{
-                    "_id": f["_id"], "_creationTime": f["_creationTime"], "sha256": f["sha256"],
-                    "size": f["size"], "contentType": f.get("content_type"), "internalId": f["_id"]}
-                    for f in files]))
-                for f in files:
-                    archive.writestr(f"{STORAGE}/{f['_id']}", sim.storage._blobs.get(f["_id"], b""))
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    with atomic_path(target) as temp, zipfile.ZipFile(temp, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("README.md", README)
+        archive.writestr(f"{TABLES}/documents.jsonl",
+                         _jsonl([{"name": n, "id": number} for number, n in sorted(tables)]))
+        for _, name in sorted(tables):
+            archive.writestr(f"{name}/documents.jsonl", _jsonl([to_json(d) for d in _documents(db, name)]))
+            archive.writestr(f"{name}/generated_schema.jsonl", '"uniform"\n')
+        files = _documents(db, STORAGE)
+        if files:
+            archive.writestr(f"{STORAGE}/documents.jsonl", _jsonl([{
+                "_id": f["_id"], "_creationTime": f["_creationTime"], "sha256": f["sha256"],
+                "size": f["size"], "contentType": f.get("content_type"), "internalId": f["_id"]}
+                for f in files]))
+            for f in files:
+                archive.writestr(f"{STORAGE}/{f['_id']}", sim.storage._blobs.get(f["_id"], b""))
     return target
