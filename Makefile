@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo bench bench-peer bench-load lint mutants conformance corpus docs dist clean which-python
+.PHONY: test chromium demo bench bench-peer bench-load lint mutants conformance corpus docs dist clean which-python
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || test -n "$(PYTHON)" || { echo "$(NO_PYTHON)"; exit 1; }
@@ -22,8 +22,17 @@ $(STAMP): pyproject.toml
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-test: lint
+test: lint chromium
 	$(BIN)/python -m pytest -q
+
+# tests/test_serve_browser.py runs a React page in Debian's `chromium`: installed here when it is
+# missing and apt-get can be run as root (quietly); otherwise that test skips, saying what to install.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { test "$$(id -u 2>/dev/null)" = 0 && command -v apt-get >/dev/null 2>&1 \
+		&& echo "installing chromium (apt-get) for tests/test_serve_browser.py" \
+		&& { { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+			>/dev/null 2>&1 || echo "could not install chromium: tests/test_serve_browser.py will skip"; }; } \
+		|| true
 
 # Semantic mutants of the committer, read sets, subscriptions and the checkers (tools/mutants.py):
 # each must make the suite fail. The unmutated copy runs first and must pass (the control).

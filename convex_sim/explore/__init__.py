@@ -40,9 +40,18 @@ from .engine import (
     make_explorer,
     replay,
 )
-from .execution import Execution
+from .execution import Execution, Pending
 from .invariants import invariant_of
-from .ops import ExplorationError, Flow, FlowClient, Op, parse_schedule, schedule_string
+from .ops import (
+    Actor,
+    ExplorationError,
+    Flow,
+    FlowClient,
+    Op,
+    expand,
+    parse_schedule,
+    schedule_string,
+)
 from .records import Failure, StepRecord
 from .render import coalesce, render_html, render_timeline, write_atomically
 from .results import Counterexample, ExplorationResult, ScheduleRun
@@ -53,8 +62,34 @@ _Execution = Execution
 _Explorer = Explorer
 
 __all__ = [
-    "CHECK_OPTIONS", "COMPARE", "DEFAULTS", "ENUMERATE_SERIAL_ORDERS_UP_TO", "STRATEGIES", "Counterexample", "ExplorationError",
-    "ExplorationResult", "Failure", "Flow", "FlowClient", "Op", "ScheduleRun", "StepRecord",
-    "_Execution", "_Explorer", "coalesce", "explore", "invariant_of", "make_explorer", "parse_schedule",
-    "render_html", "render_timeline", "replay", "schedule_string", "shrink", "write_atomically",
+    "CHECK_OPTIONS",
+    "COMPARE",
+    "DEFAULTS",
+    "ENUMERATE_SERIAL_ORDERS_UP_TO",
+    "STRATEGIES",
+    "Actor",
+    "Counterexample",
+    "ExplorationError",
+    "ExplorationResult",
+    "Failure",
+    "Flow",
+    "FlowClient",
+    "Op",
+    "Pending",
+    "ScheduleRun",
+    "StepRecord",
+    "_Execution",
+    "_Explorer",
+    "coalesce",
+    "expand",
+    "explore",
+    "invariant_of",
+    "make_explorer",
+    "parse_schedule",
+    "render_html",
+    "render_timeline",
+    "replay",
+    "schedule_string",
+    "shrink",
+    "write_atomically",
 ]

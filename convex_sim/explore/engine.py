@@ -14,7 +14,16 @@ from ..functions import HTTP_ACTION, MUTATION, QUERY, ConvexFunction
 from ..runtime import QueryCtx, UserIdentity, run_guarded
 from .execution import Execution
 from .invariants import invariant_of
-from .ops import ExplorationError, Flow, Op, op_letter, parse_schedule, schedule_string
+from .ops import (
+    Actor,
+    ExplorationError,
+    Flow,
+    Op,
+    expand,
+    op_letter,
+    parse_schedule,
+    schedule_string,
+)
 from .outcomes import difference, guided_orders, topological_orders
 from .records import CONTENTION, Failure, StepRecord
 from .render import coalesce
@@ -58,7 +67,7 @@ class Explorer:
         if self.options["compare"] not in COMPARE:
             raise ExplorationError(f"explore: compare must be one of {list(COMPARE)}, got {self.options['compare']!r}")
         self.sim = sim
-        self.ops = list(ops)
+        self.ops = expand(ops)
         if not self.ops:
             raise ExplorationError("explore: give at least one Op or Flow.")
         self.functions: list[ConvexFunction | None] = []
@@ -68,12 +77,17 @@ class Explorer:
                 if fn.kind == HTTP_ACTION:
                     raise ExplorationError(f"explore op {op_letter(i)}: {fn.path} is an HTTP action; use sim.fetch.")
                 self.functions.append(fn)
-            elif isinstance(op, Flow):
+            elif isinstance(op, Flow | Actor):
                 self.functions.append(None)
             else:
-                raise ExplorationError(f"explore: op {op_letter(i)} must be Op(...) or Flow(...), got {op!r}")
+                raise ExplorationError(f"explore: op {op_letter(i)} must be Op(...), Flow(...) or a "
+                                       f"Frontend(...), got {op!r}")
         self.invariant = invariant_of(sim, self.options["invariant"])
-        self.check_serializable = self.options["check_serializable"]
+        #: Actors are not transactions: no serial order of them is a reference.
+        self.actors = [op for op in self.ops if isinstance(op, Actor)]
+        for actor in self.actors:
+            actor.prepare(sim)
+        self.check_serializable = self.options["check_serializable"] and not self.actors
         self.check_subscriptions = self.options["check_subscriptions"]
         self.check_history = self.options["check_history"]
         self.seed = self.options["seed"]
@@ -89,6 +103,8 @@ class Explorer:
         self._holding = False
         self._client_marks = [(c, c.transitions.received) for c in sim.subscriptions.clients if c.subscriptions]
         self.start = sim.capture_state()
+        #: The latest commit when the exploration started (a schedule's first point in time).
+        self.start_ts = sim.db.latest_ts
         self.initial_ids = frozenset(d["_id"] for rows in self.final_state().values() for d in rows)
         self._serial: dict[tuple, str | None] = {}
         #: (order, starts) whose serial run scheduled no job (every placement is the same run).
@@ -142,8 +158,8 @@ class Explorer:
             state[table] = [dict(d) for d in txn.scan(table, "by_creation_time")]
         return state
 
-    def _make_identity(self, op: Op | Flow) -> UserIdentity | None:
-        identity = op.identity
+    def _make_identity(self, op: Op | Flow | Actor) -> UserIdentity | None:
+        identity = getattr(op, "identity", None)
         if identity is None or isinstance(identity, UserIdentity):
             return identity
         if isinstance(identity, dict):
@@ -247,6 +263,10 @@ class Explorer:
             return None, execution.failure
         if self.check_subscriptions:
             failure = self.subscription_failure()
+            if failure:
+                return None, failure
+        for actor in self.actors:
+            failure = actor.failure(execution)
             if failure:
                 return None, failure
         outcome, error = execution.outcome()

@@ -13,7 +13,7 @@ from ..functions import ACTION, MUTATION, PUBLIC, QUERY, ConvexFunction
 from ..runtime import Step, UserIdentity, pump, stable_seed
 from ..scheduler import SCHEDULED_FUNCTIONS, SCHEDULED_MUTATION_RETRIES
 from ..values import format_value
-from .ops import Flow, FlowClient, Op, op_letter
+from .ops import Actor, Flow, FlowClient, Op, op_letter
 from .outcomes import canonical_outcome
 from .records import Failure, StepRecord
 
@@ -25,7 +25,7 @@ class Exploration(Protocol):
     the ops and their settings, the starting state, the invariant, the final state."""
 
     sim: Any
-    ops: list[Op | Flow]
+    ops: list[Op | Flow | Actor]
     functions: list[ConvexFunction | None]
     identities: list[UserIdentity | None]
     seed: int
@@ -44,7 +44,9 @@ class Exploration(Protocol):
 
 
 @dataclass
-class _Pending:
+class Pending:
+    """What an operation yields before each of its steps (the step's kind and function)."""
+
     kind: str
     function: str
 
@@ -55,12 +57,12 @@ class _Pending:
 class _OpRunner:
     """Advances one operation step by step (its generator pauses before each step)."""
 
-    def __init__(self, index: int, gen: Generator[_Pending, None, Any]) -> None:
+    def __init__(self, index: int, gen: Generator[Pending, None, Any]) -> None:
         self.index, self.gen = index, gen
         self.done = False
         self.result: Any = None
         self.error: BaseException | None = None
-        self.pending: _Pending | None = None
+        self.pending: Pending | None = None
         self.advance()
 
     def advance(self) -> None:
@@ -94,6 +96,10 @@ class Execution:
         #: The virtual time of each op's first step (None until it takes one).
         self.started_at: list[float | None] = [None] * len(explorer.ops)
         self.runtime.seed_source = self._next_seed
+        #: Per-schedule state of actors (keyed by what they share, e.g. a frontend).
+        self.world: dict[Any, Any] = {}
+        #: Called with every step's record after it ran (actors react to commits).
+        self.after_step: list[Callable[[StepRecord], None]] = []
         self.runners = []
         for i, op in enumerate(explorer.ops):
             self._current_op = i
@@ -118,7 +124,9 @@ class Execution:
 
     # -- running ---------------------------------------------------------------------------
     def enabled(self) -> list[int]:
-        return [r.index for r in self.runners if not r.done]
+        ops = self.x.ops
+        return [r.index for r in self.runners
+                if not r.done and not (isinstance(ops[r.index], Actor) and ops[r.index].blocked(self))]
 
     def step(self, op: int) -> StepRecord:
         runner = self.runners[op]
@@ -133,6 +141,8 @@ class Execution:
         if len(self.records) == before:  # defensive: every step records itself
             self._record("step", runner.pending.function if runner.pending else "?")
         record = self.records[-1]
+        for hook in self.after_step:
+            hook(record)
         if self.db.latest_ts != latest and self.failure is None:
             self.failure = self.x.check_invariant(record)
         return record
@@ -154,8 +164,32 @@ class Execution:
         self.records.append(record)
         return record
 
+    # -- for actors -------------------------------------------------------------------------
+    @property
+    def current_op(self) -> int:
+        """The index of the operation taking the current step."""
+        return self._current_op
+
+    def record(self, kind: str, function: str, **fields: Any) -> StepRecord:
+        """Record the step an actor just took (every step records itself once)."""
+        return self._record(kind, function, **fields)
+
+    def mutation_steps(self, fn: ConvexFunction, args: Any, identity: UserIdentity | None) -> Generator[Pending, None, Any]:
+        """A mutation's steps (begin, commit; again after a conflict), as an ``Op`` takes them."""
+        return self._mutation(fn, args, identity)
+
+    def query_steps(self, fn: ConvexFunction, args: Any, identity: UserIdentity | None) -> Generator[Pending, None, Any]:
+        """A query's one step, at the latest commit."""
+        return self._query(fn, args, identity)
+
+    def action_steps(self, fn: ConvexFunction, args: Any, identity: UserIdentity | None) -> Generator[Pending, None, Any]:
+        """An action's steps: one per call it awaits."""
+        return self._action(self.runtime.action_process(fn, args, identity))
+
     # -- operation generators ---------------------------------------------------------------
-    def _op_steps(self, index: int, op: Op | Flow) -> Generator[_Pending, None, Any]:
+    def _op_steps(self, index: int, op: Op | Flow | Actor) -> Generator[Pending, None, Any]:
+        if isinstance(op, Actor):
+            return (yield from op.steps(self))
         identity = self.x.identities[index]
         if isinstance(op, Flow):
             fn = ConvexFunction(ACTION, PUBLIC, _flow_handler(op), None, None)
@@ -180,12 +214,12 @@ class Execution:
 
     def _mutation(self, fn: ConvexFunction, args: Any, identity: UserIdentity | None,
                   body: Any = None, label: str = "", retries: int | None = None,
-                  arrive: Callable[[], None] | None = None) -> Generator[_Pending, None, Any]:
+                  arrive: Callable[[], None] | None = None) -> Generator[Pending, None, Any]:
         runtime = self.runtime
         checked = runtime.check_args(fn, args) if body is None else {}
         name = label or fn.path or "?"
         for _attempt in range((runtime.max_retries if retries is None else retries) + 1):
-            yield _Pending("begin", name)
+            yield Pending("begin", name)
             if arrive is not None:
                 arrive()
             attempt = runtime.begin_mutation(fn, checked, identity, body)
@@ -195,7 +229,7 @@ class Execution:
                          result=_render_outcome(attempt.result, attempt.error))
             if attempt.error is not None:
                 raise attempt.error
-            yield _Pending("commit", name)
+            yield Pending("commit", name)
             try:
                 ts = runtime.commit_mutation(attempt)
             except WriteConflict as conflict:
@@ -212,8 +246,8 @@ class Execution:
         raise ContentionError(f"{name} failed after {runtime.max_retries + 1} attempts because of "
                               "too much contention.")
 
-    def _query(self, fn: ConvexFunction, args: Any, identity: UserIdentity | None) -> Generator[_Pending, None, Any]:
-        yield _Pending("query", fn.path or "?")
+    def _query(self, fn: ConvexFunction, args: Any, identity: UserIdentity | None) -> Generator[Pending, None, Any]:
+        yield Pending("query", fn.path or "?")
         try:
             result, txn = self.runtime.call_query(fn, args, identity)
         except Exception as exc:
@@ -225,15 +259,15 @@ class Execution:
             self.recorder.add(txn)   # a query never commits: recorded at its snapshot
         return result
 
-    def _action(self, process: Generator[Step, Any, Any]) -> Generator[_Pending, None, Any]:
+    def _action(self, process: Generator[Step, Any, Any]) -> Generator[Pending, None, Any]:
         return (yield from pump(process, self._perform))
 
-    def _perform(self, step: Step) -> Generator[_Pending, None, Any]:
+    def _perform(self, step: Step) -> Generator[Pending, None, Any]:
         if step.kind == QUERY:
             return (yield from self._query(step.fn, step.args, step.identity))  # type: ignore[arg-type]
         if step.kind == MUTATION:
             return (yield from self._mutation(step.fn, step.args, step.identity))  # type: ignore[arg-type]
-        yield _Pending(step.kind, step.describe())
+        yield Pending(step.kind, step.describe())
         latest = self.db.latest_ts
         try:
             result = self.runtime.run_step(step)
@@ -279,7 +313,7 @@ class Execution:
             for _step in self._job(row, job_id):
                 pass
 
-    def _jobs(self, index: int) -> Generator[_Pending, None, None]:
+    def _jobs(self, index: int) -> Generator[Pending, None, None]:
         """Run the op's scheduled jobs (and theirs), in due order, as more steps of the op; in
         a serial run, only those due now (the rest wait for :meth:`run_jobs_due`)."""
         until = {None: float("inf"), "delayed": self.db.clock.now_ms, "all": -float("inf")}[self.defer_jobs]
@@ -287,7 +321,7 @@ class Execution:
             _owner, row, job_id = job
             yield from self._job(row, job_id)
 
-    def _job(self, row: dict, job_id: str) -> Generator[_Pending, None, None]:
+    def _job(self, row: dict, job_id: str) -> Generator[Pending, None, None]:
         """One scheduled job's steps; its first step moves the clock to the job's time (not
         before: an op stepping in between still runs at the earlier time)."""
         scheduler = self.sim.scheduler
@@ -316,9 +350,9 @@ class Execution:
             self.records[first].orders_everything = True
 
     def _action_job(self, job_id: str, fn: ConvexFunction, args: dict, label: str,
-                    arrive: Callable[[], None]) -> Generator[_Pending, None, None]:
+                    arrive: Callable[[], None]) -> Generator[Pending, None, None]:
         scheduler = self.sim.scheduler
-        yield _Pending("job", label)
+        yield Pending("job", label)
         arrive()
         latest = self.db.latest_ts
         txn = self.db.begin("scheduler")

@@ -71,6 +71,43 @@ class Flow:
         return self.fn(client) if self.args is None else self.fn(client, self.args)
 
 
+class Actor:
+    """An operation whose steps are written outside the explorer, such as one lane of an
+    explored frontend (:class:`convex_sim.serve.Frontend`): for each schedule,
+    :meth:`steps` makes its step generator (yielding ``execution.pause(...)`` before each
+    step), :meth:`blocked` says it cannot step now, and :meth:`failure` judges the finished
+    schedule. An actor is not a transaction: an exploration with one skips the
+    serializability check. ``label`` names it in reports."""
+
+    label: str = "actor"
+
+    def prepare(self, sim: Any) -> None:
+        """Check and build what the actor needs, once, before any schedule (its input errors
+        are raised by ``explore`` itself)."""
+
+    def steps(self, execution: Any) -> Any:
+        """The generator of this actor's steps in ``execution``; its return value is the
+        actor's result."""
+        raise NotImplementedError
+
+    def blocked(self, execution: Any) -> bool:
+        """True while the actor waits for another one (an empty channel, a pending reply)."""
+        return False
+
+    def failure(self, execution: Any) -> Any:
+        """Why the finished schedule fails, as a ``Failure``, or None."""
+        return None
+
+
+def expand(ops: Sequence[Any]) -> list[Any]:
+    """The operations ``ops`` stand for: an object with ``lanes()`` (a frontend) is its lanes."""
+    out: list[Any] = []
+    for op in ops:
+        lanes = getattr(op, "lanes", None)
+        out.extend(lanes() if callable(lanes) and not isinstance(op, Op | Flow) else [op])
+    return out
+
+
 class FlowClient:
     """What a :class:`Flow` gets: a browser-like client calling public functions."""
 

@@ -26,6 +26,9 @@ class StepRecord:
     pending: tuple[tuple[str, str], ...] = ()   # (table, id) buffered by a begin
     result: str = ""
     orders_everything: bool = False   # its footprint is unknown or global (a clock jump, a vector search)
+    #: What else the step touches besides the database (a frontend's page or channels): two
+    #: steps touching one thing are ordered.
+    touches: frozenset[str] = frozenset()
 
     last: int = 0   # a merged begin and commit (see coalesce): the number of its last engine step
     _footprint: tuple | None = field(default=None, repr=False, compare=False)
@@ -44,7 +47,7 @@ class StepRecord:
     def depends_on(self, other: StepRecord) -> bool:
         """Whether the order of this step and ``other`` (of another op) can matter: decided by
         the history checker's footprint code, never by the committer's own conflict check."""
-        if self.orders_everything or other.orders_everything:
+        if self.orders_everything or other.orders_everything or self.touches & other.touches:
             return True
         (writes, reads), (other_writes, other_reads) = self.footprint(), other.footprint()
         return footprints_overlap(writes, other_writes, other_reads) or \

@@ -249,21 +249,12 @@ def _build(root: Path, functions_dir: Path, convex_package: Path, cache_dir: Pat
                        "resolveDir": str(functions_dir), "outfile": str(cache_dir / f"{tag}.cjs"),
                        "platform": "node", "format": "cjs", "target": NODE_TARGET,
                        "externalPackages": list(external)})
-    request = json.dumps({"convexPackage": str(convex_package), "builds": builds})
-    try:
-        proc = subprocess.run(["node", str(_DRIVER)], input=request, cwd=root, capture_output=True,
-                              text=True, check=False, timeout=BUILD_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        raise BundleError(f"Bundling {functions_dir} took over {BUILD_TIMEOUT_S} s.") from None
-    if proc.returncode != 0:
-        raise BundleError(f"Bundling {functions_dir} failed: esbuild could not run:\n"
-                          f"{proc.stderr.strip()[-2000:]}")
-    results = json.loads(proc.stdout)["results"]
+    results = run_esbuild(root, convex_package, builds, functions_dir)
     errors = [e for r in results for e in r["errors"]]
     if errors:
         text = "\n".join(errors)
         hint = missing_generated_hint(root, text)
-        raise BundleError(f"Bundling {functions_dir} failed:\n{_relative_errors(text, root)}"
+        raise BundleError(f"Bundling {functions_dir} failed:\n{relative_errors(text, root)}"
                           f"{_use_node_hint(errors, found)}{chr(10) + hint if hint else ''}")
     inputs = {p for r in results for p in r["inputs"]}
     extra = {p: hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in sorted(inputs)
@@ -282,6 +273,21 @@ def _build(root: Path, functions_dir: Path, convex_package: Path, cache_dir: Pat
     return extra
 
 
+def run_esbuild(root: Path, convex_package: Path, builds: list[dict], what: Path) -> list[dict]:
+    """Run the project's esbuild (``esbuild_driver.cjs``) on ``builds``; one result each
+    (``ok``, ``errors``, ``warnings``, ``inputs``). ``what`` names the input in errors."""
+    request = json.dumps({"convexPackage": str(convex_package), "builds": builds})
+    try:
+        proc = subprocess.run(["node", str(_DRIVER)], input=request, cwd=root, capture_output=True,
+                              text=True, check=False, timeout=BUILD_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise BundleError(f"Bundling {what} took over {BUILD_TIMEOUT_S} s.") from None
+    if proc.returncode != 0:
+        raise BundleError(f"Bundling {what} failed: esbuild could not run:\n"
+                          f"{proc.stderr.strip()[-2000:]}")
+    return json.loads(proc.stdout)["results"]
+
+
 def _use_node_hint(errors: list[str], found: EntryPoints) -> str:
     """The CLI's advice when a Convex-runtime module imports Node.js built-ins."""
     if not any("Are you trying to bundle for node?" in e or "platform=node" in e for e in errors):
@@ -291,7 +297,7 @@ def _use_node_hint(errors: list[str], found: EntryPoints) -> str:
             "\"use node\" (https://docs.convex.dev/functions/runtimes#nodejs-runtime).")
 
 
-def _relative_errors(stderr: str, root: Path) -> str:
+def relative_errors(stderr: str, root: Path) -> str:
     """esbuild's messages, with paths shown relative to the project (``convex/bank.ts:12:4``)."""
     text = stderr.strip() or "esbuild failed without a message"
     return re.sub(re.escape(str(root)) + r"/", "", text)

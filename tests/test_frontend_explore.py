@@ -1,0 +1,125 @@
+"""Explored frontends: the real ``ConvexClient`` of the project, its network steered by the
+explorer (convex_sim/serve/frontend.py, scenarios/ts_counter_page)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from convex_sim import ConvexSim, Op
+from convex_sim.explore import make_explorer, replay
+from convex_sim.serve.frontend import Frontend, FrontendError
+from tests.conftest import prepared_project
+
+PAGE = Path(__file__).resolve().parent.parent / "scenarios" / "ts_counter_page"
+
+
+@pytest.fixture(scope="module")
+def project() -> Path:
+    return prepared_project(PAGE)
+
+
+@pytest.fixture
+def sim(project: Path) -> ConvexSim:
+    return ConvexSim.from_project(project, seed=0)
+
+
+def test_an_optimistic_update_that_guesses_before_the_first_result_is_found(sim):
+    result = sim.explore([Frontend("src/counterPage.js")], max_schedules=500)
+    assert result.exhausted and not result.ok
+    [failure] = result.failures
+    assert failure.kind == "frontend"
+    assert "counter:get() = nan, which no point in time had" in failure.reason
+    # the minimal schedule: the click comes before the page received any result
+    first = failure.steps[0]
+    assert first.kind == "event" and "click +1" in first.function
+    assert failure.schedule.startswith("A")
+    # replayable: the same schedule fails the same way
+    again = failure.replay()
+    assert again.failure == failure.reason
+
+
+def test_the_fixed_page_passes_every_delivery_order(sim):
+    result = sim.explore([Frontend("src/counterPageFixed.js")], max_schedules=500)
+    assert result.exhausted and result.ok, result.failures
+    assert result.schedules_run > 3   # the click and the deliveries were interleaved
+
+
+def test_the_checker_judges_what_the_page_showed_against_every_point_in_time(sim):
+    # another user's click commits too: the page's views must each be one point in time
+    result = sim.explore([Frontend("src/counterPageFixed.js"), Op("counter:increment")], max_schedules=2000)
+    assert result.exhausted and result.ok, result.failures
+    assert result.distinct_outcomes == 2   # the other user's click returns 1 or 2
+    buggy = sim.explore([Frontend("src/counterPage.js"), Op("counter:increment")], max_schedules=2000)
+    assert {f.kind for f in buggy.failures} == {"frontend"}
+
+
+def test_a_dropped_connection_resends_the_mutation_which_runs_once(sim):
+    explorer = make_explorer(sim, [Frontend("src/counterPageFixed.js", drops=1)])
+    # A = page, B = ↑, C = ↓, D = drop: click, Connect, ModifyQuerySet, the mutation (begin,
+    # commit), the connection drops before its reply, the client reconnects and sends it again
+    run = replay(explorer, "ABBBBDDBBBCCA")
+    assert run.failure is None, run
+    text = str(run)
+    assert "connection dropped (3 message(s) lost)" in text
+    assert "Mutation counter:increment again: answered from its first run" in text
+    assert sim.query("counter:get", {}) == 0   # the simulator is put back after the replay
+    result = sim.explore([Frontend("src/counterPageFixed.js", drops=1)], max_schedules=3000)
+    assert result.exhausted and result.ok, result.failures
+    assert any("D" in schedule for schedule in result.schedules)
+
+
+def test_reduction_keeps_the_failures_and_outcomes(sim):
+    # the query commutes with the page's own steps, except those that commit
+    ops = [Frontend("src/counterPage.js"), Op("counter:get")]
+    reduced = sim.explore(ops, max_schedules=5000)
+    full = sim.explore(ops, max_schedules=5000, reduction=False)
+    assert reduced.exhausted and full.exhausted
+    assert reduced.schedules_run < full.schedules_run
+    assert reduced.distinct_outcomes == full.distinct_outcomes
+    assert [f.kind for f in reduced.failures] == [f.kind for f in full.failures]
+
+
+def test_random_and_pct_strategies_drive_frontends_deterministically(sim):
+    ops = [Frontend("src/counterPage.js"), Op("counter:increment")]
+    for strategy in ("random", "pct"):
+        first = sim.explore(ops, strategy=strategy, max_schedules=40, seed=3)
+        second = sim.explore(ops, strategy=strategy, max_schedules=40, seed=3)
+        assert first.schedules == second.schedules
+        assert [f.schedule for f in first.failures] == [f.schedule for f in second.failures]
+        assert {f.kind for f in first.failures} == {"frontend"}
+
+
+def test_a_missing_script_is_a_clear_error(sim):
+    with pytest.raises(FrontendError, match=r"no file src/nope\.js in the project"):
+        sim.explore([Frontend("src/nope.js")], max_schedules=1)
+
+
+def test_a_script_that_does_not_bundle_names_the_file_and_line(sim, project, tmp_path):
+    broken = project / "src" / "broken_for_test.js"
+    broken.write_text("export default async function (client, ui) {\n  await ui.event(\n}\n")
+    try:
+        with pytest.raises(FrontendError, match=r"(?s)Bundling the frontend src/broken_for_test\.js failed.*"
+                                                r"broken_for_test\.js:3"):
+            sim.explore([Frontend("src/broken_for_test.js")], max_schedules=1)
+    finally:
+        broken.unlink()
+
+
+def test_an_error_thrown_by_the_page_fails_the_schedule(sim, project):
+    page = project / "src" / "throws_for_test.js"
+    page.write_text("export default async function (client, ui) {\n"
+                    "  await ui.event('click');\n  throw new Error('the page broke');\n}\n")
+    try:
+        result = sim.explore([Frontend("src/throws_for_test.js")], max_schedules=50)
+    finally:
+        page.unlink()
+    assert not result.ok
+    assert result.failures[0].kind == "error JsError"
+    assert "the page broke" in result.failures[0].reason
+
+
+def test_frontend_options_are_checked():
+    with pytest.raises(FrontendError, match="drops must be an int >= 0"):
+        Frontend("src/counterPage.js", drops=-1)
