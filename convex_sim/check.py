@@ -76,7 +76,7 @@ class Scenario:
     resolved once the setup calls have run."""
 
     name: str
-    ops: list[Op]
+    ops: list[Any]   # Op, and Frontend for a scenario's frontends
     setup: list[SetupCall] = field(default_factory=list)
     #: A Python ``module:function(ctx)``, or the path of a query of the app (resolved when
     #: the scenario runs, against its simulator).
@@ -166,8 +166,12 @@ def _env(values: Mapping[str, Any], where: str) -> dict[str, str]:
 
 def _scenario(table: ScenarioTable, index: int, where: str, app_env: dict[str, str],
               cli_env: Mapping[str, str]) -> Scenario:
-    ops = [Op(entry.op, dict(entry.args), **({"identity": dict(entry.identity)} if entry.identity else {}))
-           for entry in table.ops for _ in range(entry.times)]
+    ops: list[Any] = [Op(entry.op, dict(entry.args), **({"identity": dict(entry.identity)} if entry.identity else {}))
+                      for entry in table.ops for _ in range(entry.times)]
+    if table.frontends:
+        from .serve.frontend import Frontend
+
+        ops += [Frontend(entry.script, entry.name, entry.drops) for entry in table.frontends]
     return Scenario(
         name=table.name or f"scenario {index + 1}", ops=ops,
         setup=[SetupCall(*entry.call, dict(entry.args), entry.as_) for entry in table.setup],
@@ -279,7 +283,7 @@ def run_scenario(make: Callable[..., ConvexSim], scenario: Scenario, seed: int =
     except (ConvexSimError, ImportError, OSError) as exc:
         raise CheckConfigError(f"{where}: cannot load the app: {exc}") from None
     results = _set_up(sim, scenario, where)
-    ops = [replace(op, args=resolve(op.args, results)) for op in scenario.ops]
+    ops = [replace(op, args=resolve(op.args, results)) if isinstance(op, Op) else op for op in scenario.ops]
     invariant = _invariant(sim, scenario.invariant, where)
     try:
         result = sim.explore(ops, invariant=invariant, strategy=scenario.strategy,

@@ -21,7 +21,7 @@ CALL_KINDS = ("query", "mutation", "action")
 SETUP_REFERENCE = "$setup"
 #: The kinds of failure an exploration reports (``Counterexample.kind``), for ``expect_failure``;
 #: ``"error <ExceptionType>"`` is the fifth.
-FAILURE_KINDS = ("invariant", "serializability", "history", "subscription")
+FAILURE_KINDS = ("invariant", "serializability", "history", "subscription", "frontend")
 _ERROR_KIND = re.compile(r"error [A-Za-z_][A-Za-z0-9_.]*")
 
 
@@ -53,6 +53,15 @@ class OpTable(_Table):
     identity: dict[str, JsonValue] | None = None
 
 
+class FrontendTable(_Table):
+    """One entry of a scenario's ``frontends``: a page of the app explored with the ops
+    (``convex_sim.serve.Frontend``): its script in the project, a name, how many drops."""
+
+    script: str = Field(min_length=1)
+    name: str = Field("page", min_length=1)
+    drops: int = Field(0, ge=0)
+
+
 class SetupTable(_Table):
     """One entry of a scenario's ``setup``: ``{mutation = "module:fn", args = {...}}``."""
 
@@ -79,7 +88,8 @@ class ScenarioTable(_Table):
 
     name: str | None = None
     setup: list[SetupTable] = []
-    ops: list[OpTable] = Field(min_length=1)
+    ops: list[OpTable] = []
+    frontends: list[FrontendTable] = []
     invariant: str | None = None
     budget: int | None = Field(None, ge=1)
     strategy: Literal["exhaustive", "random", "pct"] = "exhaustive"
@@ -87,6 +97,12 @@ class ScenarioTable(_Table):
     expect_failure: str | None = None   # with expect = "fail": the kind of the first failure
     serializable: bool = True           # false: no serial-order check (explore's check_serializable)
     env: dict[str, Any] = {}            # over [app] env; checked by envvars, as for --env
+
+    @model_validator(mode="after")
+    def _something_to_explore(self) -> ScenarioTable:
+        if not self.ops and not self.frontends:
+            raise problem(("ops",), "expected a non-empty array, got [] (a scenario needs ops, or frontends)")
+        return self
 
     @model_validator(mode="after")
     def _expected_failure(self) -> ScenarioTable:

@@ -556,13 +556,13 @@ class ConvexSim(_Caller):
         return the :class:`~convex_sim.explore.ScheduleRun`. For Hypothesis: see
         :func:`convex_sim.hypothesis.schedules`; for ops drawn by
         :func:`convex_sim.hypothesis.ops`, choices name the ops' slots."""
-        from .explore import make_explorer, replay, schedule_string
+        from .explore import expand, make_explorer, replay, schedule_string
         from .hooks import options_with_checkers
 
         options = options_with_checkers(self, self._named_invariant(options))
         if hasattr(ops, "choices_for"):       # a convex_sim.hypothesis Workload: choices name slots
             choices = ops.choices_for(choices)
-        n = len(ops)
+        n = len(expand(ops))                  # a frontend is several operations (its lanes)
         return replay(make_explorer(self, ops, **options), schedule_string([c % n for c in choices]) if choices else "")
 
     def _named_invariant(self, options: dict[str, Any]) -> dict[str, Any]:

@@ -221,8 +221,8 @@ def test_serializable_false_turns_the_serial_order_check_off(folder, capsys):
     ('expect_failure = "invariant"\n',
      '[[scenario]] 1 expect_failure: needs expect = "fail"'),
     ('expect = "fail"\nexpect_failure = "invariants"\n',
-     '[[scenario]] 1 expect_failure: expected "invariant", "serializability", "history", "subscription" '
-     'or "error <ExceptionType>", got \'invariants\''),
+     '[[scenario]] 1 expect_failure: expected "invariant", "serializability", "history", "subscription", '
+     '"frontend" or "error <ExceptionType>", got \'invariants\''),
     ('serializable = "no"\n', "[[scenario]] 1 serializable: expected a boolean, got 'no'"),
     ('serialisable = false\n', "unknown key `serialisable` in [[scenario]] 1; did you mean `serializable`?"),
     ('env = { "1X" = "a" }\n', "[[scenario]] 1 env"),

@@ -32,9 +32,9 @@ def test_an_optimistic_update_that_guesses_before_the_first_result_is_found(sim)
     assert failure.kind == "frontend"
     assert "counter:get() = nan, which no point in time had" in failure.reason
     # the minimal schedule: the click comes before the page received any result
-    first = failure.steps[0]
-    assert first.kind == "event" and "click +1" in first.function
-    assert failure.schedule.startswith("A")
+    kinds = [step.kind for step in failure.steps]
+    assert kinds.index("event") < kinds.index("deliver")
+    assert "after step 3 the page showed" in failure.reason   # lanes: A ↑, B ↓, C page
     # replayable: the same schedule fails the same way
     again = failure.replay()
     assert again.failure == failure.reason
@@ -57,9 +57,9 @@ def test_the_checker_judges_what_the_page_showed_against_every_point_in_time(sim
 
 def test_a_dropped_connection_resends_the_mutation_which_runs_once(sim):
     explorer = make_explorer(sim, [Frontend("src/counterPageFixed.js", drops=1)])
-    # A = page, B = ↑, C = ↓, D = drop: click, Connect, ModifyQuerySet, the mutation (begin,
+    # A = ↑, B = ↓, C = page, D = drop: click, Connect, ModifyQuerySet, the mutation (begin,
     # commit), the connection drops before its reply, the client reconnects and sends it again
-    run = replay(explorer, "ABBBBDDBBBCCA")
+    run = replay(explorer, "CAAAADDAAABBC")
     assert run.failure is None, run
     text = str(run)
     assert "connection dropped (3 message(s) lost)" in text
@@ -123,3 +123,50 @@ def test_an_error_thrown_by_the_page_fails_the_schedule(sim, project):
 def test_frontend_options_are_checked():
     with pytest.raises(FrontendError, match="drops must be an int >= 0"):
         Frontend("src/counterPage.js", drops=-1)
+
+
+def test_hypothesis_finds_and_shrinks_the_frontend_bug(sim):
+    from hypothesis import HealthCheck, find, settings
+
+    from convex_sim.hypothesis import schedules
+
+    ops = [Frontend("src/counterPage.js"), Op("counter:increment")]
+
+    def fails(choices: list[int]) -> bool:
+        return sim.run_schedule(ops, choices).failure is not None
+
+    smallest = find(schedules(max_steps=12), fails,
+                    settings=settings(max_examples=300, database=None, derandomize=True,
+                                      suppress_health_check=list(HealthCheck)))
+    run = sim.run_schedule(ops, smallest)
+    assert "which no point in time had" in run.failure
+    assert sim.run_schedule(ops, []).failure is None   # by default the network goes first
+    assert smallest == [2]   # the click first: the shortest schedule that breaks the page
+
+
+def test_its_conformance_file_finds_the_bug_and_passes_the_fixed_page(project, tmp_path, capsys):
+    from convex_sim.cli import main
+
+    config = project / "conformance.toml"
+    assert main(["check", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("ok   ") == 3 and "1 failure(s)" in out
+    # the same scenarios, the bug no longer declared: the check fails (exit 1)
+    undeclared = tmp_path / "page.toml"
+    undeclared.write_text(config.read_text().replace('expect = "fail"\n', "").replace(
+        'expect_failure = "frontend"\n', "").replace('project = "."', f'project = "{project}"'))
+    assert main(["check", str(undeclared)]) == 1
+
+
+def test_a_frontend_entry_is_checked_in_the_conformance_file(project, tmp_path):
+    from convex_sim.check import CheckConfigError, load_config
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text(f'[app]\nproject = "{project}"\n\n[[scenario]]\nfrontends = [{{ script = "src/counterPage.js", '
+                   'drops = -1 }]\n')
+    with pytest.raises(CheckConfigError, match=r"bad\.toml, line 5: .*drops"):
+        load_config(bad)
+    empty = tmp_path / "empty.toml"
+    empty.write_text(f'[app]\nproject = "{project}"\n\n[[scenario]]\nname = "nothing"\n')
+    with pytest.raises(CheckConfigError, match=r"ops: expected a non-empty array, got \[\] \(a scenario needs ops, or frontends\)"):
+        load_config(empty)

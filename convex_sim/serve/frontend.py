@@ -6,9 +6,9 @@ installed ``convex/browser``, unchanged) and ``ui.event(name)``, a promise that 
 user does ``name``. Passed to ``sim.explore`` beside ``Op``/``Flow``, it becomes lanes, each an
 operation of the schedule:
 
-* ``page``: the user's next event (``ui.event``) happens;
 * ``↑``: the server receives the client's next message (a mutation then runs, begin and commit);
 * ``↓``: the client receives the server's next message (a query result, a mutation's reply);
+* ``page``: the user's next event (``ui.event``) happens;
 * ``drop`` (with ``drops=N``): the connection drops, losing what is in flight either way; the
   client's reconnect (its own back-off timer, on its virtual clock) is that lane's next step.
 
@@ -82,7 +82,9 @@ class Frontend:
 
     def lanes(self) -> list[Actor]:
         """The operations this page stands for in a schedule."""
-        lanes: list[Actor] = [PageLane(self), UpLane(self), DownLane(self)]
+        # the network first: a schedule that leaves the rest to the default order (lowest
+        # lane first) delivers what is in flight before the user's next event
+        lanes: list[Actor] = [UpLane(self), DownLane(self), PageLane(self)]
         if self.drops:
             lanes.append(DropLane(self))
         return lanes
