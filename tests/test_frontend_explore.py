@@ -29,7 +29,7 @@ def test_an_optimistic_update_that_guesses_before_the_first_result_is_found(sim)
     result = sim.explore([Frontend("src/counterPage.js")], max_schedules=500)
     assert result.exhausted and not result.ok
     [failure] = result.failures
-    assert failure.kind == "frontend"
+    assert failure.kind == "subscription"
     assert "counter:get() = nan, which no point in time had" in failure.reason
     # the minimal schedule: the click comes before the page received any result
     kinds = [step.kind for step in failure.steps]
@@ -52,7 +52,7 @@ def test_the_checker_judges_what_the_page_showed_against_every_point_in_time(sim
     assert result.exhausted and result.ok, result.failures
     assert result.distinct_outcomes == 2   # the other user's click returns 1 or 2
     buggy = sim.explore([Frontend("src/counterPage.js"), Op("counter:increment")], max_schedules=2000)
-    assert {f.kind for f in buggy.failures} == {"frontend"}
+    assert {f.kind for f in buggy.failures} == {"subscription"}
 
 
 def test_a_dropped_connection_resends_the_mutation_which_runs_once(sim):
@@ -88,7 +88,7 @@ def test_random_and_pct_strategies_drive_frontends_deterministically(sim):
         second = sim.explore(ops, strategy=strategy, max_schedules=40, seed=3)
         assert first.schedules == second.schedules
         assert [f.schedule for f in first.failures] == [f.schedule for f in second.failures]
-        assert {f.kind for f in first.failures} == {"frontend"}
+        assert {f.kind for f in first.failures} == {"subscription"}
 
 
 def test_a_missing_script_is_a_clear_error(sim):
@@ -154,7 +154,7 @@ def test_its_conformance_file_finds_the_bug_and_passes_the_fixed_page(project, t
     # the same scenarios, the bug no longer declared: the check fails (exit 1)
     undeclared = tmp_path / "page.toml"
     undeclared.write_text(config.read_text().replace('expect = "fail"\n', "").replace(
-        'expect_failure = "frontend"\n', "").replace('project = "."', f'project = "{project}"'))
+        'expect_failure = "subscription"\n', "").replace('project = "."', f'project = "{project}"'))
     assert main(["check", str(undeclared)]) == 1
 
 
@@ -170,3 +170,35 @@ def test_a_frontend_entry_is_checked_in_the_conformance_file(project, tmp_path):
     empty.write_text(f'[app]\nproject = "{project}"\n\n[[scenario]]\nname = "nothing"\n')
     with pytest.raises(CheckConfigError, match=r"ops: expected a non-empty array, got \[\] \(a scenario needs ops, or frontends\)"):
         load_config(empty)
+
+
+def test_check_views_takes_views_ahead_of_time_and_refuses_mixed_times():
+    """The subscription-consistency checker of real clients' views, on a Python app."""
+    import json as _json
+
+    from convex_sim.subscriptions import View, check_views
+    from convex_sim.subscriptions.transitions import canonical_text
+    from scenarios.bank.schema import schema
+
+    sim = ConvexSim(schema, "scenarios.bank")
+    sim.mutation("bank:open_account", {"owner": "ada", "balance": 100})
+    sim.mutation("bank:open_account", {"owner": "bob", "balance": 0})
+    t0 = sim.db.latest_ts
+    sim.mutation("bank:transfer", {"src": "ada", "dst": "bob", "amount": 30})
+    t1 = sim.db.latest_ts
+
+    def key(owner: str) -> tuple[str, str]:
+        return ("bank:balance", _json.dumps({"owner": owner}))
+
+    def view(step: int, ada: int, bob: int) -> View:
+        return View(step, {key("ada"): canonical_text(ada), key("bob"): canonical_text(bob)})
+
+    times = [t0, t1]
+    assert check_views([view(1, 100, 0), view(2, 70, 30)], times, sim.runtime) is None
+    # a view the schedule reaches later is fine (an optimistic update guessing right)
+    assert check_views([view(1, 70, 30), view(2, 100, 0)], times, sim.runtime) is None
+    # ada after the transfer beside bob before it: no single point in time had both
+    problem = check_views([view(1, 100, 0), view(5, 70, 0)], times, sim.runtime)
+    assert problem is not None and problem.view.step == 5
+    assert "after step 5 the page showed bank:balance" in str(problem)
+    assert "which no point in time had" in str(problem)

@@ -48,8 +48,9 @@ from ..js.bundler import (
 )
 from ..js.engine import JsError, new_context
 from ..runtime import stable_seed
+from ..subscriptions import View, check_views
 from ..subscriptions.transitions import canonical_text
-from ..values import format_value, from_json, to_json
+from ..values import from_json, to_json
 from .protocol import Call, ProtocolError, SyncSession, decode_ts
 
 _HERE = Path(__file__).parent
@@ -139,14 +140,6 @@ def page_code(root: str, script: str) -> str:
 
 
 # --- One schedule's page: its engine, channels and what it showed ------------------------------
-
-
-@dataclass
-class View:
-    """What the page showed after one step: each subscription's value (canonical text)."""
-
-    step: int
-    shown: dict[tuple[str, str], str]
 
 
 @dataclass
@@ -527,41 +520,12 @@ class DropLane(_Lane):
 
 
 def views_failure(page: Page) -> Failure | None:
-    """The first view of the page that no single timestamp of the schedule had, as a failure."""
+    """The first view of the page that no single timestamp of the schedule had, judged by the
+    subscription-consistency checker (:func:`~convex_sim.subscriptions.check_views`)."""
     execution = page.execution
-    db, runtime = execution.db, execution.runtime
     start = execution.x.start_ts
-    times = [start, *(c.ts for c in db.commits_after(start))]
-    fresh: dict[tuple[str, str, int], str] = {}
-
-    def at(key: tuple[str, str], ts: int) -> str:
-        if (key[0], key[1], ts) not in fresh:
-            path, args = key
-            try:
-                fn = runtime.resolve(path, QUERY)
-                value, _txn = runtime.call_query(fn, from_json(json.loads(args)), None, at_ts=ts,
-                                                 seed=stable_seed(path, ts))
-                fresh[(path, args, ts)] = canonical_text(value)
-            except Exception as exc:
-                fresh[(path, args, ts)] = f"error:{exc}"
-        return fresh[(key[0], key[1], ts)]
-
-    for view in page.views:
-        if any(all(at(key, ts) == shown for key, shown in view.shown.items()) for ts in times):
-            continue
-        parts = ", ".join(f"{path}({_args_text(args)}) = {_short(shown)}" for (path, args), shown in view.shown.items())
-        had = "; ".join(f"ts {ts}: " + ", ".join(_short(at(key, ts)) for key in view.shown) for ts in times[:6])
-        return Failure("frontend", f"frontend {page.frontend.name}: after step {view.step} the page showed "
-                                   f"{parts}, which no point in time had ({had})")
-    return None
-
-
-def _short(text: str) -> str:
-    if text.startswith("error:"):
-        return text[:60]
-    return format_value(from_json(json.loads(text)), 40)
-
-
-def _args_text(args: str) -> str:
-    value = from_json(json.loads(args))
-    return "" if value == {} else format_value(value, 40)
+    times = [start, *(c.ts for c in execution.db.commits_after(start))]
+    problem = check_views(page.views, times, execution.runtime)
+    if problem is None:
+        return None
+    return Failure("subscription", f"frontend {page.frontend.name}: {problem}")

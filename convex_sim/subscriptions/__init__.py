@@ -30,7 +30,7 @@ from .clients import (
     Subscription,
     SubscriptionManager,
 )
-from .consistency import ConsistencyReport, check_consistency
+from .consistency import ConsistencyReport, View, ViewProblem, check_consistency, check_views
 from .index import RangeIndex
 from .transitions import (
     KEEP_HISTORY,
@@ -43,5 +43,5 @@ from .transitions import (
 __all__ = [
     "KEEP_HISTORY", "KEEP_TRANSITIONS", "Client", "ConsistencyReport", "OptimisticStore",
     "PaginatedSubscription", "QueryInstance", "RangeIndex", "Subscription", "SubscriptionError",
-    "SubscriptionManager", "Transition", "TransitionLog", "check_consistency",
+    "SubscriptionManager", "Transition", "TransitionLog", "View", "ViewProblem", "check_consistency", "check_views",
 ]

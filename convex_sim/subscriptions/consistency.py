@@ -3,11 +3,14 @@ single point in time had."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import hide_simulator_frames
+from ..functions import QUERY
 from ..runtime import stable_seed
-from ..values import format_value
+from ..values import format_value, from_json
 from .clients import Client, Subscription, server_view
 from .transitions import canonical_text
 
@@ -95,3 +98,68 @@ def check_consistency(client: Client, *, since: int = 0) -> ConsistencyReport:
                 problems.append(f"{sub.path}({format_value(sub.args, 60)}) missed a change: the client is at "
                                 f"ts {client.ts} but the result changed by ts {manager.db.latest_ts}")
     return ConsistencyReport(problems, len(transitions), max(log.dropped - since, 0))
+
+
+# --- What a real client showed ---------------------------------------------------------------------
+
+
+@dataclass
+class View:
+    """What a client showed at one moment (after step ``step`` of a schedule): each of its
+    queries, keyed ``(path, args as canonical JSON)``, with the value it showed (canonical text,
+    or ``"error:<message>"``)."""
+
+    step: int
+    shown: dict[tuple[str, str], str]
+
+
+@dataclass
+class ViewProblem:
+    """A view that no single point in time had, and what the queries gave at each time."""
+
+    view: View
+    had: dict[int, dict[tuple[str, str], str]]
+
+    def __str__(self) -> str:
+        parts = ", ".join(f"{path}({_args_text(args)}) = {_short(shown)}"
+                          for (path, args), shown in self.view.shown.items())
+        times = "; ".join(f"ts {ts}: " + ", ".join(_short(text) for text in values.values())
+                          for ts, values in list(self.had.items())[:6])
+        return f"after step {self.view.step} the page showed {parts}, which no point in time had ({times})"
+
+
+def check_views(views: list[View], times: list[int], runtime: Any) -> ViewProblem | None:
+    """The first of ``views`` (what a real client's callbacks were given, optimistic updates
+    included) that is not what its queries returned at one single timestamp of ``times``:
+    a view may run ahead of what the client was sent (an optimistic update guessing right),
+    never show what no point in time had. Queries run with the identity-free runtime, seeded
+    per (path, ts) so a query reading ``Math.random`` is compared with itself."""
+    fresh: dict[tuple[str, str, int], str] = {}
+
+    def at(key: tuple[str, str], ts: int) -> str:
+        path, args = key
+        if (path, args, ts) not in fresh:
+            try:
+                fn = runtime.resolve(path, QUERY)
+                value, _txn = runtime.call_query(fn, from_json(json.loads(args)), None, at_ts=ts,
+                                                 seed=stable_seed(path, ts))
+                fresh[(path, args, ts)] = canonical_text(value)
+            except Exception as exc:
+                fresh[(path, args, ts)] = f"error:{exc}"
+        return fresh[(path, args, ts)]
+
+    for view in views:
+        if not any(all(at(key, ts) == shown for key, shown in view.shown.items()) for ts in times):
+            return ViewProblem(view, {ts: {key: at(key, ts) for key in view.shown} for ts in times})
+    return None
+
+
+def _short(text: str) -> str:
+    if text.startswith("error:"):
+        return text[:60]
+    return format_value(from_json(json.loads(text)), 40)
+
+
+def _args_text(args: str) -> str:
+    value = from_json(json.loads(args))
+    return "" if value == {} else format_value(value, 40)
