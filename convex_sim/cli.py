@@ -275,13 +275,24 @@ def _parser() -> argparse.ArgumentParser:
                                                   "with its own convex package, no deployment; "
                                                   "exit 0 done, 2 a project it cannot generate for")
     codegen.add_argument("project", help="the folder holding convex/ and node_modules/")
-    serve = commands.add_parser("serve", help="serve a TypeScript project on loopback over Convex's "
-                                              "HTTP API, for Convex's own clients (docs/serve.md); "
-                                              "exit 0 after Ctrl-C, 2 a project or port it cannot use")
-    serve.add_argument("project", help="the folder holding convex/ and node_modules/")
+    serve = commands.add_parser("serve", help="serve a TypeScript project (or a Python app) on loopback "
+                                              "over Convex's HTTP API and sync protocol, for Convex's "
+                                              "own clients (docs/serve.md); exit 0 after Ctrl-C, 2 a "
+                                              "project, port or host it cannot use")
+    serve.add_argument("project", nargs="?", default=None,
+                       help="the folder holding convex/ and node_modules/")
+    serve.add_argument("--app", metavar="PKG", help="serve this Python app package instead of a project")
+    serve.add_argument("--schema", metavar="MODULE:ATTR", help="with --app: its schema "
+                                                               "(default: PKG.schema:schema)")
     serve.add_argument("--port", type=int, default=3210, help="the port (default 3210; 0: a free one)")
-    serve.add_argument("--host", default="127.0.0.1", help="the address (default 127.0.0.1)")
+    serve.add_argument("--host", default="127.0.0.1", help="the address (default 127.0.0.1; a "
+                                                           "non-loopback one needs --allow-non-loopback)")
+    serve.add_argument("--allow-non-loopback", action="store_true",
+                       help="serve on a --host other machines can reach (no access control!)")
     serve.add_argument("--seed", type=int, default=0, help="the simulator's seed")
+    serve.add_argument("--record", metavar="FILE", help="write the session's calls to this trace "
+                                                        "when the server stops (for convex-sim replay)")
+    add_env_options(serve)
     trace_command.add_parser(commands)
     return parser
 
@@ -300,10 +311,16 @@ def _run(options: argparse.Namespace) -> int:
     if options.command == "codegen":
         return codegen_project(options.project)
     if options.command == "serve":
+        from pathlib import Path
+
+        from .loading import import_roots
         from .serve import serve_project
 
-        return serve_project(options.project, host=options.host, port=options.port,
-                             seed=options.seed, out=_print)
+        with import_roots([Path.cwd()]):
+            return serve_project(options.project, app=options.app, schema=options.schema,
+                                 host=options.host, port=options.port, seed=options.seed,
+                                 record=options.record, allow_non_loopback=options.allow_non_loopback,
+                                 env=env_from_options(options), out=_print)
     if options.command == "replay":
         from .trace import command as trace_command
 

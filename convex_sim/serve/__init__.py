@@ -1,8 +1,11 @@
-"""``convex-sim serve``: a simulator on loopback, over Convex's own HTTP API (docs/serve.md)."""
+"""``convex-sim serve``: a simulator on loopback, over Convex's own HTTP API and WebSocket sync
+protocol (docs/serve.md)."""
 
 from __future__ import annotations
 
 from .app import make_app
-from .server import Server, serve_project
+from .frontend import Frontend
+from .process import ServerProcess
+from .server import ServeError, Server, load_sim, serve_project
 
-__all__ = ["Server", "make_app", "serve_project"]
+__all__ = ["Frontend", "ServeError", "Server", "ServerProcess", "load_sim", "make_app", "serve_project"]

@@ -17,11 +17,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..auth import AuthError
-from ..errors import ConvexError, ConvexSimError, InvalidValueError
-from ..functions import ACTION, MUTATION, QUERY, FunctionNotFoundError
+from ..errors import InvalidValueError
+from ..functions import ACTION, MUTATION, QUERY
 from ..sim import ConvexSim
 from ..values import from_json, to_json
-from .sync import SyncHub
+from .replies import error_reply, public_function
+from .sync import HEARTBEAT_S, SyncHub
 
 #: Where the project's HTTP actions are served, under the deployment URL (as Convex's
 #: self-hosted backend also serves them beside its ``.convex.site`` origin).
@@ -84,9 +85,11 @@ async def _call_body(request: Request, path: str | None = None) -> tuple[str, di
         raise BadRequest(f'"args" is not a Convex value: {exc}') from exc
 
 
-def make_app(sim: ConvexSim) -> Starlette:
+def make_app(sim: ConvexSim, *, heartbeat_s: float | None = HEARTBEAT_S) -> Starlette:
     """An ASGI app serving ``sim``: ``POST /api/query|mutation|action|function``,
-    ``POST /api/run/{module}/{function}``, and the HTTP actions under ``/http/``."""
+    ``POST /api/run/{module}/{function}``, the HTTP actions under ``/http/``, and the sync
+    WebSocket (``/api/sync``, ``/api/<version>/sync``) with a ``Ping`` after ``heartbeat_s``
+    seconds without a message (None: never)."""
     lock = threading.Lock()
 
     def locked(call: Callable[[], Any]) -> Any:
@@ -106,39 +109,27 @@ def make_app(sim: ConvexSim) -> Starlette:
             fmt: str) -> dict:
         """Run one call as ``handle_of()``'s caller; its reply body (``status`` success or
         error, with ``logLines``)."""
-        before = len(sim.calls)
+        before = sim.calls.total
         try:
             handle = handle_of()
-            fn = sim.runtime.registry.resolve(path)
-            if kind is not None and fn.kind != kind:
-                raise ConvexSimError(f"Trying to execute {path} as {kind.capitalize()}, but it is "
-                                     f"defined as {fn.kind.capitalize()}.")
-            if not fn.is_public or fn.component is not None:
-                raise FunctionNotFoundError(path)   # Convex answers as for an unknown function
+            fn = public_function(sim, path, kind)
             value = getattr(handle, fn.kind)(path, args)
             reply = {"status": "success",
                      "value": to_json(value) if fmt == "convex_encoded_json" else _plain_json(value)}
         except AuthError:
             raise
-        except FunctionNotFoundError:
-            reply = {"status": "error", "errorMessage": f"Could not find public function for "
-                     f"'{path}'. Did you forget to run `npx convex dev` or `npx convex deploy`?"}
-        except ConvexError as exc:
-            reply = {"status": "error", "errorMessage": str(exc), "errorData": to_json(exc.data)}
-        except ConvexSimError as exc:
-            reply = {"status": "error", "errorMessage": str(exc)}
-        except Exception as exc:   # the app's own error: Convex reports it as uncaught
-            reply = {"status": "error", "errorMessage": f"Uncaught {type(exc).__name__}: {exc}"}
-        reply["logLines"] = list(sim.calls[-1].logs) if len(sim.calls) > before else []
+        except Exception as exc:   # the app's own error (Convex reports it as uncaught) or a refusal
+            reply = error_reply(exc)
+        reply["logLines"] = list(sim.calls[-1].logs) if sim.calls.total > before else []
         return reply
 
-    hub = SyncHub(sim, run, locked)
+    hub = SyncHub(sim, run, locked, heartbeat_s=heartbeat_s)
 
     async def answer(request: Request, kind: str | None, path: str | None = None) -> Response:
         try:
             fn_path, args, fmt = await _call_body(request, path)
-            reply = await run_in_threadpool(locked, lambda: run(lambda: caller(request), kind,
-                                                                fn_path, args, fmt))
+            reply = await run_in_threadpool(hub.locked, lambda: run(lambda: caller(request), kind,
+                                                                    fn_path, args, fmt))
         except BadRequest as exc:
             return _refusal(400, "BadJsonBody", str(exc))
         except AuthError as exc:
@@ -162,8 +153,8 @@ def make_app(sim: ConvexSim) -> Starlette:
             path += f"?{request.url.query}"
         body = await request.body()
         headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
-        got = await run_in_threadpool(locked, lambda: sim.fetch(path, request.method, content=body or None,
-                                                                headers=headers))
+        got = await run_in_threadpool(hub.locked, lambda: sim.fetch(path, request.method,
+                                                                    content=body or None, headers=headers))
         await hub.committed()
         excluded = ("content-length", "content-encoding", "transfer-encoding")
         return Response(got.content, status_code=got.status_code,
@@ -174,5 +165,7 @@ def make_app(sim: ConvexSim) -> Starlette:
                Route("/api/run/{function:path}", run_by_url, methods=["POST"]),
                Route(HTTP_ACTIONS_PREFIX + "/{rest:path}", http_action,
                      methods=["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]),
-               hub.route()]
-    return Starlette(routes=routes)
+               *hub.routes()]
+    app = Starlette(routes=routes)
+    app.state.sync_hub = hub   # Server.stop() closes it
+    return app

@@ -41,6 +41,8 @@ class QueryInstance:
         self.error: BaseException | None = None
         self.ts = -1
         self.reads: list[ReadRange] = []
+        #: What the latest execution printed (console.log): not the committing call's output.
+        self.logs: list[str] = []
         self.subscriptions: dict[int, Subscription] = {}
 
     @property
@@ -463,12 +465,16 @@ class SubscriptionManager:
         before = instance.canonical if instance.ts >= 0 else None
         self.index.remove(instance.number, instance.reads)
         seed = stable_seed(instance.key, ts)
+        runtime = self.runtime
+        outside, runtime.logs = runtime.logs, []   # its output, apart from the call that committed
         try:
-            value, txn = self.runtime.call_query(instance.fn, instance.args, instance.identity, at_ts=ts, seed=seed)
+            value, txn = runtime.call_query(instance.fn, instance.args, instance.identity, at_ts=ts, seed=seed)
             instance.value, instance.error, instance.reads = value, None, list(txn.reads)
         except Exception as exc:  # the subscription holds the error (ConvexError or any other)
             instance.value, instance.error = None, exc
             instance.reads = list(getattr(exc, "convex_sim_reads", instance.reads))
+        finally:
+            instance.logs, runtime.logs = list(runtime.logs), outside
         instance.ts = ts
         self.index.add(instance.number, instance.reads)
         self.reruns += 1
