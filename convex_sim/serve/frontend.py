@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import hashlib
 import json
 from collections.abc import Generator
 from dataclasses import dataclass, field
@@ -111,7 +112,8 @@ def _bundle(root: str, script: str, stamp: tuple[int, int]) -> str:
     """The page's script with the project's ``convex/browser``, as one script for the engine."""
     del stamp  # part of the cache key: an edited script is bundled again
     convex_package = find_convex_package(Path(root))
-    out = convex_package.parent / ".cache" / "convex-sim" / f"frontend-{abs(hash((root, script)))}.js"
+    name = hashlib.sha256(json.dumps([root, script]).encode()).hexdigest()[:24]
+    out = convex_package.parent / ".cache" / "convex-sim" / f"frontend-{name}.js"
     out.parent.mkdir(parents=True, exist_ok=True)
     entry = (f"import script from {json.dumps(str(Path(root) / script))};\n"
              'import { ConvexClient } from "convex/browser";\n'
@@ -229,14 +231,10 @@ class Page:
                 self.session = SyncSession()
                 self.ctx.eval("__front.open")()
                 continue
-            if run_due() < 0 or not self._due():
+            next_due = run_due()   # the timers due now ran; when the next one is due
+            if next_due < 0 or next_due > self.status()["now"]:
                 return
         raise FrontendError(f"The frontend {self.frontend.script} kept arming timers due at once.")
-
-    def _due(self) -> bool:
-        status = self.status()
-        next_due = self.ctx.eval("__front.runDue")()
-        return 0 <= next_due <= status["now"]
 
     def status(self) -> dict[str, Any]:
         return json.loads(self.ctx.eval("__front.status()"))

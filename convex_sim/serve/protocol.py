@@ -11,6 +11,7 @@ explored frontends (:mod:`.frontend`) speak through it.
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import struct
 from collections.abc import Callable
@@ -35,9 +36,15 @@ def encode_ts(ts: int) -> str:
     return base64.b64encode(struct.pack("<Q", ts)).decode("ascii")
 
 
-def decode_ts(text: str) -> int:
-    """The timestamp :func:`encode_ts` wrote."""
-    return int(struct.unpack("<Q", base64.b64decode(text))[0])
+def decode_ts(text: Any) -> int:
+    """A timestamp the protocol sent (:func:`encode_ts`'s form); ValueError if it is not one."""
+    try:
+        raw = base64.b64decode(text, validate=True) if isinstance(text, str) else b""
+    except binascii.Error:
+        raw = b""
+    if len(raw) != 8:
+        raise ValueError(f"a timestamp is 8 bytes in base64 (a little-endian u64), got {text!r}")
+    return int(struct.unpack("<Q", raw)[0])
 
 
 def call_args(args: Any) -> dict[str, Any]:

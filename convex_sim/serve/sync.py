@@ -13,11 +13,8 @@ commit timestamps (``sim.db.latest_ts``), so a mutation's ``ts`` is reached by t
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import json
-import struct
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -34,6 +31,7 @@ from ..functions import ACTION, MUTATION, QUERY
 from ..sim import ConvexSim
 from ..subscriptions import Client, Subscription
 from ..values import from_json, to_json
+from .protocol import CLIENT_MESSAGES, decode_ts, encode_ts
 from .replies import error_reply, public_function
 from .versions import Refusal, client_version_refusal
 
@@ -51,8 +49,6 @@ HEARTBEAT_S = 5.0
 #: reconnecting client sends again is answered, not run twice (as the backend does).
 MUTATIONS_REMEMBERED = 10_000
 _FORMAT = "convex_encoded_json"
-#: The messages a client sends (convex ``browser/sync/protocol.ts`` ``ClientMessage``).
-CLIENT_MESSAGES = frozenset({"Connect", "ModifyQuerySet", "Mutation", "Action", "Authenticate", "Event"})
 
 
 class ProtocolError(Exception):
@@ -62,22 +58,6 @@ class ProtocolError(Exception):
     def __init__(self, message: str, code: int = 1008, reason: str = "") -> None:
         super().__init__(message)
         self.code, self.reason = code, reason
-
-
-def encode_ts(ts: int) -> str:
-    """A timestamp as the protocol sends it: a u64, little-endian, in base64."""
-    return base64.b64encode(struct.pack("<Q", ts)).decode("ascii")
-
-
-def decode_ts(text: Any) -> int:
-    """A timestamp the protocol sent (:func:`encode_ts`'s form); ValueError if it is not one."""
-    try:
-        raw = base64.b64decode(text, validate=True) if isinstance(text, str) else b""
-    except binascii.Error:
-        raw = b""
-    if len(raw) != 8:
-        raise ValueError(f"a timestamp is 8 bytes in base64 (a little-endian u64), got {text!r}")
-    return struct.unpack("<Q", raw)[0]
 
 
 def _version(query_set: int, identity: int, ts: int) -> dict[str, Any]:
